@@ -1,0 +1,120 @@
+"""Build nbgrader source notebooks whose solution regions come from the reference package.
+
+One source of truth: an exercise cell is the reference function's own signature and docstring, with
+its body wrapped in ``### BEGIN SOLUTION`` / ``### END SOLUTION``. Rebuilding the notebook after the
+reference changes can never leave the two apart (``tests/test_notebooks.py`` rebuilds and compares).
+
+Usage (in ``autograder/course/notebooks/<assignment>.py``)::
+
+    nb = NotebookBuilder("regularization")
+    nb.md("# Regularization ...")
+    nb.code("import numpy as np", tags=[])
+    nb.exercise(reference.regularization.compute_cost_with_regularization, points=10,
+                tests="assert ...")
+    nb.code("train(...)", skip=True)          # tagged deepgrade-skip: the grader never runs it
+    return nb.notebook()
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from typing import Callable
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+SKIP_TAG = "deepgrade-skip"
+
+
+def solution_source(func: Callable) -> str:
+    """Return ``func``'s source with its body (after the docstring) inside a solution region.
+
+    The signature and docstring stay visible to the student; nbgrader's ClearSolutions replaces
+    the region with ``raise NotImplementedError()`` on release.
+    """
+    src = textwrap.dedent(inspect.getsource(func))
+    tree = ast.parse(src)
+    fn = tree.body[0]
+    if not isinstance(fn, ast.FunctionDef):
+        raise TypeError(f"{func.__qualname__} is not a plain function")
+    lines = src.splitlines()
+    body = fn.body
+    has_doc = (isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant)
+               and isinstance(body[0].value.value, str))
+    first_code = body[1] if has_doc else body[0]
+    if has_doc and len(body) == 1:
+        raise ValueError(f"{func.__qualname__} has a docstring but no body")
+    # decorators are not allowed: the student must see a plain def
+    if fn.decorator_list:
+        raise ValueError(f"{func.__qualname__}: decorated functions cannot be exercises")
+    head_end = first_code.lineno - 1          # lines before the first body statement (0-based index)
+    # comments directly above the first statement belong to the solution
+    while head_end > 0 and lines[head_end - 1].strip().startswith("#"):
+        head_end -= 1
+    head = lines[:head_end]
+    body_lines = lines[head_end:]
+    indent = " " * first_code.col_offset
+    out = head + [f"{indent}### BEGIN SOLUTION"] + body_lines + [f"{indent}### END SOLUTION"]
+    return "\n".join(out).rstrip() + "\n"
+
+
+class NotebookBuilder:
+    """Accumulate cells for one assignment's source notebook, with valid nbgrader metadata."""
+
+    def __init__(self, assignment: str):
+        self.assignment = assignment
+        self.cells: list = []
+        self._ids: set[str] = set()
+        self.points: dict[str, float] = {}
+
+    def _cell_id(self, base: str) -> str:
+        cid, n = base, 1
+        while cid in self._ids:
+            n += 1
+            cid = f"{base}-{n}"
+        self._ids.add(cid)
+        return cid
+
+    def md(self, text: str) -> None:
+        """A markdown cell (teaching text)."""
+        cell = new_markdown_cell(textwrap.dedent(text).strip("\n"))
+        cell.id = self._cell_id(f"md-{len(self.cells)}")
+        self.cells.append(cell)
+
+    def code(self, source: str, *, skip: bool = False, tags: list[str] | None = None) -> None:
+        """A given (read-only for grading purposes) code cell; ``skip=True`` tags it deepgrade-skip."""
+        cell = new_code_cell(textwrap.dedent(source).strip("\n"))
+        cell.id = self._cell_id(f"code-{len(self.cells)}")
+        all_tags = list(tags or []) + ([SKIP_TAG] if skip else [])
+        if all_tags:
+            cell.metadata["tags"] = all_tags
+        self.cells.append(cell)
+
+    def exercise(self, func: Callable, *, points: float, tests: str, name: str | None = None) -> None:
+        """A solution cell generated from ``func`` followed by its autograded visible-test cell.
+
+        ``name`` overrides the function name the student sees (for reference functions that live
+        under a different name, e.g. the TensorFlow twins); the default is ``func.__name__``.
+        """
+        fname = name or func.__name__
+        src = solution_source(func)
+        if name and name != func.__name__:
+            src = src.replace(f"def {func.__name__}(", f"def {name}(", 1)
+        sol = new_code_cell(src)
+        sol.id = self._cell_id(f"ex-{fname}")
+        sol.metadata["nbgrader"] = {"solution": True, "grade": False, "locked": False,
+                                    "grade_id": f"ex_{fname}", "schema_version": 3}
+        test = new_code_cell(textwrap.dedent(tests).strip("\n"))
+        test.id = self._cell_id(f"test-{fname}")
+        test.metadata["nbgrader"] = {"solution": False, "grade": True, "locked": True,
+                                     "grade_id": f"test_{fname}", "points": points, "schema_version": 3}
+        self.cells += [sol, test]
+        self.points[fname] = points
+
+    def notebook(self) -> nbformat.NotebookNode:
+        nb = new_notebook(cells=self.cells)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        nb.metadata["deepgrade"] = {"assignment": self.assignment, "points": self.points}
+        return nb
