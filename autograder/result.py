@@ -1,0 +1,216 @@
+"""SubmissionResult v1: the typed, versioned outcome of grading one notebook.
+
+Every consumer (gradebook, runner, reports, nbgrader plugin, Gradescope export) reads this and
+nothing else. The JSON form is stable: ``schema_version`` is checked on load and bumped on any
+incompatible change.
+
+Shape of the JSON (all keys always present)::
+
+    {"schema_version": 1, "assignment": str, "student": str, "notebook": str, "checksum": str,
+     "gradable": bool, "ungradable_reason": str | None, "seed": int | None,
+     "score": float, "max_score": float,
+     "functions":   {function: {"score": float, "max_score": float}},
+     "grade_cells": {grade_id: {"score": float, "max_score": float}},
+     "checks": [CheckResult...], "cell_errors": [{"cell": int, "ename": str, "evalue": str}],
+     "timing": {"total_s": float, "sandbox_s": float, "checks_s": float},
+     "sandbox_mode": str, "graded_at": ISO-8601 str}
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class ResultSchemaError(ValueError):
+    """A JSON document is not a valid SubmissionResult of a supported schema version."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one hidden check.
+
+    ``points`` are the (scaled) points earned, ``max_points`` the (scaled) points available;
+    ``hint``/``mistake_id`` are set when a failure matched a known mistake.
+    """
+    name: str
+    function: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str = ""
+    hint: str | None = None
+    mistake_id: str | None = None
+    concepts: tuple[str, ...] = ()
+    duration_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["concepts"] = list(self.concepts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CheckResult":
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = {"name", "function", "points", "max_points", "passed"} - d.keys()
+        if missing:
+            raise ResultSchemaError(f"check result lacks {sorted(missing)}")
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["concepts"] = tuple(kw.get("concepts") or ())
+        return cls(**kw)
+
+
+def _score_map(d: dict[str, Any], what: str) -> dict[str, dict[str, float]]:
+    out = {}
+    for k, v in d.items():
+        if not isinstance(v, dict) or "score" not in v or "max_score" not in v:
+            raise ResultSchemaError(f"{what}[{k!r}] must be {{score, max_score}}")
+        out[str(k)] = {"score": float(v["score"]), "max_score": float(v["max_score"])}
+    return out
+
+
+def file_checksum(path: str | Path) -> str:
+    """sha256 hex digest of the file's bytes ("" if it cannot be read)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO-8601 with seconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """The grade of one student's notebook for one assignment (schema_version 1).
+
+    Frozen at the top level; the dict/list members are plain data built once by the engine.
+    """
+    assignment: str
+    student: str
+    notebook: str
+    checksum: str
+    gradable: bool
+    ungradable_reason: str | None = None
+    seed: int | None = None
+    score: float = 0.0
+    max_score: float = 0.0
+    functions: dict[str, dict[str, float]] = field(default_factory=dict)
+    grade_cells: dict[str, dict[str, float]] = field(default_factory=dict)
+    checks: tuple[CheckResult, ...] = ()
+    cell_errors: list[dict[str, Any]] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=lambda: {"total_s": 0.0, "sandbox_s": 0.0,
+                                                                 "checks_s": 0.0})
+    sandbox_mode: str = ""
+    graded_at: str = field(default_factory=now_iso)
+    schema_version: int = SCHEMA_VERSION
+
+    # ---- derived views -------------------------------------------------------------------
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if not c.passed]
+
+    @property
+    def mistakes(self) -> list[str]:
+        """mistake ids matched on failed checks, in order, without repeats."""
+        seen: list[str] = []
+        for c in self.checks:
+            if c.mistake_id and c.mistake_id not in seen:
+                seen.append(c.mistake_id)
+        return seen
+
+    def checks_for(self, function: str) -> list[CheckResult]:
+        return [c for c in self.checks if c.function == function]
+
+    # ---- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "assignment": self.assignment, "student": self.student, "notebook": self.notebook,
+            "checksum": self.checksum, "gradable": self.gradable,
+            "ungradable_reason": self.ungradable_reason, "seed": self.seed,
+            "score": self.score, "max_score": self.max_score,
+            "functions": {k: dict(v) for k, v in self.functions.items()},
+            "grade_cells": {k: dict(v) for k, v in self.grade_cells.items()},
+            "checks": [c.to_dict() for c in self.checks],
+            "cell_errors": [dict(e) for e in self.cell_errors],
+            "timing": dict(self.timing), "sandbox_mode": self.sandbox_mode,
+            "graded_at": self.graded_at,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SubmissionResult":
+        if not isinstance(d, dict):
+            raise ResultSchemaError("a SubmissionResult must be a JSON object")
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ResultSchemaError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})")
+        required = ["assignment", "student", "notebook", "checksum", "gradable", "score", "max_score"]
+        missing = [k for k in required if k not in d]
+        if missing:
+            raise ResultSchemaError(f"SubmissionResult lacks {missing}")
+        if not isinstance(d["gradable"], bool):
+            raise ResultSchemaError("gradable must be a boolean")
+        timing = {k: float(v) for k, v in (d.get("timing") or {}).items()}
+        return cls(
+            assignment=str(d["assignment"]), student=str(d["student"]), notebook=str(d["notebook"]),
+            checksum=str(d["checksum"]), gradable=d["gradable"],
+            ungradable_reason=d.get("ungradable_reason"), seed=d.get("seed"),
+            score=float(d["score"]), max_score=float(d["max_score"]),
+            functions=_score_map(d.get("functions") or {}, "functions"),
+            grade_cells=_score_map(d.get("grade_cells") or {}, "grade_cells"),
+            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks") or ()),
+            cell_errors=[dict(e) for e in d.get("cell_errors") or ()],
+            timing={"total_s": 0.0, "sandbox_s": 0.0, "checks_s": 0.0, **timing},
+            sandbox_mode=str(d.get("sandbox_mode") or ""),
+            graded_at=str(d.get("graded_at") or ""),
+            schema_version=version,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "SubmissionResult":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ResultSchemaError(f"not JSON: {e}") from e
+        return cls.from_dict(data)
+
+    # ---- Gradescope ----------------------------------------------------------------------
+    def to_gradescope(self, visibility: str = "visible") -> dict[str, Any]:
+        """Gradescope autograder ``results.json``: one test per check, with hints in the output."""
+        tests = []
+        for c in self.checks:
+            out = c.message or ("passed" if c.passed else "failed")
+            if c.hint:
+                out += f"\nHint: {c.hint}"
+            tests.append({
+                "name": f"{c.function}: {c.name}",
+                "score": round(c.points, 4), "max_score": round(c.max_points, 4),
+                "output": out, "visibility": visibility,
+                "tags": list(c.concepts),
+            })
+        if self.gradable:
+            summary = f"{self.assignment}: {self.score:g} / {self.max_score:g}"
+            if self.cell_errors:
+                summary += f"\n{len(self.cell_errors)} notebook cell(s) raised errors while running."
+        else:
+            summary = f"This notebook could not be graded: {self.ungradable_reason}"
+        return {
+            "score": round(self.score, 4),
+            "max_score": round(self.max_score, 4),
+            "execution_time": round(self.timing.get("total_s", 0.0), 3),
+            "output": summary,
+            "visibility": visibility,
+            "tests": tests,
+        }
