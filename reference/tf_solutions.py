@@ -1,0 +1,121 @@
+"""TensorFlow 2 solutions of the ``tensorflow`` assignment (the source of its exercise cells).
+
+The notebook's exercise cells are generated from these functions by
+:class:`autograder.course.nbbuild.NotebookBuilder`, so each body may only use names that the
+student's notebook has: ``np`` and ``tf`` (the notebook's first cell imports both).
+Examples are columns, as everywhere in the course: ``X`` is ``(n_x, m)``, labels are ``(n_classes, m)``.
+
+This module is TensorFlow-only and imports it at module import; nothing else in ``reference`` imports
+it (the NumPy twins in :mod:`reference.tf_twin` are what the hidden checks compare against).
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["linear_function", "sigmoid", "one_hot_matrix", "initialize_parameters",
+           "forward_propagation", "compute_total_loss"]
+
+
+def linear_function():
+    """Compute Y = WX + b with TensorFlow from randomly drawn constants.
+
+    Seeds NumPy's global generator with 1, then draws (in this order)
+    X of shape (3, 1), W of shape (4, 3) and b of shape (4, 1) with np.random.randn.
+
+    Returns:
+    result -- tf.Tensor of shape (4, 1), W X + b
+    """
+    np.random.seed(1)
+    X = tf.constant(np.random.randn(3, 1), name="X")
+    W = tf.constant(np.random.randn(4, 3), name="W")
+    b = tf.constant(np.random.randn(4, 1), name="b")
+    result = tf.add(tf.matmul(W, X), b)
+    return result
+
+
+def sigmoid(z):
+    """Sigmoid of z, computed by TensorFlow in float32.
+
+    Arguments:
+    z -- a scalar, array or tensor
+
+    Returns:
+    a -- tf.Tensor (float32) of the same shape, 1 / (1 + exp(-z))
+    """
+    z = tf.cast(z, tf.float32)
+    a = tf.keras.activations.sigmoid(z)
+    return a
+
+
+def one_hot_matrix(label, C=6):
+    """One-hot encoding of a single integer label as a vector of depth C.
+
+    Arguments:
+    label -- integer class label in [0, C)
+    C -- number of classes (depth of the encoding)
+
+    Returns:
+    one_hot -- tf.Tensor (float32) of shape (C,), 1 at position label and 0 elsewhere
+    """
+    one_hot = tf.reshape(tf.one_hot(label, C, axis=0), shape=[C])
+    return one_hot
+
+
+def initialize_parameters(n_x=64, n_classes=10):
+    """Create the parameters of the n_x -> 25 -> 12 -> n_classes network as tf.Variables.
+
+    Every tensor is drawn by one Glorot-normal initializer seeded with 1.
+    The defaults match our data set (8x8 digit images: 64 features, 10 classes).
+
+    Returns:
+    parameters -- dict of tf.Variable (float32):
+                  W1 (25, n_x), b1 (25, 1), W2 (12, 25), b2 (12, 1), W3 (n_classes, 12), b3 (n_classes, 1)
+    """
+    initializer = tf.keras.initializers.GlorotNormal(seed=1)
+    W1 = tf.Variable(initializer(shape=(25, n_x)))
+    b1 = tf.Variable(initializer(shape=(25, 1)))
+    W2 = tf.Variable(initializer(shape=(12, 25)))
+    b2 = tf.Variable(initializer(shape=(12, 1)))
+    W3 = tf.Variable(initializer(shape=(n_classes, 12)))
+    b3 = tf.Variable(initializer(shape=(n_classes, 1)))
+    parameters = {"W1": W1, "b1": b1, "W2": W2, "b2": b2, "W3": W3, "b3": b3}
+    return parameters
+
+
+def forward_propagation(X, parameters):
+    """Forward pass LINEAR -> RELU -> LINEAR -> RELU -> LINEAR (no softmax: the loss takes logits).
+
+    Arguments:
+    X -- input tensor of shape (n_x, m), float32
+    parameters -- dict with W1, b1, W2, b2, W3, b3
+
+    Returns:
+    Z3 -- logits of the last LINEAR unit, shape (n_classes, m)
+    """
+    W1, b1 = parameters["W1"], parameters["b1"]
+    W2, b2 = parameters["W2"], parameters["b2"]
+    W3, b3 = parameters["W3"], parameters["b3"]
+    Z1 = tf.math.add(tf.linalg.matmul(W1, X), b1)
+    A1 = tf.keras.activations.relu(Z1)
+    Z2 = tf.math.add(tf.linalg.matmul(W2, A1), b2)
+    A2 = tf.keras.activations.relu(Z2)
+    Z3 = tf.math.add(tf.linalg.matmul(W3, A2), b3)
+    return Z3
+
+
+def compute_total_loss(logits, labels):
+    """Sum over the examples of the categorical cross-entropy, computed from logits.
+
+    Arguments:
+    logits -- output of forward_propagation, shape (n_classes, m)
+    labels -- one-hot labels, shape (n_classes, m)
+
+    Returns:
+    total_loss -- scalar tf.Tensor, the SUM (not the mean) of the m per-example losses
+    """
+    # tf.keras.losses expects one example per row, so transpose both arguments
+    per_example = tf.keras.losses.categorical_crossentropy(tf.transpose(labels), tf.transpose(logits),
+                                                           from_logits=True)
+    total_loss = tf.reduce_sum(per_example)
+    return total_loss
