@@ -27,6 +27,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 SKIP_TAG = "deepgrade-skip"
 
 
+def function_source(func: Callable, name: str | None = None) -> str:
+    """``func``'s source, dedented, optionally renamed to ``name`` (the ``def`` line only)."""
+    src = textwrap.dedent(inspect.getsource(func))
+    if name and name != func.__name__:
+        head = f"def {func.__name__}("
+        if head not in src:
+            raise ValueError(f"cannot rename {func.__qualname__}: no {head!r} line")
+        src = src.replace(head, f"def {name}(", 1)
+    return src.rstrip() + "\n"
+
+
 def solution_source(func: Callable) -> str:
     """Return ``func``'s source with its body (after the docstring) inside a solution region.
 
@@ -67,6 +78,8 @@ class NotebookBuilder:
         self.cells: list = []
         self._ids: set[str] = set()
         self.points: dict[str, float] = {}
+        self.exercises: dict[str, Callable] = {}   # student-visible name -> function the solution came from
+        self.helpers: list = []                    # optional: (name, callable) pairs for <a>_utils.py
 
     def _cell_id(self, base: str) -> str:
         cid, n = base, 1
@@ -111,9 +124,26 @@ class NotebookBuilder:
                                      "grade_id": f"test_{fname}", "points": points, "schema_version": 3}
         self.cells += [sol, test]
         self.points[fname] = points
+        self.exercises[fname] = func
+
+    def given(self, func: Callable, *, name: str | None = None, skip: bool = False,
+              replace: list[tuple[str, str]] | None = None, prefix: str = "") -> None:
+        """A given code cell holding ``func``'s source (e.g. a training loop that must call the
+        student's functions from the notebook namespace, so it cannot live in the helper module).
+
+        ``name`` renames the function; ``replace`` is a list of exact ``(old, new)`` substitutions
+        (each must match, so a reference change cannot silently drop e.g. a planted bug);
+        ``prefix`` is text (a comment) put above the definition.
+        """
+        src = function_source(func, name=name)
+        for old, new in replace or []:
+            if src.count(old) != 1:
+                raise ValueError(f"{func.__qualname__}: {old!r} occurs {src.count(old)} times, need 1")
+            src = src.replace(old, new)
+        self.code(prefix + src, skip=skip)
 
     def notebook(self) -> nbformat.NotebookNode:
-        nb = new_notebook(cells=self.cells)
+        nb = new_notebook(cells=[nbformat.from_dict(c) for c in self.cells])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
         nb.metadata["deepgrade"] = {"assignment": self.assignment, "points": self.points}
