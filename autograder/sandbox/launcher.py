@@ -1,0 +1,630 @@
+"""Start and talk to a sandboxed worker that runs untrusted student code.
+
+Modes (see :func:`sandbox_mode`):
+
+``bwrap``   bubblewrap with new pid/net/ipc/uts/cgroup/mount namespaces, a minimal read-only root
+            (/usr, the Python install, the venv at /opt/venv, the worker at /opt/deepgrade), a private
+            size-capped tmpfs at /tmp (cwd /tmp/work, holding read-only binds of the assignment's
+            student files; the whole folder also at /course). All capabilities are dropped except
+            SETUID/SETGID, which the worker uses once, before any student code, to become a fresh
+            unprivileged uid -- that is what makes RLIMIT_NPROC bite (the kernel never enforces it
+            for uid 0, and a user namespace would still map to kernel uid 0 here).
+``unshare`` ``unshare --net`` + rlimits (no filesystem isolation!).
+``rlimit``  rlimits only (no network or filesystem isolation!).
+
+Only :mod:`autograder.sandbox.wire` frames cross the boundary; every reply is re-validated here.
+Wall-clock limits are enforced here: on expiry the whole sandbox is SIGKILLed (bwrap's pid 1 takes
+every process in the pid namespace with it) and the session is dead.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import wire
+from .policy import SandboxPolicy
+
+__all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbox_mode",
+           "ERROR_KINDS"]
+
+log = logging.getLogger(__name__)
+
+ERROR_KINDS = frozenset({"missing", "exception", "timeout", "memory", "crashed", "bad_output"})
+_HERE = Path(__file__).resolve().parent
+_WORKER_DIR_IN = "/opt/deepgrade"
+_VENV_IN = "/opt/venv"
+_WORK_IN = "/tmp/work"
+_COURSE_IN = "/course"
+_UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
+_KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
+_HIDDEN_SUFFIXES = (".ipynb",)   # never expose notebooks (the source notebook holds solutions)
+
+
+class StudentError(Exception):
+    """Student code failed. ``kind`` is one of :data:`ERROR_KINDS`."""
+
+    def __init__(self, kind: str, message: str, *, error_type: str = "", traceback: str = "",
+                 stdout: str = "", stderr: str = "") -> None:
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown StudentError kind {kind!r}")
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
+        self.message = message
+        self.error_type = error_type
+        self.traceback = traceback
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+@dataclass
+class CellStatus:
+    """Outcome of one notebook cell. ``status`` is ok | error | timeout | not_run."""
+
+    index: int
+    status: str
+    error_type: str = ""
+    message: str = ""
+    traceback: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass
+class LoadReport:
+    """Result of :meth:`StudentSession.load`. ``alive`` is False if the sandbox had to be killed."""
+
+    cells: list[CellStatus]
+    defined: set[str]
+    alive: bool = True
+    duration_s: float = 0.0
+    errors: list[CellStatus] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.errors = [c for c in self.cells if c.status != "ok"]
+
+
+# ================================================================================ mode detection
+_MODE: str | None = None
+
+
+def _python_install() -> tuple[Path, Path, Path]:
+    """(real interpreter binary, its install prefix, the venv's site-packages)."""
+    exe = Path(os.path.realpath(sys.executable))
+    base = Path(sys.base_prefix).resolve()
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    return exe, base, site
+
+
+def _bwrap_available() -> bool:
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False
+    try:
+        cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
+            str(_python_install()[0]), "-I", "-S", "-c",
+            "import os; os.setgroups([]); os.setgid(%d); os.setuid(%d)" % (_UID_BASE, _UID_BASE)]
+        r = subprocess.run(cmd, capture_output=True, timeout=20)
+        if r.returncode != 0:
+            log.warning("bwrap self-test failed: %s", r.stderr.decode(errors="replace")[-500:])
+        return r.returncode == 0
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("bwrap self-test failed: %s", exc)
+        return False
+
+
+def _unshare_available() -> bool:
+    if not shutil.which("unshare"):
+        return False
+    try:
+        return subprocess.run(["unshare", "--net", "--", "true"], capture_output=True,
+                              timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def sandbox_mode() -> str:
+    """The isolation mode sessions use: "bwrap" | "unshare" | "rlimit" (detected once, cached).
+
+    ``DEEPGRADE_SANDBOX`` may force a weaker mode (for tests/diagnosis); a forced "bwrap" that
+    fails its self-test still falls back. Falling back emits a one-time RuntimeWarning.
+    """
+    global _MODE
+    if _MODE is not None:
+        return _MODE
+    forced = os.environ.get("DEEPGRADE_SANDBOX", "").strip().lower()
+    if forced and forced not in ("bwrap", "unshare", "rlimit"):
+        raise ValueError(f"DEEPGRADE_SANDBOX={forced!r}: expected bwrap, unshare or rlimit")
+    order = ["bwrap", "unshare", "rlimit"]
+    if forced:
+        order = order[order.index(forced):]
+    mode = "rlimit"
+    for candidate in order:
+        if candidate == "bwrap" and _bwrap_available():
+            mode = "bwrap"
+            break
+        if candidate == "unshare" and _unshare_available():
+            mode = "unshare"
+            break
+    if mode != "bwrap":
+        msg = (f"deepgrade sandbox: bubblewrap is unavailable or disabled; using the weaker "
+               f"'{mode}' mode ({'network off, ' if mode == 'unshare' else ''}rlimits only, NO "
+               f"filesystem isolation). Install bubblewrap for real isolation.")
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        log.warning(msg)
+    _MODE = mode
+    return mode
+
+
+def _reset_mode_cache() -> None:
+    """Forget the detected mode (tests)."""
+    global _MODE
+    _MODE = None
+
+
+# ================================================================================ command lines
+def _parents(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
+                  workdir_binds: Iterable[tuple[str, str]]) -> list[str]:
+    """The bwrap arguments up to (not including) the command to run."""
+    exe, base, site = _python_install()
+    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+            "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf"):
+        if os.path.exists(etc):
+            args += ["--ro-bind", etc, etc]
+    made: set[str] = set()
+
+    def mkdirs(dest: str) -> None:
+        for parent in _parents(dest):
+            if parent not in made and parent not in ("/usr",) and not parent.startswith("/usr/"):
+                args.extend(["--perms", "0755", "--dir", parent])
+                made.add(parent)
+
+    if not str(base).startswith("/usr/"):
+        mkdirs(str(base) + "/x")
+        args += ["--ro-bind", str(base), str(base)]
+    if site.is_relative_to(Path(sys.prefix).resolve()):
+        mkdirs(_VENV_IN + "/x")
+        args += ["--ro-bind", str(Path(sys.prefix).resolve()), _VENV_IN]
+    elif not str(site).startswith(str(base)):
+        mkdirs(str(site) + "/x")
+        args += ["--ro-bind", str(site), str(site)]
+    mkdirs(_WORKER_DIR_IN + "/x")
+    for name in ("worker.py", "wire.py"):
+        args += ["--ro-bind", str(_HERE / name), f"{_WORKER_DIR_IN}/{name}"]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/tmp",
+             "--perms", "01777", "--dir", _WORK_IN]
+    for src, dest in workdir_binds:
+        if not dest.startswith(_WORK_IN + "/"):
+            mkdirs(dest)
+        args += ["--ro-bind", src, dest]
+    args += ["--clearenv"]
+    if cwd_in:
+        args += ["--chdir", cwd_in]
+    return args
+
+
+def _sandbox_env(home: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": "/tmp" if home.startswith("/tmp") else home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": home + "/.mpl",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def _student_files(assignment_dir: Path) -> list[Path]:
+    """Top-level entries of the assignment folder a student may see (no notebooks/hidden files)."""
+    if not assignment_dir.is_dir():
+        raise FileNotFoundError(f"assignment folder {assignment_dir} does not exist")
+    out = []
+    for entry in sorted(assignment_dir.iterdir()):
+        if entry.name.startswith(".") or entry.name == "__pycache__" \
+                or entry.name.endswith(_HIDDEN_SUFFIXES):
+            continue
+        out.append(entry)
+    return out
+
+
+# ================================================================================ the session
+class StudentSession:
+    """One sandboxed Python process holding one submission's namespace.
+
+    Use as a context manager. ``load`` executes cells; ``call``/``get`` return plain data only
+    (numbers, str, numpy arrays and lists/tuples/dicts of them) or raise :class:`StudentError`.
+    After a timeout or crash the session is dead (later calls raise ``crashed`` at once);
+    :meth:`restart` starts a fresh sandbox and reloads the same cells, skipping cells that hung.
+    """
+
+    def __init__(self, assignment_dir: Path | str | None, policy: SandboxPolicy | None = None,
+                 use_tensorflow: bool = False, mode: str | None = None) -> None:
+        self.assignment_dir = Path(assignment_dir).resolve() if assignment_dir else None
+        self.use_tensorflow = use_tensorflow
+        self.policy = (policy or SandboxPolicy()).resolved(use_tensorflow)
+        self.mode = mode or sandbox_mode()
+        if self.mode not in ("bwrap", "unshare", "rlimit"):
+            raise ValueError(f"unknown sandbox mode {self.mode!r}")
+        self.uid: int | None = None
+        self.start_s: float = 0.0
+        self.last_output: dict[str, str] = {"stdout": "", "stderr": ""}
+        self._proc: subprocess.Popen | None = None
+        self._buf = bytearray()
+        self._dead_reason: str | None = None
+        self._deadline = 0.0
+        self._errfile = None
+        self._scratch: tempfile.TemporaryDirectory | None = None
+        self._cells: list[dict[str, Any]] | None = None
+        self._preamble = ""
+        self._skip: set[int] = set()
+        self._defined: set[str] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "StudentSession":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._dead_reason is None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start the sandboxed worker and wait for its hello (idempotent while alive)."""
+        if self._proc is not None:
+            return
+        t0 = time.monotonic()
+        self._deadline = t0 + self.policy.submission_timeout_s
+        cmd, cwd = self._command()
+        self._errfile = tempfile.TemporaryFile()
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=self._errfile, cwd=cwd, bufsize=0,
+                                          start_new_session=True, close_fds=True,
+                                          env=None if self.mode == "bwrap"
+                                          else _sandbox_env(cwd))
+        except OSError as exc:
+            raise StudentError("crashed", f"could not start the sandbox: {exc}") from exc
+        self._dead_reason = None
+        self._buf.clear()
+        hello = self._read(min(self._deadline, t0 + self.policy.startup_timeout_s), "start-up")
+        if not (isinstance(hello, dict) and hello.get("ok") and isinstance(hello.get("hello"), dict)):
+            self._kill("bad hello")
+            raise StudentError("crashed", f"sandbox sent a bad hello: {str(hello)[:200]}")
+        self.start_s = time.monotonic() - t0
+
+    def close(self) -> None:
+        """Kill the sandbox (if running) and free its resources. Safe to call twice."""
+        if self._proc is not None:
+            self._kill("closed")
+        if self._errfile is not None:
+            self._errfile.close()
+            self._errfile = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def restart(self) -> LoadReport | None:
+        """Start a fresh sandbox and reload the last loaded cells (minus cells that hung)."""
+        self.close()
+        self._proc = None
+        self.start()
+        if self._cells is None:
+            return None
+        cells = [c for c in self._cells if c["index"] not in self._skip]
+        return self.load(cells, self._preamble, _remember=False)
+
+    # ------------------------------------------------------------------ ops
+    def load(self, cells: Iterable[Any], preamble: str = "", *, _remember: bool = True) -> LoadReport:
+        """Execute ``cells`` (dicts with index/source, or objects with .index/.source) in order.
+
+        Each cell is isolated: an error or per-cell timeout in one does not stop the next. The trusted
+        ``preamble`` runs first; if it fails, ``StudentError("exception")`` is raised.
+        """
+        cell_list = [_cell_dict(c) for c in cells]
+        if _remember:
+            self._cells, self._preamble, self._skip = cell_list, preamble, set()
+        self._ensure_alive()
+        t0 = time.monotonic()
+        self._send({"op": "load", "cells": cell_list, "preamble": preamble,
+                    "cell_timeout": self.policy.cell_timeout_s})
+        done: list[CellStatus] = []
+        per_frame = self.policy.cell_timeout_s + _KILL_GRACE_S + (5.0 if preamble else 0.0)
+        while True:
+            try:
+                msg = self._read(min(self._deadline, time.monotonic() + per_frame), "load")
+            except StudentError as err:
+                if err.kind not in ("timeout", "crashed"):
+                    raise
+                hung = cell_list[len(done)] if len(done) < len(cell_list) else None
+                statuses = list(done)
+                if hung is not None:
+                    self._skip.add(hung["index"])
+                    statuses.append(CellStatus(hung["index"], err.kind if err.kind == "timeout"
+                                               else "error", error_type=err.kind.title(),
+                                               message=err.message))
+                statuses += [CellStatus(c["index"], "not_run") for c in cell_list[len(statuses):]]
+                return LoadReport(statuses, set(), alive=False,
+                                  duration_s=time.monotonic() - t0)
+            if isinstance(msg, dict) and msg.get("event") == "cell":
+                done.append(_cell_status(msg.get("cell")))
+                continue
+            if not isinstance(msg, dict) or not msg.get("ok"):
+                self._raise_reply(msg)
+            value = msg.get("value")
+            if not isinstance(value, dict):
+                raise StudentError("crashed", "malformed load reply")
+            cells_out = [_cell_status(c) for c in value.get("cells", [])] or done
+            self._defined = {n for n in value.get("defined", []) if isinstance(n, str)}
+            return LoadReport(cells_out, set(self._defined), alive=True,
+                              duration_s=time.monotonic() - t0)
+
+    def call(self, fn: str, *args: Any, _seed: int | None = None, _timeout: float | None = None,
+             **kwargs: Any) -> Any:
+        """Call student function ``fn`` with plain-data arguments; return its plain-data result."""
+        if not isinstance(fn, str):
+            raise TypeError("fn must be the function's name (str)")
+        request = {"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs, "seed": _seed}
+        return self._roundtrip(request, _timeout or self.policy.call_timeout_s)
+
+    def get(self, name: str, _timeout: float | None = None) -> Any:
+        """A namespace value (e.g. a quiz answer variable) as plain data."""
+        return self._roundtrip({"op": "get", "name": name}, _timeout or self.policy.call_timeout_s)
+
+    def defined(self) -> set[str]:
+        """Names of callables currently defined in the student namespace."""
+        names = self._roundtrip({"op": "defined"}, self.policy.call_timeout_s)
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+    def ping(self) -> float:
+        """Round-trip time of a no-op request, in seconds."""
+        t0 = time.monotonic()
+        self._roundtrip({"op": "ping"}, self.policy.call_timeout_s)
+        return time.monotonic() - t0
+
+    # ------------------------------------------------------------------ plumbing
+    def _roundtrip(self, request: dict, timeout: float) -> Any:
+        self._ensure_alive()
+        self._send(request)
+        reply = self._read(min(self._deadline, time.monotonic() + timeout + 0.05), request["op"])
+        if not isinstance(reply, dict):
+            self._kill("malformed reply")
+            raise StudentError("crashed", "malformed reply from sandbox")
+        self.last_output = {"stdout": _s(reply.get("stdout")), "stderr": _s(reply.get("stderr"))}
+        if reply.get("ok") is True and "value" in reply:
+            return reply["value"]
+        self._raise_reply(reply)
+
+    def _raise_reply(self, reply: Any) -> None:
+        if not isinstance(reply, dict):
+            raise StudentError("crashed", "malformed reply from sandbox")
+        kind = reply.get("kind")
+        if kind not in ERROR_KINDS:
+            kind = "crashed"
+        raise StudentError(kind, _s(reply.get("message")) or kind,
+                           error_type=_s(reply.get("error_type")), traceback=_s(reply.get("traceback")),
+                           stdout=_s(reply.get("stdout")), stderr=_s(reply.get("stderr")))
+
+    def _ensure_alive(self) -> None:
+        if self._proc is None:
+            self.start()
+        if self._dead_reason is not None:
+            raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
+        if self._proc.poll() is not None:
+            self._dead_reason = f"exited with {self._proc.returncode}"
+            raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
+
+    def _send(self, request: dict) -> None:
+        try:
+            data = wire.pack(request)
+        except wire.WireError as exc:
+            raise TypeError(f"argument cannot cross the sandbox boundary: {exc}") from exc
+        try:
+            self._proc.stdin.write(data)
+        except (BrokenPipeError, OSError):
+            self._kill("stdin closed")
+            raise StudentError("crashed", self._death_message()) from None
+
+    def _read(self, deadline: float, what: str) -> Any:
+        """Read one reply frame before ``deadline`` or kill the sandbox and raise."""
+        fd = self._proc.stdout.fileno()
+        while True:
+            if len(self._buf) >= 4:
+                n = int.from_bytes(self._buf[:4], "big")
+                if n > wire.MAX_FRAME_BYTES:
+                    self._kill("oversize frame")
+                    raise StudentError("bad_output", f"sandbox reply of {n} bytes is too large")
+                if len(self._buf) >= 4 + n:
+                    body = bytes(self._buf[4:4 + n])
+                    del self._buf[:4 + n]
+                    try:
+                        return wire.decode(body)
+                    except wire.WireError as exc:
+                        self._kill("undecodable reply")
+                        raise StudentError("bad_output", f"invalid reply from sandbox: {exc}") from None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                over_budget = time.monotonic() >= self._deadline
+                self._kill("timeout")
+                raise StudentError("timeout", f"{what} exceeded the "
+                                   f"{'submission' if over_budget else 'time'} limit; sandbox killed")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self._kill("exited")
+                raise StudentError(*self._death_kind())
+            self._buf += chunk
+
+    def _death_kind(self) -> tuple[str, str]:
+        rc = self._proc.returncode if self._proc else None
+        msg = self._death_message()
+        # bwrap reports a killed child as 128+signal; a bare process as -signal
+        sig = -rc if rc is not None and rc < 0 else (rc - 128 if rc and rc > 128 else None)
+        if sig in (signal.SIGXCPU,):
+            return "timeout", f"CPU time limit exceeded ({self.policy.cpu_seconds} s); {msg}"
+        if sig == signal.SIGKILL:
+            return "crashed", f"killed (SIGKILL; possibly out of memory); {msg}"
+        return "crashed", msg
+
+    def _death_message(self) -> str:
+        rc = self._proc.returncode if self._proc else None
+        tail = ""
+        if self._errfile is not None:
+            try:
+                self._errfile.seek(0, os.SEEK_END)
+                size = self._errfile.tell()
+                self._errfile.seek(max(0, size - 800))
+                tail = self._errfile.read().decode("utf-8", "replace").strip()
+            except (OSError, ValueError):
+                tail = ""
+        return f"sandbox process ended (exit status {rc})" + (f": {tail}" if tail else "")
+
+    def _kill(self, reason: str) -> None:
+        proc = self._proc
+        if self._dead_reason is None:
+            self._dead_reason = reason
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait(timeout=5)
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+        if self.mode != "bwrap" and self.uid is not None:
+            _kill_uid(self.uid)
+
+    # ------------------------------------------------------------------ command construction
+    def _command(self) -> tuple[list[str], str]:
+        exe, base, site = _python_install()
+        pol = self.policy
+        self.uid = _UID_BASE + random.SystemRandom().randrange(1, 100_000_000)
+        config: dict[str, Any] = {
+            "rlimits": pol.rlimits(self.use_tensorflow),
+            "output_cap": pol.max_output_bytes,
+            "tensorflow": self.use_tensorflow,
+        }
+        student_files = _student_files(self.assignment_dir) if self.assignment_dir else []
+        if self.mode == "bwrap":
+            prefix = Path(sys.prefix).resolve()
+            site_in = (_VENV_IN + "/" + site.relative_to(prefix).as_posix()
+                       if site.is_relative_to(prefix) else str(site))
+            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, site_in],
+                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN,
+                          drop_to=[self.uid, self.uid])
+            binds = [(str(p), f"{_WORK_IN}/{p.name}") for p in student_files]
+            if self.assignment_dir:
+                binds_course = [(str(p), f"{_COURSE_IN}/{p.name}") for p in student_files]
+            else:
+                binds_course = []
+            cmd = _bwrap_prefix(_WORK_IN, pol, binds + binds_course)
+            env = _sandbox_env(_WORK_IN)
+            for key, val in env.items():
+                cmd += ["--setenv", key, val]
+            cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
+            return cmd, "/"
+        # weaker modes: private scratch folder with links to the student files
+        self._scratch = tempfile.TemporaryDirectory(prefix="deepgrade-sbx-")
+        scratch = self._scratch.name
+        for p in student_files:
+            os.symlink(p, os.path.join(scratch, p.name))
+        config.update(sys_path=[scratch, str(_HERE), str(site)], unlist_paths=[str(_HERE)],
+                      cwd=scratch)
+        self.uid = None   # no uid drop outside bwrap: the interpreter may live under /root (0700)
+        cmd = [str(exe), "-I", "-S", str(_HERE / "worker.py"), json.dumps(config)]
+        if self.mode == "unshare":
+            cmd = ["unshare", "--net", "--"] + cmd
+        return cmd, scratch
+
+
+# ================================================================================ helpers
+def _s(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _cell_dict(cell: Any) -> dict[str, Any]:
+    if isinstance(cell, dict):
+        index, source = cell.get("index"), cell.get("source")
+    else:
+        index, source = getattr(cell, "index", None), getattr(cell, "source", None)
+    if isinstance(source, list):
+        source = "".join(source)
+    if not isinstance(index, int) or not isinstance(source, str):
+        raise TypeError(f"a cell needs an int index and str source, got {cell!r:.100}")
+    return {"index": index, "source": source}
+
+
+def _cell_status(raw: Any) -> CellStatus:
+    if not isinstance(raw, dict):
+        return CellStatus(-1, "error", message="malformed cell status")
+    index = raw.get("index")
+    status = raw.get("status")
+    duration = raw.get("duration_s")
+    return CellStatus(
+        index=index if isinstance(index, int) else -1,
+        status=status if status in ("ok", "error", "timeout") else "error",
+        error_type=_s(raw.get("error_type")), message=_s(raw.get("message")),
+        traceback=_s(raw.get("traceback")), stdout=_s(raw.get("stdout")),
+        stderr=_s(raw.get("stderr")),
+        duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0)
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (sandbox uids are never real accounts)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                os.kill(int(entry), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass

@@ -1,0 +1,519 @@
+"""Sandbox worker: runs INSIDE the sandbox and executes untrusted student code.
+
+Started as ``python -I -S worker.py <config-json>`` by :mod:`autograder.sandbox.launcher`. Imports only
+the standard library, numpy and :mod:`wire` (TensorFlow only when the config enables it).
+
+Protocol (see wire.py for the frame format):
+
+* requests arrive on the original stdin, replies leave on the original stdout. Both descriptors are
+  duplicated to private, close-on-exec fds at start-up; fd 0 is then pointed at /dev/null and fds 1/2
+  at in-memory capture files, and ``sys.stdout``/``sys.stderr`` at size-capped buffers -- so nothing
+  a student prints can ever land in the reply stream.
+* the first reply is ``{"ok": True, "hello": {...}}`` once start-up (numpy/TF import) is done.
+* ops: ``load``, ``call``, ``get``, ``defined``, ``ping``. ``load`` streams one ``{"event": "cell"}``
+  frame per cell before its final reply, so the trusted side knows which cell hung if it must kill us.
+
+Student code runs in this process, so it *could* write to the reply fd deliberately; the trusted side
+therefore treats every reply as untrusted data and re-validates it (it only ever contains data the
+student controls anyway). Everything the worker itself needs is bound at import time, before any
+student code runs, so monkeypatching numpy/json/builtins from a cell does not change the worker.
+"""
+import builtins as _builtins_mod
+import json as _json
+import os as _os
+import signal as _signal
+import sys as _sys
+
+_CONFIG = _json.loads(_sys.argv[1]) if len(_sys.argv) > 1 else {}
+_sys.dont_write_bytecode = True
+for _p in reversed(_CONFIG.get("sys_path", [])):
+    if _p not in _sys.path:
+        _sys.path.insert(0, _p)
+
+import io as _io  # noqa: E402
+import linecache as _linecache  # noqa: E402
+import re as _re  # noqa: E402
+import resource as _resource  # noqa: E402
+import time as _time  # noqa: E402
+import traceback as _traceback  # noqa: E402
+
+# ------------------------------------------------------------------ private fds, before anything else
+_REQ_FD = _os.dup(0)      # os.dup() returns non-inheritable (close-on-exec) descriptors
+_REPLY_FD = _os.dup(1)
+_devnull = _os.open(_os.devnull, _os.O_RDONLY)
+_os.dup2(_devnull, 0)
+_os.close(_devnull)
+_FD_OUT = _os.memfd_create("dg-stdout", 0)
+_FD_ERR = _os.memfd_create("dg-stderr", 0)
+_os.dup2(_FD_OUT, 1)
+_os.dup2(_FD_ERR, 2)
+_signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)   # oversize writes fail with EFBIG, not a kill
+_signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+
+# ------------------------------------------------------------------ rlimits (before any student code)
+for _name, (_soft, _hard) in _CONFIG.get("rlimits", {}).items():
+    _res = getattr(_resource, _name)
+    _cur_soft, _cur_hard = _resource.getrlimit(_res)
+    if _cur_hard != _resource.RLIM_INFINITY:
+        _hard = min(_hard, _cur_hard)
+    _resource.setrlimit(_res, (min(_soft, _hard), _hard))
+
+# ------------------------------------------------------------------ drop privileges (bwrap mode)
+_drop = _CONFIG.get("drop_to")
+if _drop:
+    _os.setgroups([])
+    _os.setgid(int(_drop[1]))
+    _os.setuid(int(_drop[0]))
+    if _os.getuid() == 0 or _os.geteuid() == 0:   # pragma: no cover - defensive
+        _os._exit(97)
+_os.umask(0o077)
+
+_workdir = _CONFIG.get("cwd")
+if _workdir:
+    _os.chdir(_workdir)
+
+import numpy as _np  # noqa: E402
+
+import wire as _wire  # noqa: E402  (found via sys_path; the launcher mounts it beside us)
+
+for _p in _CONFIG.get("unlist_paths", []):   # the worker's own dir: students need not import us
+    while _p in _sys.path:
+        _sys.path.remove(_p)
+
+_TF = None
+if _CONFIG.get("tensorflow"):
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as _TF  # noqa: E402,F811
+
+# private references captured before student code runs
+_np_seed = _np.random.seed
+_np_asarray = _np.asarray
+_ndarray = _np.ndarray
+_np_generic = _np.generic
+_write_frame = _wire.write_frame
+_read_frame = _wire.read_frame
+_WireError = _wire.WireError
+_encode = _wire.encode
+_exec = _builtins_mod.exec
+_compile = _builtins_mod.compile
+_callable = _builtins_mod.callable
+_isinstance = _builtins_mod.isinstance
+_type = type
+_str, _int, _float, _bool = str, int, float, bool
+_list, _tuple, _dict, _len, _repr = list, tuple, dict, len, repr
+_BaseException = BaseException
+_monotonic = _time.monotonic
+_setitimer = _signal.setitimer
+_os_read, _os_lseek, _os_ftruncate = _os.read, _os.lseek, _os.ftruncate
+_format_exception_only = _traceback.format_exception_only
+_extract_tb = _traceback.extract_tb
+import random as _random_mod  # noqa: E402
+_py_seed = _random_mod.seed
+
+OUTPUT_CAP = int(_CONFIG.get("output_cap", 64 * 1024))
+MESSAGE_CAP = 2000
+
+
+# ------------------------------------------------------------------ output capture
+class _CappedWriter(_io.TextIOBase):
+    """A text stream that keeps the first ``cap`` characters and silently drops the rest."""
+
+    def __init__(self, cap):
+        self._cap = cap
+        self._parts = []
+        self._size = 0
+        self.truncated = False
+
+    def writable(self):
+        return True
+
+    def write(self, s):
+        s = _str(s)
+        room = self._cap - self._size
+        if room > 0:
+            piece = s[:room]
+            self._parts.append(piece)
+            self._size += _len(piece)
+        if _len(s) > max(room, 0):
+            self.truncated = True
+        return _len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    @property
+    def encoding(self):
+        return "utf-8"
+
+    def getvalue(self):
+        return "".join(self._parts)
+
+
+def _drain_fd(fd, cap):
+    """Read up to ``cap`` bytes written to a capture memfd, then empty it."""
+    try:
+        size = _os_lseek(fd, 0, _os.SEEK_END)
+        _os_lseek(fd, 0, _os.SEEK_SET)
+        data = _os_read(fd, min(size, cap)) if size else b""
+        _os_ftruncate(fd, 0)
+        _os_lseek(fd, 0, _os.SEEK_SET)
+        text = data.decode("utf-8", "replace")
+        return text + ("\n[... output truncated]" if size > cap else "")
+    except OSError:
+        return ""
+
+
+class _Capture:
+    """Per-op capture of sys.stdout/sys.stderr (Python level) and fds 1/2 (C level)."""
+
+    def __enter__(self):
+        self.out = _CappedWriter(OUTPUT_CAP)
+        self.err = _CappedWriter(OUTPUT_CAP)
+        _sys.stdout, _sys.stderr = self.out, self.err
+        return self
+
+    def __exit__(self, *exc):
+        _sys.stdout = _sys.__stdout__ = self.out
+        _sys.stderr = _sys.__stderr__ = self.err
+        return False
+
+    def result(self):
+        out = self.out.getvalue() + ("\n[... output truncated]" if self.out.truncated else "")
+        err = self.err.getvalue() + ("\n[... output truncated]" if self.err.truncated else "")
+        fd_out = _drain_fd(_FD_OUT, OUTPUT_CAP)
+        fd_err = _drain_fd(_FD_ERR, OUTPUT_CAP)
+        return {"stdout": (out + fd_out)[: OUTPUT_CAP + 40], "stderr": (err + fd_err)[: OUTPUT_CAP + 40]}
+
+
+# ------------------------------------------------------------------ IPython syntax neutralizer
+_PY_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+_SHELL_ASSIGN = _re.compile(r"^(\s*[A-Za-z_][\w\s,\.\[\]]*=\s*)[!%]")
+_HELP_LINE = _re.compile(r"^\s*[?]*[A-Za-z_][\w\.]*\s*\?{1,2}\s*$")
+_GET_IPYTHON = _re.compile(r"\bget_ipython\s*\(\s*\)")
+
+
+def neutralize_ipython(source):
+    """Rewrite IPython-only syntax into harmless Python, keeping line numbers.
+
+    ``%line`` magics, ``!shell`` lines and ``obj?`` help become ``pass``; ``x = !cmd`` / ``x = %magic``
+    become ``x = None``; ``get_ipython()`` becomes a stub whose every attribute is a no-op. A ``%%magic``
+    cell keeps its Python body for %%time/%%timeit/%%capture/%%prun and is blanked otherwise.
+    """
+    lines = source.split("\n")
+    first = lines[0].lstrip() if lines else ""
+    if first.startswith("%%"):
+        magic = first[2:].split(None, 1)[0] if first[2:].strip() else ""
+        if magic in _PY_BODY_CELL_MAGICS:
+            lines[0] = "pass"
+        else:
+            return "\n".join("pass" if i == 0 else "" for i in range(_len(lines)))
+    out = []
+    for line in lines:
+        stripped = line.lstrip()
+        indent = line[: _len(line) - _len(stripped)]
+        if stripped.startswith(("%", "!")):
+            out.append(indent + "pass")
+            continue
+        m = _SHELL_ASSIGN.match(line)
+        if m and "==" not in m.group(1) and "!=" not in line[: m.end()]:
+            out.append(m.group(1) + "None")
+            continue
+        if _HELP_LINE.match(line):
+            out.append(indent + "pass")
+            continue
+        out.append(_GET_IPYTHON.sub("__dg_ipython_stub__()", line))
+    return "\n".join(out)
+
+
+class _NoOp:
+    """Stand-in for the IPython shell: every attribute is a callable returning itself."""
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __bool__(self):
+        return False
+
+
+_NOOP = _NoOp()
+
+
+# ------------------------------------------------------------------ timeouts inside the worker
+class CellTimeout(_BaseException):
+    """Raised by SIGALRM when a cell exceeds its time budget (BaseException: harder to swallow)."""
+
+
+def _on_alarm(signum, frame):
+    _setitimer(_signal.ITIMER_REAL, 0.2)   # keep firing if the cell swallows it
+    raise CellTimeout()
+
+
+_signal.signal(_signal.SIGALRM, _on_alarm)
+
+
+def _disarm():
+    _setitimer(_signal.ITIMER_REAL, 0)
+
+
+# ------------------------------------------------------------------ errors and plain data
+def _short(text, cap=MESSAGE_CAP):
+    text = _str(text)
+    return text if _len(text) <= cap else text[:cap] + "...[truncated]"
+
+
+def _describe(exc):
+    """(type name, message, student-frame traceback) for an exception raised by student code."""
+    try:
+        name = _type(exc).__name__
+        message = _short("".join(_format_exception_only(_type(exc), exc)).strip())
+        frames = [f for f in _extract_tb(exc.__traceback__) if f.filename.startswith("<cell")]
+        tb = "\n".join(f'  {f.filename}, line {f.lineno}, in {f.name}: {(f.line or "").strip()}'
+                       for f in frames[-8:])
+        return name, message, _short(tb)
+    except _BaseException:  # the exception object itself may be hostile
+        return "Exception", "<unprintable exception>", ""
+
+
+class BadOutput(Exception):
+    pass
+
+
+def to_plain(value, depth=0):
+    """Convert a student value into wire-encodable plain data, or raise BadOutput."""
+    if depth > 64:
+        raise BadOutput("value nested too deeply")
+    t = _type(value)
+    if value is None or t in (_bool, _int, _float, _str):
+        return value
+    if _isinstance(value, _ndarray):
+        arr = _np_asarray(value)
+        if arr.dtype.kind not in "biufc":
+            raise BadOutput(f"numpy array of dtype {arr.dtype} (numeric arrays only)")
+        return _ndarray.copy(arr)
+    if _isinstance(value, _np_generic):
+        if value.dtype.kind not in "biufc":
+            raise BadOutput(f"numpy scalar of dtype {value.dtype}")
+        return value
+    if _isinstance(value, _bool):
+        return _bool(value)
+    if _isinstance(value, _int):
+        return _int.__index__(value)
+    if _isinstance(value, _float):
+        return _float.__float__(value)
+    if _isinstance(value, _str):
+        return _str.__str__(value)
+    if _isinstance(value, _tuple):
+        return _tuple(to_plain(v, depth + 1) for v in _tuple.__iter__(value))
+    if _isinstance(value, _list):
+        return [to_plain(v, depth + 1) for v in _list.__iter__(value)]
+    if _isinstance(value, _dict):
+        out = {}
+        for k, v in _dict.items(value):
+            if _type(k) is not _str:
+                raise BadOutput(f"dict key {_short(_repr(k), 80)} of type {_type(k).__name__} "
+                                "(only str keys allowed)")
+            out[k] = to_plain(v, depth + 1)
+        return out
+    numpy_method = getattr(t, "numpy", None)
+    if _callable(numpy_method):
+        return to_plain(_np_asarray(value.numpy()), depth + 1)
+    raise BadOutput(f"returned a {t.__module__}.{t.__qualname__}, expected plain data "
+                    "(numbers, str, numpy arrays, lists/tuples/dicts of them)")
+
+
+def _materialize(value):
+    """Turn TensorFlow markers in call arguments into tf.Variable / tf.constant."""
+    t = _type(value)
+    if t is _dict:
+        if _len(value) == 1:
+            (k, v), = value.items()
+            if k in ("__tf_variable__", "__tf_constant__"):
+                if _TF is None:
+                    raise ValueError(f"{k} argument needs a TensorFlow session")
+                arr = _np_asarray(v)
+                if arr.dtype.kind == "f":
+                    arr = arr.astype("float32")
+                return _TF.Variable(arr) if k == "__tf_variable__" else _TF.constant(arr)
+        return {k: _materialize(v) for k, v in value.items()}
+    if t is _list:
+        return [_materialize(v) for v in value]
+    if t is _tuple:
+        return _tuple(_materialize(v) for v in value)
+    return value
+
+
+# ------------------------------------------------------------------ the namespace and ops
+NS = {"__name__": "__main__", "__builtins__": _builtins_mod, "__dg_ipython_stub__": lambda: _NOOP}
+_HIDDEN = frozenset(NS)
+
+
+def _defined():
+    out = []
+    for k, v in _list(NS.items()):
+        if _type(k) is _str and k not in _HIDDEN and not k.startswith("__"):
+            try:
+                if _callable(v):
+                    out.append(k)
+            except _BaseException:
+                pass
+    return sorted(out)
+
+
+def _reply(obj):
+    try:
+        _write_frame(_REPLY_FD, obj)
+    except _WireError as exc:
+        _write_frame(_REPLY_FD, {"ok": False, "kind": "bad_output", "message": _short(_str(exc))})
+
+
+def _run_source(source, filename, timeout):
+    """Execute one cell's source in NS; returns a status dict (never raises)."""
+    status = {"status": "ok"}
+    _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
+    try:
+        code = _compile(source, filename, "exec")
+    except _BaseException as exc:
+        name, message, tb = _describe(exc)
+        return {"status": "error", "error_type": name, "message": message, "traceback": tb}
+    try:
+        if timeout:
+            _setitimer(_signal.ITIMER_REAL, float(timeout))
+        try:
+            _exec(code, NS)
+        finally:
+            _disarm()
+    except CellTimeout:
+        _disarm()
+        status = {"status": "timeout", "error_type": "Timeout",
+                  "message": f"cell ran longer than {timeout:g} s"}
+    except _BaseException as exc:
+        _disarm()
+        name, message, tb = _describe(exc)
+        status = {"status": "error", "error_type": name, "message": message, "traceback": tb}
+    return status
+
+
+def op_load(req):
+    cell_timeout = req.get("cell_timeout")
+    results = []
+    preamble = req.get("preamble") or ""
+    if preamble:
+        with _Capture() as cap:
+            st = _run_source(preamble, "<preamble>", cell_timeout)
+        st.update(cap.result())
+        if st["status"] != "ok":
+            return {"ok": False, "kind": "exception",
+                    "message": f"assignment preamble failed: {st.get('message', '')}"}
+    for cell in req.get("cells", []):
+        index = cell.get("index")
+        source = neutralize_ipython(_str(cell.get("source", "")))
+        with _Capture() as cap:
+            t0 = _monotonic()
+            st = _run_source(source, f"<cell {index}>", cell_timeout)
+            st["duration_s"] = round(_monotonic() - t0, 4)
+        st.update(cap.result())
+        st["index"] = index
+        results.append(st)
+        _reply({"event": "cell", "cell": st})
+    return {"ok": True, "value": {"cells": results, "defined": _defined()}}
+
+
+def _lookup(name):
+    if _type(name) is not _str or name not in NS or name in _HIDDEN:
+        raise KeyError(name)
+    return NS[name]
+
+
+def op_call(req):
+    name = req.get("fn")
+    try:
+        fn = _lookup(name)
+    except KeyError:
+        return {"ok": False, "kind": "missing", "message": f"function {name!r} is not defined"}
+    if not _callable(fn):
+        return {"ok": False, "kind": "missing", "message": f"{name!r} is not callable"}
+    args = _materialize(req.get("args") or [])
+    kwargs = _materialize(req.get("kwargs") or {})
+    with _Capture() as cap:
+        try:
+            seed = req.get("seed")
+            if seed is not None:
+                _np_seed(seed)
+                _py_seed(seed)
+                if _TF is not None:
+                    _TF.random.set_seed(seed)
+            result = fn(*args, **kwargs)
+            reply = {"ok": True, "value": to_plain(result)}
+        except BadOutput as exc:
+            reply = {"ok": False, "kind": "bad_output", "message": _short(exc)}
+        except MemoryError as exc:
+            reply = {"ok": False, "kind": "memory", "message": _describe(exc)[1]}
+        except CellTimeout:
+            reply = {"ok": False, "kind": "timeout", "message": "call timed out"}
+        except _BaseException as exc:
+            err_type, message, tb = _describe(exc)
+            reply = {"ok": False, "kind": "exception", "error_type": err_type,
+                     "message": message, "traceback": tb}
+    reply.update(cap.result())
+    return reply
+
+
+def op_get(req):
+    name = req.get("name")
+    try:
+        value = _lookup(name)
+    except KeyError:
+        return {"ok": False, "kind": "missing", "message": f"name {name!r} is not defined"}
+    try:
+        return {"ok": True, "value": to_plain(value)}
+    except BadOutput as exc:
+        return {"ok": False, "kind": "bad_output", "message": _short(exc)}
+
+
+_OPS = {
+    "load": op_load,
+    "call": op_call,
+    "get": op_get,
+    "defined": lambda req: {"ok": True, "value": _defined()},
+    "ping": lambda req: {"ok": True, "value": "pong"},
+}
+
+
+def main():
+    _sys.stdout = _sys.__stdout__ = _CappedWriter(OUTPUT_CAP)
+    _sys.stderr = _sys.__stderr__ = _CappedWriter(OUTPUT_CAP)
+    _reply({"ok": True, "hello": {"pid": _os.getpid(), "uid": _os.getuid(),
+                                  "numpy": _np.__version__,
+                                  "tensorflow": getattr(_TF, "__version__", None)}})
+    while True:
+        try:
+            req = _read_frame(_REQ_FD)
+        except EOFError:
+            _os._exit(0)
+        except _WireError as exc:
+            _reply({"ok": False, "kind": "crashed", "message": f"bad request: {exc}"})
+            continue
+        op = _OPS.get(req.get("op")) if _type(req) is _dict else None
+        if op is None:
+            _reply({"ok": False, "kind": "crashed", "message": "unknown op"})
+            continue
+        try:
+            reply = op(req)
+        except MemoryError as exc:
+            reply = {"ok": False, "kind": "memory", "message": _describe(exc)[1]}
+        except _BaseException as exc:
+            reply = {"ok": False, "kind": "exception", "message": _describe(exc)[1]}
+        try:
+            _reply(reply)
+        except MemoryError:
+            _reply({"ok": False, "kind": "memory", "message": "out of memory while sending result"})
+
+
+if __name__ == "__main__":
+    main()
