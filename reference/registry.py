@@ -3,11 +3,13 @@
 GRADED[assignment][function_name] -> the trusted reference callable (for the TensorFlow assignment,
 the NumPy twin of the function learners write with TensorFlow).
 
-HELPERS[assignment] -> names of the given helper functions that learners' solutions call by name
-(the spec's last section); HELPER_FUNCTIONS[assignment][name] -> the reference callable whose source
-becomes that helper. A helper may live under a different reference name (e.g. the optimization
-assignment's ``compute_cost`` is :func:`reference.nets.compute_cost_sum`); copy its source and rename
-the ``def``.
+HELPERS[assignment] -> {student-visible name: reference callable} of the given helper functions
+that learners' solutions call by name (the spec's last section), in the order their source should be
+copied. Iterating it yields the names, like a list. A helper may live under a different reference
+name (e.g. the optimization assignment's ``compute_cost`` is :func:`reference.nets.compute_cost_sum`,
+the regularization assignment's ``initialize_parameters`` is
+:func:`reference.nets.initialize_parameters_xavier`); copy its source and rename the ``def``.
+Every helper is self-contained: it only uses ``np`` and other helpers of the same assignment.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ GRADED: dict[str, dict[str, Callable]] = {
         "compute_total_loss"]),
 }
 
-HELPER_FUNCTIONS: dict[str, dict[str, Callable]] = {
+HELPERS: dict[str, dict[str, Callable]] = {
     "initialization": {
         "relu": nets.relu, "sigmoid": nets.sigmoid, "forward_propagation": nets.forward_propagation,
         "backward_propagation": nets.backward_propagation, "compute_loss": nets.compute_cost,
@@ -73,7 +75,7 @@ HELPER_FUNCTIONS: dict[str, dict[str, Callable]] = {
     "tensorflow": {},
 }
 
-HELPERS: dict[str, list[str]] = {assignment: list(helpers) for assignment, helpers in HELPER_FUNCTIONS.items()}
+HELPER_FUNCTIONS = HELPERS  # older name
 
 
 def graded(assignment: str, function: str) -> Callable:
