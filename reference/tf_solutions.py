@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ["linear_function", "sigmoid", "one_hot_matrix", "initialize_parameters",
-           "forward_propagation", "compute_total_loss"]
+           "forward_propagation", "compute_total_loss", "model"]
 
 
 def linear_function():
@@ -119,3 +119,70 @@ def compute_total_loss(logits, labels):
                                                            from_logits=True)
     total_loss = tf.reduce_sum(per_example)
     return total_loss
+
+
+def model(X_train, Y_train, X_test, Y_test, learning_rate=0.005, num_epochs=30, minibatch_size=32,
+          print_cost=True):
+    """Train the three-layer network with Adam on mini-batches; the gradients come from tf.GradientTape.
+
+    Uses the functions of this assignment by name (initialize_parameters, forward_propagation,
+    compute_total_loss), so in the notebook it trains with the learner's own versions.
+
+    Arguments:
+    X_train, Y_train -- tf.data.Dataset of normalized images (64,) and one-hot labels (10,), one example
+                        per element (the loop transposes each mini-batch so that examples become columns)
+    X_test, Y_test -- the same for the test set
+    learning_rate -- Adam's step size
+    num_epochs -- passes over the training set
+    minibatch_size -- examples per mini-batch (the last one may be smaller)
+    print_cost -- print the cost every 5 epochs
+
+    Returns:
+    parameters -- dict of trained tf.Variable
+    costs -- list, the mean cost over the training set after each epoch
+    train_acc, test_acc -- lists, accuracy on the training and test sets after each epoch
+    """
+    costs, train_acc, test_acc = [], [], []
+    parameters = initialize_parameters()
+    variables = [parameters[name] for name in ("W1", "b1", "W2", "b2", "W3", "b3")]
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    train_accuracy = tf.keras.metrics.CategoricalAccuracy()
+    test_accuracy = tf.keras.metrics.CategoricalAccuracy()
+
+    train_set = tf.data.Dataset.zip((X_train, Y_train)).cache()  # compute the mapped examples once
+    test_set = tf.data.Dataset.zip((X_test, Y_test)).cache()
+    m = int(train_set.cardinality().numpy())
+    # shuffle differently every epoch, but reproducibly (a fixed seed for the shuffling order)
+    train_batches = train_set.shuffle(m, seed=1, reshuffle_each_iteration=True).batch(minibatch_size)
+    test_batches = test_set.batch(minibatch_size)
+
+    @tf.function  # traced once into a graph: the same Python code, run much faster
+    def train_step(minibatch_X, minibatch_Y):
+        with tf.GradientTape() as tape:
+            # the tape records every operation on the variables from here on ...
+            Z3 = forward_propagation(tf.transpose(minibatch_X), parameters)
+            minibatch_total_loss = compute_total_loss(Z3, tf.transpose(minibatch_Y))
+        # ... and replays them backwards: this is the whole of backpropagation
+        grads = tape.gradient(minibatch_total_loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+        train_accuracy.update_state(minibatch_Y, tf.transpose(Z3))
+        return minibatch_total_loss
+
+    for epoch in range(num_epochs):
+        epoch_total_loss = 0.0
+        train_accuracy.reset_state()
+        for minibatch_X, minibatch_Y in train_batches:
+            epoch_total_loss += float(train_step(minibatch_X, minibatch_Y))
+
+        test_accuracy.reset_state()
+        for minibatch_X, minibatch_Y in test_batches:
+            Z3 = forward_propagation(tf.transpose(minibatch_X), parameters)
+            test_accuracy.update_state(minibatch_Y, tf.transpose(Z3))
+
+        costs.append(epoch_total_loss / m)
+        train_acc.append(float(train_accuracy.result()))
+        test_acc.append(float(test_accuracy.result()))
+        if print_cost and (epoch % 5 == 0 or epoch == num_epochs - 1):
+            print(f"epoch {epoch:3d}: cost {costs[-1]:.4f}  train accuracy {train_acc[-1]:.3f}  "
+                  f"test accuracy {test_acc[-1]:.3f}")
+    return parameters, costs, train_acc, test_acc
