@@ -128,7 +128,7 @@ class Suite:
               randomized: bool = False) -> Callable:
         """Decorator registering a check into this suite (see module docstring)."""
         def deco(body: Callable) -> Callable:
-            spec = CheckSpec(name=name or body.__name__, function=function, points=float(points),
+            spec = CheckSpec(name=name or f"{function}.{body.__name__}", function=function, points=float(points),
                              concepts=tuple(concepts), failure=failure, body=body,
                              needs=tuple(needs) if needs is not None else (function,),
                              randomized=randomized)
@@ -136,6 +136,39 @@ class Suite:
             body._dg_check = spec  # type: ignore[attr-defined]
             return body
         return deco
+
+    def standard(self, function: str, *, concepts: Iterable[str], failure: str,
+                 fixed: Callable[[], "Call"], random: Callable[[np.random.Generator], "Call"],
+                 points: tuple[float, float, float] = (1, 1, 3), n_random: int = 3,
+                 rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
+        """Register the three standard checks of ``function``.
+
+        ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input
+        ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``)
+        ``<function>.random``     (points[2]) values on ``n_random`` inputs drawn by ``random(rng)``
+
+        ``fixed``/``random`` return a :class:`Call` (see :func:`call_with`).
+        """
+        def structure(t: "Ctx") -> None:
+            c = random(t.rng)
+            t.expect_structure(*c.args, strict_keys=strict_keys, **c.kwargs)
+
+        def fixed_case(t: "Ctx") -> None:
+            c = fixed()
+            t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
+
+        def random_cases(t: "Ctx") -> None:
+            for _ in range(n_random):
+                c = random(t.rng)
+                t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
+
+        concepts = tuple(concepts)
+        for suffix, body, pts, rnd in (("structure", structure, points[0], True),
+                                       ("fixed", fixed_case, points[1], False),
+                                       ("random", random_cases, points[2], True)):
+            if pts:
+                self.check(function, pts, concepts, failure, name=f"{function}.{suffix}",
+                           randomized=rnd)(body)
 
     @property
     def functions(self) -> list[str]:
@@ -151,6 +184,18 @@ class Suite:
         for c in self.checks:
             out[c.function] = out.get(c.function, 0.0) + c.points
         return out
+
+
+@dataclass(frozen=True)
+class Call:
+    """Arguments of one call to a graded function."""
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def call_with(*args: Any, **kwargs: Any) -> Call:
+    """``call_with(X, parameters, keep_prob=0.7)`` -> the Call to make."""
+    return Call(args, kwargs)
 
 
 _SUITES: dict[str, Suite] = {}
@@ -527,7 +572,7 @@ def run_suite(suite: Suite, student: Student, seed: int) -> list[Outcome]:
 
 
 __all__ = [
-    "CheckFailed", "CheckSpec", "Ctx", "Outcome", "Student", "Suite", "check", "diff", "fail",
+    "Call", "call_with", "CheckFailed", "CheckSpec", "Ctx", "Outcome", "Student", "Suite", "check", "diff", "fail",
     "known_mistakes", "normalize", "reference_function", "run_check", "run_suite", "structure_diff",
     "suite_for_module", "tf_constant", "tf_variable", "unwrap_markers", "value_diff",
 ]

@@ -1,0 +1,201 @@
+"""Students for the checks: the sandboxed notebook (production) and an in-process stand-in (fast tests).
+
+:class:`SessionStudent` adapts the sandbox's ``StudentSession`` to the framework's ``Student``
+protocol and restarts a dead session once. :class:`InProcessStudent` runs reference or known-mistake
+implementations in this process, but sends every argument and result through
+``autograder.sandbox.wire`` encode/decode (and turns TF markers into float32 arrays, as the worker
+does), so the checks see exactly the data they would get from the real boundary.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from autograder.sandbox import wire
+
+from .framework import TF_MARKERS, normalize
+
+MISSING, RAISES = "missing", "raises"
+Choice = "None | str"  # None = reference, "<function>.<slug>" = a known mistake, "missing", "raises"
+
+
+def _student_error(kind: str, message: str) -> Exception:
+    """The sandbox's StudentError when available (same type the engine sees in production)."""
+    try:
+        from autograder.sandbox.launcher import StudentError
+        return StudentError(kind, message)
+    except ImportError:  # the launcher is optional for in-process use
+        return InProcessError(kind, message)
+
+
+class InProcessError(RuntimeError):
+    """A failed in-process call; ``kind`` follows the sandbox's StudentError kinds."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def _through_wire(value: Any) -> Any:
+    return wire.decode(wire.encode(value))
+
+
+def _materialize_like_worker(value: Any) -> Any:
+    """TF markers -> float32/int arrays (what a tf.Variable/constant holds), recursively."""
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)) in TF_MARKERS:
+            arr = np.asarray(next(iter(value.values())))
+            return arr.astype(np.float32) if arr.dtype.kind == "f" else arr
+        return {k: _materialize_like_worker(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_materialize_like_worker(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_materialize_like_worker(v) for v in value)
+    return value
+
+
+def _raiser(function: str) -> Callable:
+    def raises(*args, **kwargs):
+        raise RuntimeError(f"{function} is not finished yet")
+    return raises
+
+
+def implementations(assignment: str, choices: Mapping[str, str | None] | None = None) -> dict[str, Callable]:
+    """Graded functions of ``assignment`` as a student with these ``choices`` wrote them.
+
+    choices: {function: None (reference) | mistake id | "missing" | "raises"}; unlisted -> reference.
+    """
+    from reference.mistakes import MISTAKES
+    from reference.registry import GRADED
+    impls = dict(GRADED[assignment])
+    for fn, choice in (choices or {}).items():
+        if fn not in impls:
+            raise KeyError(f"{fn!r} is not a graded function of {assignment!r}")
+        if choice is None:
+            continue
+        if choice == MISSING:
+            del impls[fn]
+        elif choice == RAISES:
+            impls[fn] = _raiser(fn)
+        else:
+            m = MISTAKES[choice]
+            if m.function != fn:
+                raise ValueError(f"mistake {choice!r} belongs to {m.function!r}, not {fn!r}")
+            impls[fn] = m.impl
+    return impls
+
+
+class InProcessStudent:
+    """A student whose functions are trusted implementations run here, through the wire format."""
+
+    sandbox_mode = "in-process"
+
+    def __init__(self, assignment: str, choices: Mapping[str, str | None] | None = None,
+                 impls: Mapping[str, Callable] | None = None):
+        self.assignment = assignment
+        self.impls = dict(impls) if impls is not None else implementations(assignment, choices)
+
+    def has(self, fn: str) -> bool:
+        return fn in self.impls
+
+    def defined(self) -> set[str]:
+        return set(self.impls)
+
+    def get(self, name: str) -> Any:
+        raise _student_error("missing", f"name {name!r} is not defined")
+
+    def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
+        if fn not in self.impls:
+            raise _student_error("missing", f"function {fn!r} is not defined")
+        a = _materialize_like_worker(_through_wire(args))
+        k = _materialize_like_worker(_through_wire(kwargs))
+        try:
+            out = self.impls[fn](*a, **k)
+        except Exception as exc:
+            raise _student_error("exception", f"{type(exc).__name__}: {exc}") from None
+        try:
+            return _through_wire(normalize(out))
+        except wire.WireError as exc:
+            raise _student_error("bad_output", str(exc)) from None
+
+    def close(self) -> None:
+        pass
+
+
+class SessionStudent:
+    """``Student`` over a sandbox ``StudentSession``; restarts a dead session once, then gives up.
+
+    ``open_session`` must return a fresh session with the notebook's cells already loaded.
+    ``sandbox_s`` accumulates the wall time spent inside the sandbox (start-up, load, calls).
+    """
+
+    DEAD_KINDS = ("crashed", "timeout", "memory")
+
+    def __init__(self, open_session: Callable[[], Any], restarts: int = 1):
+        self._open = open_session
+        self.restarts_left = restarts
+        self.sandbox_s = 0.0
+        self.session = None
+        self.defined_names: set[str] = set()
+        self.load_report = None
+        self.dead_reason: str | None = None
+        self._start()
+
+    def _start(self) -> None:
+        t0 = time.perf_counter()
+        try:
+            self.session, self.load_report = self._open()
+            self.defined_names = set(self.session.defined())
+            self.dead_reason = None
+        finally:
+            self.sandbox_s += time.perf_counter() - t0
+
+    def has(self, fn: str) -> bool:
+        return fn in self.defined_names
+
+    def _restart_or_die(self, reason: str) -> None:
+        self.close()
+        if self.restarts_left > 0:
+            self.restarts_left -= 1
+            try:
+                self._start()
+                return
+            except Exception as exc:  # restart failed: the session stays dead
+                reason = f"{reason}; restart failed: {exc}"
+        self.dead_reason = reason
+
+    def _op(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        if self.session is None:
+            raise _student_error("crashed", self.dead_reason or "the notebook's process is not running")
+        t0 = time.perf_counter()
+        try:
+            return getattr(self.session, op)(*args, **kwargs)
+        except Exception as exc:
+            kind = getattr(exc, "kind", None)
+            if kind in self.DEAD_KINDS or not self._alive():
+                self._restart_or_die(f"{kind}: {exc}")
+            raise
+        finally:
+            self.sandbox_s += time.perf_counter() - t0
+
+    def _alive(self) -> bool:
+        alive = getattr(self.session, "alive", None)
+        if alive is None:
+            return True
+        return bool(alive() if callable(alive) else alive)
+
+    def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
+        return self._op("call", fn, *args, **kwargs)
+
+    def get(self, name: str) -> Any:
+        return self._op("get", name)
+
+    def close(self) -> None:
+        if self.session is not None:
+            try:
+                self.session.close()
+            except Exception:
+                pass
+            self.session = None

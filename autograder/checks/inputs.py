@@ -1,0 +1,72 @@
+"""Input generators shared by the hidden checks (trusted side only).
+
+All functions draw from the Generator they are given (per-check, per-submission seeded), except the
+``course_*`` ones, which rebuild the fixed inputs the course shows from NumPy's legacy seeded stream
+(without touching the global generator).
+Shapes follow the course: activations ``(n_units, m)``, ``Wl: (n_l, n_{l-1})``, ``bl: (n_l, 1)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def layer_dims(rng: np.random.Generator, n_layers: tuple[int, int] = (2, 4),
+               sizes: tuple[int, int] = (1, 7)) -> list[int]:
+    """Random ``[n_0, ..., n_L]`` with L in ``n_layers`` (inclusive) and sizes in ``sizes``."""
+    L = int(rng.integers(n_layers[0], n_layers[1] + 1))
+    return [int(n) for n in rng.integers(sizes[0], sizes[1] + 1, size=L + 1)]
+
+
+def parameters(rng: np.random.Generator, dims: list[int], scale: float = 1.0) -> dict:
+    """``{"W1": (n_1, n_0), "b1": (n_1, 1), ...}`` with normal entries times ``scale``."""
+    out = {}
+    for l in range(1, len(dims)):
+        out[f"W{l}"] = rng.standard_normal((dims[l], dims[l - 1])) * scale
+        out[f"b{l}"] = rng.standard_normal((dims[l], 1)) * scale
+    return out
+
+
+def like(rng: np.random.Generator, params: dict, prefix: str = "d", scale: float = 1.0) -> dict:
+    """A dict of random arrays shaped like ``params`` with keys prefixed (gradients: "dW1", ...)."""
+    return {prefix + k: rng.standard_normal(v.shape) * scale for k, v in params.items()}
+
+
+def positive_like(rng: np.random.Generator, params: dict, prefix: str = "d") -> dict:
+    """Like :func:`like` but with positive entries (second-moment accumulators ``s``)."""
+    return {prefix + k: rng.uniform(0.01, 1.0, v.shape) for k, v in params.items()}
+
+
+def binary_labels(rng: np.random.Generator, m: int) -> np.ndarray:
+    """``(1, m)`` integer labels with both classes present."""
+    Y = rng.integers(0, 2, size=(1, m))
+    Y[0, 0], Y[0, -1] = 0, 1
+    return Y
+
+
+def probabilities(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Entries strictly inside (0, 1), away from the edges."""
+    return rng.uniform(0.05, 0.95, size=shape)
+
+
+def three_layer_net(rng: np.random.Generator, n_x: tuple[int, int] = (2, 5),
+                    hidden: tuple[int, int] = (2, 6), m: tuple[int, int] = (3, 9)):
+    """``(X (n_x, m), Y (1, m), parameters)`` for LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID."""
+    nx = int(rng.integers(n_x[0], n_x[1] + 1))
+    n1, n2 = (int(n) for n in rng.integers(hidden[0], hidden[1] + 1, size=2))
+    mm = int(rng.integers(m[0], m[1] + 1))
+    X = rng.standard_normal((nx, mm))
+    return X, binary_labels(rng, mm), parameters(rng, [nx, n1, n2, 1])
+
+
+def course_stream(seed: int) -> np.random.RandomState:
+    """The legacy stream that ``np.random.seed(seed)`` starts (the course's test cases use it)."""
+    return np.random.RandomState(seed)
+
+
+def course_three_layer_parameters(rs: np.random.RandomState, dims=(3, 2, 3, 1)) -> dict:
+    """W1, b1, W2, b2, W3, b3 drawn in that order with ``randn`` (the course's test-case recipe)."""
+    out = {}
+    for l in range(1, len(dims)):
+        out[f"W{l}"] = rs.randn(dims[l], dims[l - 1])
+        out[f"b{l}"] = rs.randn(dims[l], 1)
+    return out

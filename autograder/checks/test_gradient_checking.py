@@ -1,0 +1,102 @@
+"""Hidden checks: gradient checking (1-D J = theta * x, then the 4 -> 5 -> 3 -> 1 net)."""
+from __future__ import annotations
+
+import numpy as np
+
+from reference.gradient_checking import (DIFFERENCE_THRESHOLD, NET_SHAPES, backward_propagation_n,
+                                         backward_propagation_n_with_bugs, forward_propagation_n)
+
+from . import inputs
+from .framework import call_with, suite_for_module
+
+S = suite_for_module(__name__)
+CONCEPTS = ["gradient_checking"]
+
+
+def _scalars(rng):
+    return float(rng.uniform(-5, 5)), float(rng.uniform(-5, 5))
+
+
+S.standard("forward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
+           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 2),
+           failure="the cost of the 1-D model is J = theta * x")
+S.standard("backward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
+           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 2),
+           failure="the derivative of J = theta * x with respect to theta is x")
+
+
+def _random_gradient_check(rng):
+    x, theta = _scalars(rng)
+    return call_with(x, theta, epsilon=float(10 ** rng.uniform(-7, -3)))
+
+
+S.standard("gradient_check", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
+           random=_random_gradient_check, points=(1, 1, 2), atol=1e-7,
+           failure="gradient_check should return ||grad - gradapprox|| / (||grad|| + ||gradapprox||) with "
+                   "gradapprox = (J(theta + epsilon) - J(theta - epsilon)) / (2 epsilon)")
+
+
+@S.check("gradient_check", points=1, concepts=CONCEPTS, randomized=True,
+         needs=("gradient_check", "forward_propagation", "backward_propagation"),
+         failure="for a correct backward pass the relative difference should be tiny")
+def agrees_with_correct_backward(t):
+    """Property: with the student's own (correct) J and dJ, the difference is below the threshold."""
+    x, theta = _scalars(t.rng)
+    for fn, expected in (("forward_propagation", theta * x), ("backward_propagation", x)):
+        got = t.call_fn(fn, x, theta)
+        if not np.isclose(np.asarray(got, dtype=float).reshape(()), expected, rtol=1e-9):
+            return  # the student's model is wrong; forward/backward checks already say so
+    d = float(np.asarray(t.call(x, theta), dtype=float).reshape(()))
+    t.require(0 <= d < DIFFERENCE_THRESHOLD,
+              f"with correct forward and backward passes your gradient_check returned {d:.3g}; "
+              f"expected a non-negative number below {DIFFERENCE_THRESHOLD:g}")
+
+
+# ---- the N-dimensional check ----------------------------------------------------------------------
+def _net_case(rng_or_rs, course: bool):
+    """(parameters, X (4, m), Y (1, m)) for the fixed 4 -> 5 -> 3 -> 1 net."""
+    if course:
+        rs = rng_or_rs
+        X = rs.randn(4, 3)
+        Y = np.array([[1, 1, 0]])
+        params = {name: rs.randn(*shape) for name, shape in NET_SHAPES}
+        return params, X, Y
+    rng = rng_or_rs
+    m = int(rng.integers(3, 8))
+    params = {name: rng.standard_normal(shape) for name, shape in NET_SHAPES}
+    return params, rng.standard_normal((4, m)), inputs.binary_labels(rng, m)
+
+
+def _gradients(params, X, Y, backward=backward_propagation_n):
+    _, cache = forward_propagation_n(X, Y, params)
+    return backward(X, Y, cache)
+
+
+def _course_gradient_check_n():
+    params, X, Y = _net_case(inputs.course_stream(1), True)
+    return call_with(params, _gradients(params, X, Y, backward_propagation_n_with_bugs), X, Y)
+
+
+def _random_buggy_gradient_check_n(rng):
+    """Gradients with a random subset of entries scaled: the difference is large and well defined."""
+    params, X, Y = _net_case(rng, False)
+    grads = _gradients(params, X, Y)
+    key = str(rng.choice(["dW1", "db1", "dW2", "db2", "dW3"]))
+    grads[key] = grads[key] * float(rng.uniform(1.5, 4.0)) + 0.1
+    return call_with(params, grads, X, Y)
+
+
+S.standard("gradient_check_n", concepts=CONCEPTS, fixed=_course_gradient_check_n,
+           random=_random_buggy_gradient_check_n, points=(1, 1, 3), rtol=1e-3, atol=1e-7, n_random=2,
+           failure="nudge one parameter at a time (flattened W1, b1, W2, b2, W3, b3) by ±epsilon, "
+                   "re-run forward_propagation_n, and compare the two-sided estimates with the gradients")
+
+
+@S.check("gradient_check_n", points=1, concepts=CONCEPTS, randomized=True,
+         failure="for correct gradients the relative difference should be tiny")
+def small_for_correct_gradients(t):
+    """Property: exact backprop gradients of a random net give a difference below the threshold."""
+    params, X, Y = _net_case(t.rng, False)
+    d = float(np.asarray(t.call(params, _gradients(params, X, Y), X, Y), dtype=float).reshape(()))
+    t.require(0 <= d < DIFFERENCE_THRESHOLD,
+              f"for exact gradients your gradient_check_n returned {d:.3g}; expected below {DIFFERENCE_THRESHOLD:g}")

@@ -1,0 +1,45 @@
+"""Hidden checks: initialization (zeros / random*10 / He, all seeded with 3 where random)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import inputs
+from .framework import call_with, suite_for_module
+
+S = suite_for_module(__name__)
+CONCEPTS = ["weight_initialization"]
+
+
+def _dims(rng):
+    return call_with(inputs.layer_dims(rng, n_layers=(1, 4), sizes=(1, 9)))
+
+
+def _course_dims():
+    return call_with([3, 2, 1])
+
+
+S.standard("initialize_parameters_zeros", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+           failure="every W and b should be zeros of shape (n_l, n_{l-1}) and (n_l, 1)")
+S.standard("initialize_parameters_random", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+           failure="after np.random.seed(3), draw W1, W2, ... with np.random.randn(n_l, n_{l-1}) * 10 "
+                   "and use zero biases")
+S.standard("initialize_parameters_he", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+           failure="after np.random.seed(3), draw W_l with np.random.randn(n_l, n_{l-1}) "
+                   "* sqrt(2 / n_{l-1}) and use zero biases")
+
+
+@S.check("initialize_parameters_he", points=1, concepts=CONCEPTS, randomized=True,
+         failure="He weights should have variance close to 2 / n_{l-1}")
+def he_variance_on_wide_layers(t):
+    """Statistical property on a wide net: Var(W_l) ~= 2 / n_{l-1} (independent of the seed)."""
+    n0 = int(t.rng.integers(150, 400))
+    dims = [n0, 200, 100]
+    params = t.call(dims)
+    t.require(isinstance(params, dict), "the function should return a dict of parameters")
+    for l in (1, 2):
+        W = np.asarray(params.get(f"W{l}"))
+        t.require(W.shape == (dims[l], dims[l - 1]), f"W{l} has shape {W.shape}; expected {(dims[l], dims[l - 1])}")
+        ratio = float(W.var()) / (2.0 / dims[l - 1])
+        if not 0.85 < ratio < 1.15:
+            m = t.match_mistake(params, (dims,), {})
+            t.fail(f"the variance of W{l} is {ratio:.2f} times 2/n_{l - 1}", m.hint if m else None)

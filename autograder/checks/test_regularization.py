@@ -1,0 +1,117 @@
+"""Hidden checks: regularization (L2 cost + backprop, inverted dropout forward + backward)."""
+from __future__ import annotations
+
+import numpy as np
+
+from reference.nets import forward_propagation as _forward
+from reference.regularization import forward_propagation_with_dropout as _forward_dropout
+
+from . import inputs
+from .framework import call_with, suite_for_module
+
+S = suite_for_module(__name__)
+L2, DROPOUT = ["l2_regularization"], ["dropout"]
+
+
+# ---- inputs --------------------------------------------------------------------------------------
+def _course_cost_case():
+    rs = inputs.course_stream(1)
+    Y = np.array([[1, 1, 0, 1, 0]])
+    params = inputs.course_three_layer_parameters(rs, (3, 2, 3, 1))
+    a3 = np.array([[0.40682402, 0.01629284, 0.16722898, 0.10118111, 0.40682402]])
+    return call_with(a3, Y, params, 0.1)
+
+
+def _random_cost_case(rng):
+    X, Y, params = inputs.three_layer_net(rng)
+    return call_with(inputs.probabilities(rng, Y.shape), Y, params, float(rng.uniform(0.05, 1.0)))
+
+
+def _net_case(rs_or_rng, course: bool):
+    if course:
+        rs = rs_or_rng
+        X = rs.randn(3, 5)
+        Y = np.array([[1, 1, 0, 1, 0]])
+        params = inputs.course_three_layer_parameters(rs, (3, 2, 3, 1))
+        return X, Y, params
+    return inputs.three_layer_net(rs_or_rng)
+
+
+def _backward_l2(X, Y, params, lambd):
+    _, cache = _forward(X, params)
+    return call_with(X, Y, cache, lambd)
+
+
+def _course_backward_l2():
+    return _backward_l2(*_net_case(inputs.course_stream(1), True), 0.7)
+
+
+def _random_backward_l2(rng):
+    X, Y, params = _net_case(rng, False)
+    return _backward_l2(X, Y, params, float(rng.uniform(0.1, 1.0)))
+
+
+def _course_forward_dropout():
+    rs = inputs.course_stream(1)
+    X = rs.randn(3, 5)
+    return call_with(X, inputs.course_three_layer_parameters(rs, (3, 2, 3, 1)), 0.7)
+
+
+def _random_forward_dropout(rng):
+    X, _, params = inputs.three_layer_net(rng)
+    return call_with(X, params, float(rng.uniform(0.5, 0.9)))
+
+
+def _backward_dropout(X, Y, params, keep_prob):
+    _, cache = _forward_dropout(X, params, keep_prob)
+    return call_with(X, Y, cache, keep_prob)
+
+
+def _course_backward_dropout():
+    return _backward_dropout(*_net_case(inputs.course_stream(1), True), 0.8)
+
+
+def _random_backward_dropout(rng):
+    X, Y, params = _net_case(rng, False)
+    return _backward_dropout(X, Y, params, float(rng.uniform(0.5, 0.9)))
+
+
+# ---- checks --------------------------------------------------------------------------------------
+S.standard("compute_cost_with_regularization", concepts=L2, fixed=_course_cost_case,
+           random=_random_cost_case,
+           failure="the cost should be compute_cost(A3, Y) + lambd / (2 m) * (sum(W1²) + sum(W2²) + sum(W3²))")
+S.standard("backward_propagation_with_regularization", concepts=L2, fixed=_course_backward_l2,
+           random=_random_backward_l2,
+           failure="each dW_l should be the plain gradient plus (lambd / m) * W_l; the biases get no penalty")
+S.standard("forward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_forward_dropout,
+           random=_random_forward_dropout,
+           failure="after np.random.seed(1), mask A1 then A2 with (np.random.rand(...) < keep_prob) "
+                   "and divide by keep_prob")
+S.standard("backward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_backward_dropout,
+           random=_random_backward_dropout,
+           failure="dA2 and dA1 should go through the forward pass's masks D2, D1 and be divided by keep_prob")
+
+
+@S.check("forward_propagation_with_dropout", points=1, concepts=DROPOUT, randomized=True,
+         failure="inverted dropout should keep about keep_prob of the hidden units and rescale them")
+def dropout_keeps_fraction_and_rescales(t):
+    """Property on a wide layer: mean(D1) ~= keep_prob, D1 in {0, 1}, A1 = relu(Z1) * D1 / keep_prob."""
+    keep_prob = float(t.rng.uniform(0.5, 0.9))
+    X = t.rng.standard_normal((4, 400))
+    params = inputs.parameters(t.rng, [4, 30, 5, 1])
+    out = t.call(X, params, keep_prob)
+    try:
+        A3, cache = out
+        Z1, D1, A1 = (np.asarray(a, dtype=float) for a in cache[:3])
+    except (TypeError, ValueError, IndexError):
+        t.fail("the function should return (A3, cache) with cache = (Z1, D1, A1, W1, b1, Z2, D2, A2, ...)")
+    t.require(D1.shape == Z1.shape, f"D1 has shape {D1.shape}; expected {Z1.shape} (one entry per unit and example)")
+    t.require(bool(np.isin(D1, (0, 1)).all()), "the mask D1 should contain only 0s and 1s")
+    kept = float(D1.mean())
+    t.require(abs(kept - keep_prob) < 0.03,
+              f"the mask keeps {kept:.2f} of the units; with keep_prob={keep_prob:.2f} it should keep about that fraction")
+    expected_A1 = np.maximum(Z1, 0) * D1 / keep_prob
+    if not np.allclose(A1, expected_A1, rtol=1e-6, atol=1e-9):
+        m = t.match_mistake(out, (X, params, keep_prob), {})
+        t.fail("A1 should be relu(Z1) * D1 / keep_prob (dropped units are zero, kept ones are scaled up)",
+               m.hint if m else None)
