@@ -81,7 +81,9 @@ def available_assignments() -> list[str]:
 def graded_names(assignment: str) -> list[str]:
     """Names of the graded functions of ``assignment`` from ``reference.registry.GRADED``."""
     from reference.registry import GRADED
-    return list(GRADED.get(assignment, {}))
+    if assignment not in GRADED:
+        raise BuildError(f"reference.registry.GRADED has no entry for {assignment!r}")
+    return list(GRADED[assignment])
 
 
 def builder_for(assignment: str) -> NotebookBuilder:
@@ -120,29 +122,75 @@ def notebook_json(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=nbformat.NO_CONVERT).rstrip("\n") + "\n"
 
 
-def helper_functions(assignment: str) -> list[tuple[str, Callable]]:
+def helper_functions(assignment: str, builder: NotebookBuilder | None = None) -> list[tuple[str, Callable]]:
     """``(student-visible name, function)`` pairs for ``<assignment>_utils.py``.
 
-    Source order: the notebook module's ``HELPERS`` (callables or ``(name, callable)`` pairs) if it
-    defines one, else ``reference.registry.HELPERS[assignment]`` (same shapes, or a dict name->callable).
+    Starts from the notebook module's ``HELPERS`` (callables or ``(name, callable)`` pairs, or a dict)
+    if it defines one, else ``reference.registry.HELPERS[assignment]``; then adds, transitively,
+    every function those helpers and the notebook's given cells (``NotebookBuilder.given``) call by a
+    global name that the notebook itself does not define — so a copied training loop finds
+    ``train_three_layer_net`` etc. Graded names are never added (the learner writes them).
     """
     mod = notebook_module(assignment)
     raw = getattr(mod, "HELPERS", None)
     if raw is None:
         from reference import registry
-        raw = getattr(registry, "HELPERS", {}).get(assignment, [])
+        raw = registry.HELPERS.get(assignment, {})
     items = raw.items() if isinstance(raw, dict) else raw
-    out: list[tuple[str, Callable]] = []
+    chosen: dict[str, Callable] = {}
     for item in items:
-        name, func = item if isinstance(item, tuple) else (item.__name__, item)
-        out.append((name, func))
-    return out
+        name, func = (item if isinstance(item, tuple) else (item.__name__, item))
+        chosen[name] = func
+    builder = builder or builder_for(assignment)
+    graded = set(graded_names(assignment))
+    in_notebook = set()
+    for cell in builder.cells:
+        if cell.cell_type == "code":
+            in_notebook |= _defined_functions(cell.source) | _assigned_names(cell.source)
+    queue = list(chosen.values()) + list(builder.given_functions)
+    seen: set[int] = set()
+    while queue:
+        func = queue.pop(0)
+        if id(func) in seen:
+            continue
+        seen.add(id(func))
+        for name in _global_names(func.__code__):
+            target = func.__globals__.get(name)
+            if not inspect.isfunction(target) or name in graded or name in in_notebook:
+                continue
+            if name in chosen:
+                if chosen[name] is not target:
+                    raise BuildError(f"{assignment}: helper name {name!r} would be both "
+                                     f"{chosen[name].__module__}.{chosen[name].__name__} and "
+                                     f"{target.__module__}.{target.__name__}")
+                continue
+            chosen[name] = target
+            queue.append(target)
+    return list(chosen.items())
 
 
-def helpers_source(assignment: str) -> str:
+def _global_names(code) -> list[str]:
+    """Global names a code object (and the functions nested in it) loads, in first-use order."""
+    names = list(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names += [n for n in _global_names(const) if n not in names]
+    return names
+
+
+def _assigned_names(source: str) -> set[str]:
+    """Top-level names a cell assigns (``X = ...``)."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return set()
+    return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+
+
+def helpers_source(assignment: str, builder: NotebookBuilder | None = None) -> str:
     """Text of ``source/<assignment>/<assignment>_utils.py``."""
     graded = set(graded_names(assignment))
-    helpers = helper_functions(assignment)
+    helpers = helper_functions(assignment, builder)
     leaked = sorted({n for n, f in helpers} & graded | {f.__name__ for n, f in helpers} & graded)
     if leaked:
         raise BuildError(f"{assignment}: helpers would give away graded function(s) {leaked}")
@@ -243,7 +291,7 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
     nbformat.validate(nb)
     report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=dict(builder.points))
     _write_if_changed(report.notebook, notebook_json(nb), report)
-    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment), report)
+    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
     graded = set(graded_names(assignment))
     for fname, module_name in COPIED_MODULES.items():
         _write_if_changed(folder / fname, copied_module_source(module_name, graded), report)

@@ -79,7 +79,7 @@ class NotebookBuilder:
         self._ids: set[str] = set()
         self.points: dict[str, float] = {}
         self.exercises: dict[str, Callable] = {}   # student-visible name -> function the solution came from
-        self.helpers: list = []                    # optional: (name, callable) pairs for <a>_utils.py
+        self.given_functions: list[Callable] = []  # functions copied into given cells (see given())
 
     def _cell_id(self, base: str) -> str:
         cid, n = base, 1
@@ -141,6 +141,7 @@ class NotebookBuilder:
                 raise ValueError(f"{func.__qualname__}: {old!r} occurs {src.count(old)} times, need 1")
             src = src.replace(old, new)
         self.code(prefix + src, skip=skip)
+        self.given_functions.append(func)
 
     def notebook(self) -> nbformat.NotebookNode:
         nb = new_notebook(cells=[nbformat.from_dict(c) for c in self.cells])
@@ -148,3 +149,38 @@ class NotebookBuilder:
         nb.metadata["language_info"] = {"name": "python"}
         nb.metadata["deepgrade"] = {"assignment": self.assignment, "points": self.points}
         return nb
+
+
+def literal(value, digits: int = 8, col: int = 0) -> str:
+    """Python source for ``value`` (a number or NumPy array) rounded to ``digits`` significant
+    decimals, for embedding reference results as worked examples in visible test cells. ``col`` is
+    the column the literal starts at (continuation lines are aligned under it)."""
+    import numpy as np
+
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return repr(float(f"{float(arr):.{digits}g}"))
+    text = np.array2string(arr.astype(float), separator=", ", precision=digits, floatmode="maxprec",
+                           suppress_small=False, max_line_width=100, threshold=10_000)
+    pad = " " * (col + len("np.array("))
+    return "np.array(" + text.replace("\n", "\n" + pad) + ")"
+
+
+def assignment_source(module, name: str) -> str:
+    """Source of the module-level assignment ``name = ...`` in ``module`` (e.g. a dict of functions a
+    given training loop looks up), so a notebook cell can carry it without a hand-written copy."""
+    src = inspect.getsource(module)
+    for node in ast.parse(src).body:
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return ast.get_source_segment(src, node) + "\n"
+    raise ValueError(f"{module.__name__} has no module-level assignment to {name!r}")
+
+
+def fill(template: str, **values) -> str:
+    """Dedent ``template`` and substitute ``$name`` placeholders (``string.Template``) — for test cells
+    that embed multi-line literals, which an f-string would put outside the common indentation."""
+    from string import Template
+
+    return Template(textwrap.dedent(template).strip("\n")).substitute(values)
