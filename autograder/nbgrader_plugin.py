@@ -1,0 +1,170 @@
+"""Make stock ``nbgrader autograde`` (and the formgrader's "autograde" button) grade with our engine.
+
+nbgrader 0.9.6 runs two preprocessor lists per notebook (``converters/autograde.py``):
+``Autograde.sanitize_preprocessors`` (clear outputs, restore locked cells from the source) and then
+``Autograde.autograde_preprocessors`` (stock: Execute, IgnorePattern, ClearMetadata, LimitOutput,
+SaveAutoGrades, AssignLatePenalties, CheckCellMetadata). :func:`configure_autograde` swaps two of them:
+
+* ``Execute`` -> :class:`DeepgradeGrade`: grades the submitted notebook with the engine (sandboxed hidden
+  checks; nothing runs in nbgrader's kernel) and writes each check's message/hint — never hidden code
+  or inputs — as a stdout stream into the test cell ``test_<f>``, so generated feedback shows them.
+* ``SaveAutoGrades`` -> :class:`DeepgradeSaveGrades`: writes the scores of the TYPED result into the
+  gradebook (:mod:`autograder.gradebook`), never by parsing cell outputs, plus ``results.json``.
+
+The feedback pipeline gets ``ClearHiddenTests`` and :class:`MinimalTracebacks`.
+The grading runner (:mod:`autograder.runner`) writes the very same annotated notebook with
+:func:`annotate_notebook`, so ``nbgrader generate_feedback`` works after either path.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Integer, Unicode
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+DEFAULT_ENGINE = "autograder.engine:grade_submission"
+STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
+
+
+def load_callable(spec: str) -> Callable:
+    """``"package.module:function"`` -> the function (clear error naming the spec)."""
+    mod_name, _, attr = spec.partition(":")
+    if not mod_name or not attr:
+        raise ValueError(f"engine {spec!r} must look like 'package.module:function'")
+    try:
+        return getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load grading engine {spec!r}: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------------------------
+# feedback text (shared with the runner)
+
+
+def feedback_text(result: Any, function: str) -> str:
+    """What a learner sees under the test cell of ``function``: score, then one line per check with
+    its message and hint. Built only from the result's messages/hints (the engine never puts hidden
+    code or hidden inputs there)."""
+    if not result.gradable:
+        return f"Not graded automatically: {result.ungradable_reason}\n"
+    fs = result.functions.get(function)
+    if fs is None:
+        return f"{function}: no automatic checks ran for this function.\n"
+    lines = [f"{function}: {fs['score']:g} / {fs['max_score']:g} points"]
+    for c in result.checks_for(function):
+        mark = "PASS" if c.passed else "FAIL"
+        msg = f" - {c.message}" if c.message else ""
+        lines.append(f"  [{mark}] {c.name}{msg}")
+        if c.hint and not c.passed:
+            lines.append(f"         hint: {c.hint}")
+    return "\n".join(lines) + "\n"
+
+
+def annotate_notebook(nb: Any, result: Any) -> Any:
+    """Replace the outputs of every test cell ``test_<f>`` of ``nb`` (a NotebookNode or plain dict)
+    with one stdout stream holding the feedback text for ``f``. Returns ``nb`` (changed in place)."""
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        gid = meta.get("grade_id", "")
+        if cell.get("cell_type") != "code" or not meta.get("grade") or not gid.startswith("test_"):
+            continue
+        output = {"output_type": "stream", "name": "stdout", "text": feedback_text(result, gid[len("test_"):])}
+        if hasattr(nb, "cells"):                       # a NotebookNode: keep node types
+            from nbformat.v4 import new_output
+            output = new_output(**output)
+        cell["outputs"] = [output]
+    return nb
+
+
+# ----------------------------------------------------------------------------------------------
+# preprocessors
+
+
+def _course_paths(pp: Preprocessor):
+    from nbgrader.coursedir import CourseDirectory
+    return CourseDirectory(config=pp.config)
+
+
+class DeepgradeGrade(NbGraderPreprocessor):
+    """Grade the submission with the deepgrade engine (replaces nbgrader's ``Execute``).
+
+    The result travels to :class:`DeepgradeSaveGrades` in ``resources["deepgrade"]["result"]``.
+    """
+
+    engine = Unicode(DEFAULT_ENGINE, help="import path 'module:function' of the grade function "
+                                          "(signature of autograder.engine.grade_submission)").tag(config=True)
+    seed = Integer(None, allow_none=True, help="seed passed to the engine (None: engine default)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from autograder.runner import safe_grade
+        info = resources["nbgrader"]
+        coursedir = _course_paths(self)
+        submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"],
+                                               info["assignment"])) / f"{info['notebook']}.ipynb"
+        self.log.info("deepgrade: grading %s", submitted)
+        result = safe_grade(load_callable(self.engine), str(submitted), info["assignment"], info["student"],
+                            course_dir=coursedir.root, seed=self.seed)
+        resources.setdefault("deepgrade", {})["result"] = result
+        annotate_notebook(nb, result)
+        if result.gradable:
+            self.log.info("deepgrade: %s %s scored %g / %g", info["student"], info["assignment"],
+                          result.score, result.max_score)
+        else:
+            self.log.warning("deepgrade: %s %s not gradable: %s", info["student"], info["assignment"],
+                             result.ungradable_reason)
+        return nb, resources
+
+
+class DeepgradeSaveGrades(NbGraderPreprocessor):
+    """Write the typed result into the gradebook (replaces nbgrader's ``SaveAutoGrades``)."""
+
+    def preprocess(self, nb, resources):
+        from autograder import gradebook
+        result = resources.get("deepgrade", {}).get("result")
+        if result is None:
+            raise RuntimeError("DeepgradeSaveGrades needs DeepgradeGrade earlier in "
+                               "Autograde.autograde_preprocessors (see autograder.nbgrader_plugin)")
+        info = resources["nbgrader"]
+        coursedir = _course_paths(self)
+        submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
+        gradebook.record_result(info["db_url"], result, coursedir.root,
+                                timestamp=gradebook.read_timestamp(submitted))
+        out_dir = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "results.json").write_text(json.dumps(result.to_gradescope(), indent=1))
+        gradebook.update_mastery(info["db_url"], result)
+        return nb, resources
+
+
+class MinimalTracebacks(Preprocessor):
+    """Feedback: reduce every error output to ``Name: message`` (no frames, no hidden source lines)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
+    """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
+                                        IgnorePattern, LimitOutput)
+    c.Autograde.autograde_preprocessors = [
+        DeepgradeGrade, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        DeepgradeSaveGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    c.DeepgradeGrade.engine = engine
+    c.DeepgradeGrade.seed = seed
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, MinimalTracebacks, CSSHTMLHeaderPreprocessor]
+    # if anything still runs a kernel through nbgrader (validate), keep its tracebacks short
+    c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]

@@ -1,0 +1,381 @@
+"""Grade a whole class in parallel: a local process pool (default) or a Dask cluster.
+
+Flow of :func:`grade_class`:
+
+1. take the course lock (:mod:`autograder.locking`) — a second grading command refuses (or ``wait``);
+2. discover submissions in nbgrader's layout ``<course>/submitted/<student>/<assignment>/<nb>.ipynb``
+   for the notebooks the gradebook knows (the assignment must be released);
+3. skip those whose file checksum equals the recorded one in ``dg_results`` (unless ``force``);
+4. grade the rest in worker processes; workers only compute (they never touch the gradebook);
+5. the MAIN process records each result as it completes — autograded notebook copy with the check
+   messages in the test cells (as ``nbgrader autograde`` with our plugin writes it) and Gradescope
+   ``results.json`` first, then one gradebook transaction, then the mastery update. A ``kill -9`` loses
+   only in-flight work; a rerun finishes the class without duplicates.
+
+Why a ``ProcessPoolExecutor`` for the local default rather than a Dask ``LocalCluster``: grading is a
+flat bag of independent ~1 s tasks with small inputs/outputs, so a scheduler buys nothing locally,
+while the pool starts in milliseconds (no scheduler, nanny and worker processes, no HTTP dashboard),
+and it is stdlib. Workers come from a ``forkserver`` that pre-imports the engine once (no fork of a
+threaded parent). Dask is used when a scheduler address is given (many machines) — or
+``scheduler="local"`` for a throw-away LocalCluster — and then Dask reschedules the tasks of a worker
+that dies mid-task.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import json
+import multiprocessing
+import os
+import statistics
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from autograder.result import SubmissionResult, file_checksum
+
+DEFAULT_ENGINE = "autograder.engine:grade_submission"
+MISSING = "missing"          # checksum recorded for a notebook that was not submitted
+LOCAL_DASK = "local"         # scheduler= value that starts a throw-away Dask LocalCluster
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    assignment: str
+    notebook: str            # nbgrader notebook id (file stem)
+    path: Path
+    checksum: str
+
+
+def resolve_engine(engine: str | Callable) -> Callable:
+    if callable(engine):
+        return engine
+    from autograder.nbgrader_plugin import load_callable
+    return load_callable(engine)
+
+
+def ungradable(path: str | Path, assignment: str, student: str, reason: str, *, checksum: str | None = None,
+               seed: int | None = None) -> SubmissionResult:
+    """A zero-score result recording why a submission could not be graded."""
+    path = Path(path)
+    return SubmissionResult(assignment=assignment, student=student, notebook=path.name,
+                            checksum=checksum if checksum is not None else file_checksum(path),
+                            gradable=False, ungradable_reason=reason, seed=seed)
+
+
+def safe_grade(grade_fn: Callable, path: str, assignment: str, student: str, *, course_dir: str | Path,
+               seed: int | None = None) -> SubmissionResult:
+    """Call the engine; ANY exception (or a wrong return type) becomes an ungradable result with the reason."""
+    if not Path(path).is_file():
+        return ungradable(path, assignment, student, f"no notebook submitted: {Path(path).name} is missing",
+                          checksum=MISSING, seed=seed)
+    try:
+        result = grade_fn(str(path), assignment, student, course_dir=str(course_dir), seed=seed)
+    except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
+        last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+        where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
+        return ungradable(path, assignment, student, f"grader error: {type(exc).__name__}: {exc}{where}", seed=seed)
+    if not isinstance(result, SubmissionResult):
+        return ungradable(path, assignment, student,
+                          f"grader error: engine returned {type(result).__name__}, not SubmissionResult", seed=seed)
+    return result
+
+
+def _grade_task(engine: str | Callable, path: str, assignment: str, student: str, course_dir: str,
+                seed: int | None) -> SubmissionResult:
+    """What a worker runs (top-level so it pickles by reference)."""
+    try:
+        fn = resolve_engine(engine)
+    except Exception as exc:  # noqa: BLE001
+        return ungradable(path, assignment, student, f"grader error: {exc}", seed=seed)
+    return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
+
+
+def _preload_engine() -> None:
+    """Forkserver start-up: nothing to do; the preload list imports the engine module."""
+
+
+# ---------------------------------------------------------------------------------------------- discovery
+
+
+def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) -> list[Submission]:
+    """Every (student, notebook) of ``assignment`` in nbgrader's submitted/ layout, sorted by student.
+
+    A student folder lacking one of the assignment's notebooks yields a Submission whose file does not
+    exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook)."""
+    root = Path(course_dir) / "submitted"
+    subs = []
+    if not root.is_dir():
+        return subs
+    for student_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        a_dir = student_dir / assignment
+        if not a_dir.is_dir():
+            continue
+        for nb in sorted(notebooks):
+            path = a_dir / f"{nb}.ipynb"
+            checksum = file_checksum(path) if path.is_file() else MISSING
+            subs.append(Submission(student_dir.name, assignment, nb, path, checksum))
+    return subs
+
+
+# ---------------------------------------------------------------------------------------------- outputs
+
+
+def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Path:
+    return Path(course_dir) / "autograded" / student / assignment
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult) -> Path:
+    """Write ``autograded/<student>/<a>/<nb>.ipynb`` as nbgrader's autograde does (sanitised with
+    nbgrader's own preprocessors, then our check messages in the test cells), its timestamp.txt and
+    the Gradescope ``results.json``. Returns the folder. An unreadable notebook gets results.json only."""
+    out = autograded_dir(course_dir, sub.student, sub.assignment)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
+    stamp = sub.path.parent / "timestamp.txt"
+    if stamp.is_file():
+        _atomic_write(out / "timestamp.txt", stamp.read_text())
+    nb = _sanitized(db_url, sub) if result.gradable or sub.path.is_file() else None
+    if nb is not None:
+        import nbformat
+        from autograder.nbgrader_plugin import annotate_notebook
+        annotate_notebook(nb, result)
+        _atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
+    return out
+
+
+def _sanitized(db_url: str, sub: Submission):
+    """The submitted notebook through nbgrader's ``Autograde.sanitize_preprocessors`` (None if unreadable)."""
+    import nbformat
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
+                                        OverwriteKernelspec)
+    try:
+        nb = nbformat.read(str(sub.path), as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: the result already says why
+        return None
+    resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
+                              "notebook": sub.notebook, "db_url": db_url}}
+    try:
+        for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+            nb, resources = pp().preprocess(nb, resources)
+    except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
+        nb = nbformat.read(str(sub.path), as_version=4)
+    return nb
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+@dataclass
+class GradeSummary:
+    assignment: str
+    mode: str
+    workers: int
+    submissions: int = 0
+    graded: int = 0
+    skipped: int = 0
+    ungradable: int = 0
+    record_errors: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    max_score: float = 0.0
+    wall_s: float = 0.0
+    grade_s: float = 0.0             # wall time of the grading phase only (pool start to last result)
+
+    @property
+    def mean_score(self) -> float | None:
+        return statistics.fmean(self.scores) if self.scores else None
+
+    @property
+    def seconds_per_notebook(self) -> float | None:
+        return self.grade_s / self.graded if self.graded else None
+
+
+# ---------------------------------------------------------------------------------------------- executors
+
+
+def _local_pool(workers: int, engine: str | Callable) -> cf.Executor:
+    ctx = multiprocessing.get_context("forkserver")
+    mod = engine.partition(":")[0] if isinstance(engine, str) else getattr(engine, "__module__", None)
+    ctx.set_forkserver_preload([m for m in ("autograder.result", mod) if m])
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
+    if workers == 1:                        # in-process, sequential: no pool to pay for
+        fn = resolve_engine(engine)
+        for sub in todo:
+            yield sub, safe_grade(fn, str(sub.path), sub.assignment, sub.student, course_dir=course_dir, seed=seed)
+        return
+    pending = list(todo)
+    attempts: dict[Submission, int] = {}
+    while pending:
+        with _local_pool(workers, engine) as pool:
+            futures = {pool.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
+                       for s in pending}
+            pending = []
+            for fut in cf.as_completed(futures):
+                sub = futures[fut]
+                try:
+                    yield sub, fut.result()
+                except cf.process.BrokenProcessPool:
+                    # a worker process died (e.g. OOM-killed): retry the unfinished work in a new pool;
+                    # a submission that breaks the pool twice is recorded as ungradable
+                    attempts[sub] = attempts.get(sub, 0) + 1
+                    if attempts[sub] >= 2:
+                        yield sub, ungradable(sub.path, sub.assignment, sub.student,
+                                              "grader error: the grading process died twice on this notebook",
+                                              seed=seed)
+                    else:
+                        pending.append(sub)
+
+
+def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
+
+    cluster = None
+    if scheduler == LOCAL_DASK:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler, timeout="20s")
+    try:
+        futures = {}
+        for s in todo:
+            fut = client.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
+                                key=f"deepgrade-{s.assignment}-{s.student}-{s.notebook}-{s.checksum[:12]}",
+                                pure=False)
+            futures[fut] = s
+        for fut in as_completed(list(futures)):
+            sub = futures.pop(fut)
+            try:
+                yield sub, fut.result()
+            except KilledWorker as exc:
+                yield sub, ungradable(sub.path, sub.assignment, sub.student,
+                                      f"grader error: Dask workers died while grading this notebook ({exc})",
+                                      seed=seed)
+            except Exception as exc:  # noqa: BLE001 - a lost task must not stop the batch
+                yield sub, ungradable(sub.path, sub.assignment, sub.student,
+                                      f"grader error: {type(exc).__name__}: {exc}", seed=seed)
+            finally:
+                fut.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None = None,
+                scheduler: str | None = None, force: bool = False, progress: bool = True,
+                wait: bool = False, db_url: str | None = None, seed: int | None = None,
+                engine: str | Callable = DEFAULT_ENGINE, students: Iterable[str] | None = None,
+                on_result: Callable[[SubmissionResult], None] | None = None) -> GradeSummary:
+    """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
+
+    ``engine`` is the grade function or its import path (default: the real engine); ``students``
+    limits the run to some students; ``on_result`` is called in the main process after each record.
+    """
+    from autograder import gradebook
+    from autograder.locking import course_lock
+
+    course_dir = Path(course_dir).resolve()
+    if not course_dir.is_dir():
+        raise FileNotFoundError(f"course directory {course_dir} does not exist")
+    db_url = db_url or gradebook.default_db_url(course_dir)
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    mode = ("dask-local" if scheduler == LOCAL_DASK else f"dask {scheduler}") if scheduler else \
+        ("serial" if workers == 1 else "process-pool")
+    summary = GradeSummary(assignment, mode, workers)
+    t0 = time.perf_counter()
+
+    with course_lock(course_dir, wait=wait), gradebook.ResultStore(db_url) as store:
+        notebooks = store.check_released(assignment)
+        subs = discover(course_dir, assignment, notebooks)
+        if students is not None:
+            wanted = set(students)
+            subs = [s for s in subs if s.student in wanted]
+        summary.submissions = len(subs)
+        done = {} if force else store.checksums(assignment)
+        todo = [s for s in subs if force or done.get(s.student) != s.checksum]
+        summary.skipped = len(subs) - len(todo)
+
+        if scheduler:
+            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
+        else:
+            stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
+        t_grade = time.perf_counter()
+        with _progress(progress, len(todo), assignment) as advance:
+            for sub, result in stream:
+                _record(store, course_dir, db_url, sub, result, summary)
+                if on_result is not None:
+                    on_result(result)
+                advance(sub.student)
+        summary.grade_s = time.perf_counter() - t_grade
+    summary.wall_s = time.perf_counter() - t0
+    return summary
+
+
+def _record(store, course_dir: Path, db_url: str, sub: Submission, result: SubmissionResult,
+            summary: GradeSummary) -> None:
+    from autograder import gradebook
+    summary.graded += 1
+    summary.max_score = max(summary.max_score, result.max_score)
+    if not result.gradable:
+        summary.ungradable += 1
+    summary.scores.append(result.score if result.gradable else 0.0)
+    try:
+        write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
+        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum)
+    except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
+        summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
+        return
+    gradebook.update_mastery(db_url, result)
+
+
+class _progress:
+    """rich progress bar (or nothing) as a context manager yielding ``advance(label)``."""
+
+    def __init__(self, enabled: bool, total: int, assignment: str):
+        self.enabled, self.total, self.assignment = enabled and total > 0, total, assignment
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda label: None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+                            transient=False)
+        self.bar.__enter__()
+        task = self.bar.add_task(f"grading {self.assignment}", total=self.total, last="")
+        return lambda label: self.bar.update(task, advance=1, last=label)
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.bar.__exit__(*exc)
+        return False
