@@ -29,4 +29,11 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # --- autograde (deepgrade engine) ---
-# (owned by the grading engine: the autograde preprocessor and its options go here)
+# BEGIN deepgrade-autograde (owned by autograder/nbgrader_plugin.py; edit there)
+# `nbgrader autograde` and the formgrader grade with the deepgrade engine: Execute -> DeepgradeGrade
+# (sandboxed hidden checks, messages/hints into the test cells), SaveAutoGrades -> DeepgradeSaveGrades
+# (typed scores into the gradebook + dg_results). Feedback adds MinimalTracebacks after ClearHiddenTests.
+from autograder.nbgrader_plugin import configure_autograde  # noqa: E402
+
+configure_autograde(c, engine="autograder.engine:grade_submission")
+# END deepgrade-autograde
