@@ -38,11 +38,20 @@ def _student_context(data: ReportData, student: str, assignment: str | None) -> 
     }
 
 
-def render_student_html(data: ReportData, student: str, assignment: str | None = None) -> str:
-    """Self-contained HTML feedback for one student (one assignment, or the whole course)."""
+def mastery_figure(data: ReportData, student: str) -> str | None:
+    """The student's mastery chart as a data URI (None without estimates); reuse it across pages."""
+    mastery = data.mastery.get(student, {})
+    return figures.mastery_bars(mastery, data.concept_labels, data.threshold) if mastery else None
+
+
+def render_student_html(data: ReportData, student: str, assignment: str | None = None, *,
+                        mastery_img: str | None = None) -> str:
+    """Self-contained HTML feedback for one student (one assignment, or the whole course).
+
+    ``mastery_img`` is the chart from :func:`mastery_figure`; computed here when not given.
+    """
     ctx = _student_context(data, student, assignment)
-    ctx["mastery_img"] = (figures.mastery_bars(ctx["mastery"], data.concept_labels, data.threshold)
-                          if ctx["mastery"] else None)
+    ctx["mastery_img"] = mastery_img if mastery_img is not None else mastery_figure(data, student)
     return _env(False).get_template("student.html.j2").render(**ctx)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from autograder.reports.data import ReportData
-from autograder.reports.render import (render_instructor_html, render_student_html,
+from autograder.reports.render import (mastery_figure, render_instructor_html, render_student_html,
                                        render_student_markdown)
 
 
@@ -50,6 +50,7 @@ def write_reports(data: ReportData, out_dir: Path, *, students: list[str] | None
         jobs.append(("student", (s, None)))
         jobs += [("student", (s, a)) for a in assignments if data.result(s, a) is not None]
     written: list[Path] = []
+    charts: dict[str, str | None] = {}
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("writing reports", total=len(jobs))
         for kind, args in jobs:
@@ -64,7 +65,9 @@ def write_reports(data: ReportData, out_dir: Path, *, students: list[str] | None
                 s, a = args
                 stem = a or "index"
                 base = out_dir / "students" / s
-                written.append(_write(base / f"{stem}.html", render_student_html(data, s, a)))
+                if s not in charts:
+                    charts[s] = mastery_figure(data, s)
+                written.append(_write(base / f"{stem}.html", render_student_html(data, s, a, mastery_img=charts[s])))
                 written.append(_write(base / f"{stem}.md", render_student_markdown(data, s, a)))
             bar.advance(task)
     written.append(_write(out_dir / "index.html", _index(out_dir, written)))
