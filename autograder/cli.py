@@ -62,5 +62,69 @@ def release(course, force, assignments) -> None:
         click.echo(r.line())
 
 
+# --- grading: `grade`, `export` (owned by the grading runner; see autograder/runner.py) ---------------
+
+
+def _course_root(course):
+    from autograder.course.build import resolve_course_dir
+    return resolve_course_dir(course)
+
+
+@main.command()
+@click.argument("assignment")
+@click.option("--course", "course", type=click.Path(file_okay=False), default=None,
+              help="Course folder (default: as for `deepgrade build`).")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: number of cores; 1 = in-process, sequential).")
+@click.option("--scheduler", default=None, metavar="ADDR",
+              help="Grade on a Dask cluster (tcp://host:8786), or 'local' for a throw-away LocalCluster.")
+@click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
+@click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
+@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
+@click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress) -> None:
+    """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
+    from autograder.gradebook import GradebookError
+    from autograder.locking import CourseLocked
+    from autograder.runner import grade_class, print_summary
+    try:
+        summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
+                              force=force, wait=wait, db_url=db_url, seed=seed,
+                              students=list(students) or None, progress=not no_progress)
+    except (CourseLocked, GradebookError, FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    print_summary(summary)
+    if summary.record_errors:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("assignment", required=False)
+@click.option("--course", "course", type=click.Path(file_okay=False), default=None,
+              help="Course folder (default: as for `deepgrade build`).")
+@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Class CSV path (default: <course>/exports/<assignment or all>.csv).")
+@click.option("--gradescope", "gradescope_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write <DIR>/<assignment>/<student>/results.json (Gradescope format).")
+def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
+    """Export recorded grades of ASSIGNMENT (default: all) as a class CSV (+ Gradescope JSON)."""
+    from autograder.exports import write_class_csv, write_gradescope
+    from autograder.gradebook import GradebookError, default_db_url
+    root = _course_root(course)
+    db_url = db_url or default_db_url(root)
+    csv_path = csv_path or root / "exports" / f"{assignment or 'all'}.csv"
+    try:
+        n = write_class_csv(db_url, csv_path, assignment)
+        click.echo(f"{n} rows -> {csv_path}")
+        if gradescope_dir:
+            paths = write_gradescope(db_url, gradescope_dir, assignment)
+            click.echo(f"{len(paths)} results.json -> {gradescope_dir}")
+    except (GradebookError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

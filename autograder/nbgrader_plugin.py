@@ -132,8 +132,10 @@ class DeepgradeSaveGrades(NbGraderPreprocessor):
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
-        gradebook.record_result(info["db_url"], result, coursedir.root,
-                                timestamp=gradebook.read_timestamp(submitted))
+        from autograder.locking import course_lock
+        with course_lock(coursedir.root, what="nbgrader autograde"):   # refuse while `deepgrade grade` runs
+            gradebook.record_result(info["db_url"], result, coursedir.root,
+                                    timestamp=gradebook.read_timestamp(submitted))
         out_dir = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "results.json").write_text(json.dumps(result.to_gradescope(), indent=1))

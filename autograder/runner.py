@@ -23,7 +23,7 @@ that dies mid-task.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import datetime as dt
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -315,6 +315,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
 
     with course_lock(course_dir, wait=wait), gradebook.ResultStore(db_url) as store:
         notebooks = store.check_released(assignment)
+        max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
         subs = discover(course_dir, assignment, notebooks)
         if students is not None:
             wanted = set(students)
@@ -331,6 +332,8 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         t_grade = time.perf_counter()
         with _progress(progress, len(todo), assignment) as advance:
             for sub, result in stream:
+                if not result.gradable and not result.max_score:
+                    result = dataclasses.replace(result, max_score=max_points)
                 _record(store, course_dir, db_url, sub, result, summary)
                 if on_result is not None:
                     on_result(result)
@@ -379,3 +382,20 @@ class _progress:
         if self.enabled:
             self.bar.__exit__(*exc)
         return False
+
+
+def print_summary(summary: GradeSummary, console=None) -> None:
+    """The end-of-run table: graded, skipped, ungradable, mean score, seconds per notebook."""
+    from rich.console import Console
+    from rich.table import Table
+    console = console or Console()
+    table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
+    for col in ("submissions", "graded", "skipped", "ungradable", "mean score", "s / notebook", "wall s"):
+        table.add_column(col, justify="right")
+    mean = "-" if summary.mean_score is None else f"{summary.mean_score:.2f} / {summary.max_score:g}"
+    spn = "-" if summary.seconds_per_notebook is None else f"{summary.seconds_per_notebook:.2f}"
+    table.add_row(str(summary.submissions), str(summary.graded), str(summary.skipped), str(summary.ungradable),
+                  mean, spn, f"{summary.wall_s:.1f}")
+    console.print(table)
+    for err in summary.record_errors:
+        console.print(f"[red]not recorded[/red] {err}")
