@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from autograder.sandbox import wire
+from autograder.sandbox.launcher import StudentError
 
 from .framework import TF_MARKERS, normalize
 
@@ -21,21 +22,9 @@ MISSING, RAISES = "missing", "raises"
 Choice = "None | str"  # None = reference, "<function>.<slug>" = a known mistake, "missing", "raises"
 
 
-def _student_error(kind: str, message: str) -> Exception:
-    """The sandbox's StudentError when available (same type the engine sees in production)."""
-    try:
-        from autograder.sandbox.launcher import StudentError
-        return StudentError(kind, message)
-    except ImportError:  # the launcher is optional for in-process use
-        return InProcessError(kind, message)
-
-
-class InProcessError(RuntimeError):
-    """A failed in-process call; ``kind`` follows the sandbox's StudentError kinds."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind, self.message = kind, message
+def _student_error(kind: str, message: str) -> StudentError:
+    """The same error type the engine sees from the real sandbox."""
+    return StudentError(kind, message)
 
 
 def _through_wire(value: Any) -> Any:
@@ -67,7 +56,6 @@ def implementations(assignment: str, choices: Mapping[str, str | None] | None = 
 
     choices: {function: None (reference) | mistake id | "missing" | "raises"}; unlisted -> reference.
     """
-    from reference.mistakes import MISTAKES
     from reference.registry import GRADED
     impls = dict(GRADED[assignment])
     for fn, choice in (choices or {}).items():
@@ -80,6 +68,7 @@ def implementations(assignment: str, choices: Mapping[str, str | None] | None = 
         elif choice == RAISES:
             impls[fn] = _raiser(fn)
         else:
+            from reference.mistakes import MISTAKES
             m = MISTAKES[choice]
             if m.function != fn:
                 raise ValueError(f"mistake {choice!r} belongs to {m.function!r}, not {fn!r}")
@@ -125,66 +114,56 @@ class InProcessStudent:
 
 
 class SessionStudent:
-    """``Student`` over a sandbox ``StudentSession``; restarts a dead session once, then gives up.
+    """``Student`` over a loaded sandbox ``StudentSession``.
 
-    ``open_session`` must return a fresh session with the notebook's cells already loaded.
-    ``sandbox_s`` accumulates the wall time spent inside the sandbox (start-up, load, calls).
+    A call that kills the sandbox (timeout, memory, crash) marks that function broken (its later
+    calls fail at once, without waiting again) and restarts the session once (``session.restart()``
+    reloads the cells); after that, further deaths leave the session dead and every call fails fast.
+    ``sandbox_s`` accumulates the wall time spent in the sandbox through this adapter.
     """
 
     DEAD_KINDS = ("crashed", "timeout", "memory")
 
-    def __init__(self, open_session: Callable[[], Any], restarts: int = 1):
-        self._open = open_session
+    def __init__(self, session: Any, defined: set[str], restarts: int = 1):
+        self.session = session
+        self.defined_names = set(defined)
         self.restarts_left = restarts
         self.sandbox_s = 0.0
-        self.session = None
-        self.defined_names: set[str] = set()
-        self.load_report = None
-        self.dead_reason: str | None = None
-        self._start()
-
-    def _start(self) -> None:
-        t0 = time.perf_counter()
-        try:
-            self.session, self.load_report = self._open()
-            self.defined_names = set(self.session.defined())
-            self.dead_reason = None
-        finally:
-            self.sandbox_s += time.perf_counter() - t0
+        self.broken: dict[str, Exception] = {}
+        self.dead: Exception | None = None
 
     def has(self, fn: str) -> bool:
         return fn in self.defined_names
 
-    def _restart_or_die(self, reason: str) -> None:
-        self.close()
-        if self.restarts_left > 0:
-            self.restarts_left -= 1
-            try:
-                self._start()
-                return
-            except Exception as exc:  # restart failed: the session stays dead
-                reason = f"{reason}; restart failed: {exc}"
-        self.dead_reason = reason
-
-    def _op(self, op: str, *args: Any, **kwargs: Any) -> Any:
-        if self.session is None:
-            raise _student_error("crashed", self.dead_reason or "the notebook's process is not running")
+    def _op(self, op: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in self.broken:
+            raise self.broken[name]
+        if self.dead is not None:
+            raise self.dead
         t0 = time.perf_counter()
         try:
-            return getattr(self.session, op)(*args, **kwargs)
+            return getattr(self.session, op)(name, *args, **kwargs)
         except Exception as exc:
             kind = getattr(exc, "kind", None)
-            if kind in self.DEAD_KINDS or not self._alive():
-                self._restart_or_die(f"{kind}: {exc}")
+            if kind in self.DEAD_KINDS or not getattr(self.session, "alive", True):
+                self.broken[name] = _student_error(kind if kind in self.DEAD_KINDS else "crashed",
+                                                   f"{getattr(exc, 'message', exc)} (earlier call)")
+                self._restart(exc)
             raise
         finally:
             self.sandbox_s += time.perf_counter() - t0
 
-    def _alive(self) -> bool:
-        alive = getattr(self.session, "alive", None)
-        if alive is None:
-            return True
-        return bool(alive() if callable(alive) else alive)
+    def _restart(self, cause: Exception) -> None:
+        if self.restarts_left <= 0:
+            self.dead = _student_error("crashed", f"the notebook's process stopped ({getattr(cause, 'message', cause)})")
+            return
+        self.restarts_left -= 1
+        try:
+            report = self.session.restart()
+            if report is not None:
+                self.defined_names = set(report.defined)
+        except Exception as exc:
+            self.dead = _student_error("crashed", f"the notebook's process could not be restarted ({exc})")
 
     def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         return self._op("call", fn, *args, **kwargs)
@@ -193,9 +172,7 @@ class SessionStudent:
         return self._op("get", name)
 
     def close(self) -> None:
-        if self.session is not None:
-            try:
-                self.session.close()
-            except Exception:
-                pass
-            self.session = None
+        try:
+            self.session.close()
+        except Exception:
+            pass

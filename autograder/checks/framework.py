@@ -576,3 +576,13 @@ __all__ = [
     "known_mistakes", "normalize", "reference_function", "run_check", "run_suite", "structure_diff",
     "suite_for_module", "tf_constant", "tf_variable", "unwrap_markers", "value_diff",
 ]
+
+
+def test_check(check_spec: CheckSpec, student: Student, deepgrade_seed: int, request: Any) -> None:
+    """pytest entry point, imported by every check module and parametrized over its suite by
+    ``conftest.py``: runs one registered check exactly as the engine does."""
+    suite = suite_for_module(request.module.__name__)
+    outcome = run_check(check_spec, suite.assignment, student, deepgrade_seed)
+    if not outcome.passed:
+        raise AssertionError(outcome.message + (f"\nHint: {outcome.hint}" if outcome.hint else "")
+                             + (f"\n[known mistake: {outcome.mistake_id}]" if outcome.mistake_id else ""))

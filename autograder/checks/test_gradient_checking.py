@@ -7,7 +7,7 @@ from reference.gradient_checking import (DIFFERENCE_THRESHOLD, NET_SHAPES, backw
                                          backward_propagation_n_with_bugs, forward_propagation_n)
 
 from . import inputs
-from .framework import call_with, suite_for_module
+from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
 CONCEPTS = ["gradient_checking"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import inputs
-from .framework import call_with, suite_for_module
+from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
 CONCEPTS = ["weight_initialization"]

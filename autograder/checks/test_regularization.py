@@ -7,7 +7,7 @@ from reference.nets import forward_propagation as _forward
 from reference.regularization import forward_propagation_with_dropout as _forward_dropout
 
 from . import inputs
-from .framework import call_with, suite_for_module
+from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
 L2, DROPOUT = ["l2_regularization"], ["dropout"]

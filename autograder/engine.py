@@ -1,0 +1,247 @@
+"""Grade one submission: read it safely, run its cells in the sandbox, run the hidden checks.
+
+    result = grade_submission("submitted/ada/regularization/regularization.ipynb", "regularization",
+                              "ada", course_dir=".")
+
+Never raises for bad student input: an unreadable notebook gives ``gradable=False`` with the reason;
+a missing or failing function fails only the checks that need it. Infrastructure failures (the
+sandbox cannot start, the assignment's helpers cannot be imported) raise :class:`GradingError` so
+that the runner can retry instead of recording a zero.
+
+The check modules are imported once per process; the engine calls their registered checks directly
+(no pytest per notebook). :func:`grade_with_student` is the same pipeline on any ``Student`` (the
+in-process adapter in fast tests).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from autograder.checks import CODE_ASSIGNMENTS, code_suite
+from autograder.checks.framework import Outcome, Student, Suite, run_suite
+from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
+
+__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed",
+           "function_points", "assignment_dir", "preamble", "select_cells", "open_student"]
+
+
+class GradingError(RuntimeError):
+    """The grader itself could not run (not the student's fault); safe to retry."""
+
+
+# ------------------------------------------------------------------------------------------ setup
+def stable_seed(assignment: str, student: str) -> int:
+    """Per-submission seed: the same (assignment, student) always gets the same random inputs."""
+    return int.from_bytes(hashlib.sha256(f"{assignment}\0{student}".encode()).digest()[:4], "big")
+
+
+def load_suite(assignment: str, student: str = "") -> Suite:
+    """The hidden checks of ``assignment`` (quizzes: ``quizzes.grading.quiz_suite``)."""
+    if assignment.startswith("quiz_"):
+        from quizzes.grading import quiz_suite
+        return quiz_suite(assignment, student)
+    return code_suite(assignment)
+
+
+def assignment_dir(course_dir: str | Path, assignment: str) -> Path:
+    """Folder with the assignment's student files: release/<a>/ if built, else source/<a>/."""
+    course_dir = Path(course_dir)
+    release = course_dir / "release" / assignment
+    return release if release.is_dir() else course_dir / "source" / assignment
+
+
+def preamble(assignment: str, adir: Path | None = None) -> str:
+    """Trusted lines run before the student's cells (DESIGN.md: the notebook's first code cell)."""
+    lines = ["import numpy as np"]
+    if assignment == "tensorflow":
+        lines.append("import tensorflow as tf")
+    if adir is None or (adir / f"{assignment}_utils.py").is_file():
+        lines.append(f"from {assignment}_utils import *")
+    return "\n".join(lines) + "\n"
+
+
+def select_cells(cells: list) -> list:
+    """Code cells to execute: drop cells tagged deepgrade-skip and visible test cells."""
+    return [c for c in cells if not c.skip and not (c.grade and not c.solution)]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
+
+
+@lru_cache(maxsize=64)
+def _notebook_points(path: str, mtime: float) -> dict[str, float]:
+    """{function: points} from a trusted source/release notebook (metadata first, then test cells)."""
+    if mtime < 0:
+        return {}
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    points: dict[str, float] = {}
+    for cell in nb.get("cells", []):
+        nbg = (cell.get("metadata") or {}).get("nbgrader") or {}
+        gid = nbg.get("grade_id") or ""
+        if nbg.get("grade") and gid.startswith("test_") and isinstance(nbg.get("points"), (int, float)):
+            points[gid.removeprefix("test_")] = float(nbg["points"])
+    meta = ((nb.get("metadata") or {}).get("deepgrade") or {}).get("points") or {}
+    points.update({str(k): float(v) for k, v in meta.items() if isinstance(v, (int, float))})
+    return points
+
+
+def function_points(course_dir: str | Path | None, assignment: str) -> dict[str, float]:
+    """Points per graded function as the course's notebook declares them ({} if not built)."""
+    if course_dir is None:
+        return {}
+    for sub in ("source", "release"):
+        nb = Path(course_dir) / sub / assignment / f"{assignment}.ipynb"
+        if nb.is_file():
+            return _notebook_points(str(nb), _mtime(nb))
+    return {}
+
+
+# ------------------------------------------------------------------------------------------ scoring
+def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> tuple[list[CheckResult], dict]:
+    """Check results with points scaled so each function's checks add up to its notebook points."""
+    raw = suite.points_by_function()
+    results, functions = [], {}
+    for o in outcomes:
+        f = o.spec.function
+        factor = (points[f] / raw[f]) if f in points and raw[f] else 1.0
+        max_pts = o.spec.points * factor
+        earned = max_pts if o.passed else 0.0
+        results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
+                                   passed=o.passed, message=o.message, hint=o.hint, mistake_id=o.mistake_id,
+                                   concepts=o.spec.concepts, duration_s=round(o.duration_s, 4)))
+        agg = functions.setdefault(f, {"score": 0.0, "max_score": 0.0})
+        agg["score"] += earned
+        agg["max_score"] += max_pts
+    for agg in functions.values():
+        agg["score"], agg["max_score"] = round(agg["score"], 6), round(agg["max_score"], 6)
+    return results, functions
+
+
+def _result(assignment: str, student: str, notebook: str, checksum: str, seed: int, suite: Suite,
+            outcomes: list[Outcome], points: dict[str, float], *, cell_errors: list, timing: dict,
+            sandbox_mode: str) -> SubmissionResult:
+    checks, functions = _scale(outcomes, suite, points)
+    score = round(sum(v["score"] for v in functions.values()), 6)
+    max_score = round(sum(v["max_score"] for v in functions.values()), 6)
+    return SubmissionResult(
+        assignment=assignment, student=student, notebook=notebook, checksum=checksum, gradable=True,
+        seed=seed, score=score, max_score=max_score, functions=functions,
+        grade_cells={f"test_{f}": dict(v) for f, v in functions.items()}, checks=tuple(checks),
+        cell_errors=cell_errors, timing=timing, sandbox_mode=sandbox_mode, graded_at=now_iso())
+
+
+def _max_score(suite: Suite, points: dict[str, float]) -> tuple[float, dict]:
+    raw = suite.points_by_function()
+    per = {f: points.get(f, raw[f]) for f in raw}
+    return sum(per.values()), {f"test_{f}": {"score": 0.0, "max_score": p} for f, p in per.items()}
+
+
+def ungradable(assignment: str, student: str, notebook: str | Path, reason: str, *,
+               course_dir: str | Path | None = None, seed: int | None = None,
+               started: float | None = None) -> SubmissionResult:
+    """A zero result that says why the notebook could not be graded."""
+    suite = load_suite(assignment, student)
+    max_score, cells = _max_score(suite, function_points(course_dir, assignment))
+    total = time.perf_counter() - started if started else 0.0
+    return SubmissionResult(
+        assignment=assignment, student=student, notebook=str(notebook), checksum=file_checksum(notebook),
+        gradable=False, ungradable_reason=reason, seed=seed, score=0.0, max_score=max_score,
+        grade_cells=cells, timing={"total_s": round(total, 4), "sandbox_s": 0.0, "checks_s": 0.0},
+        graded_at=now_iso())
+
+
+# ------------------------------------------------------------------------------------------ grading
+def grade_with_student(assignment: str, student_obj: Student, student: str = "", *, seed: int | None = None,
+                       course_dir: str | Path | None = None, notebook: str = "", checksum: str = "",
+                       cell_errors: list | None = None, sandbox_s: float = 0.0,
+                       sandbox_mode: str | None = None, started: float | None = None) -> SubmissionResult:
+    """Run the suite against any ``Student`` and assemble the result (the engine's core)."""
+    started = started or time.perf_counter()
+    seed = stable_seed(assignment, student) if seed is None else int(seed)
+    suite = load_suite(assignment, student)
+    t0 = time.perf_counter()
+    sandbox_before = getattr(student_obj, "sandbox_s", 0.0)
+    outcomes = run_suite(suite, student_obj, seed)
+    checks_s = time.perf_counter() - t0
+    sandbox_s += getattr(student_obj, "sandbox_s", 0.0) - sandbox_before
+    timing = {"total_s": round(time.perf_counter() - started, 4), "sandbox_s": round(sandbox_s, 4),
+              "checks_s": round(checks_s, 4)}
+    return _result(assignment, student, notebook, checksum, seed, suite, outcomes,
+                   function_points(course_dir, assignment), cell_errors=cell_errors or [], timing=timing,
+                   sandbox_mode=sandbox_mode or getattr(student_obj, "sandbox_mode", ""))
+
+
+def open_student(cells: list, assignment: str, course_dir: str | Path, policy: Any = None):
+    """Start a sandbox on the assignment's student files and load ``cells`` after the preamble.
+
+    Returns ``(SessionStudent, LoadReport)``; raises GradingError if the sandbox or the preamble fails.
+    """
+    from autograder.checks.adapters import SessionStudent
+    from autograder.sandbox import StudentError, StudentSession
+
+    adir = assignment_dir(course_dir, assignment)
+    session = StudentSession(adir if adir.is_dir() else None, policy,
+                             use_tensorflow=(assignment == "tensorflow"))
+    try:
+        session.start()
+    except StudentError as exc:
+        session.close()
+        raise GradingError(f"the sandbox could not start: {exc}") from exc
+    try:
+        report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None))
+    except StudentError as exc:
+        session.close()
+        raise GradingError(f"the assignment preamble failed in the sandbox: {exc}") from exc
+    if not report.alive:   # a top-level cell hung or crashed: reload without it
+        try:
+            report = session.restart()
+        except StudentError as exc:
+            session.close()
+            raise GradingError(f"the sandbox could not restart: {exc}") from exc
+    return SessionStudent(session, report.defined), report
+
+
+def _cell_errors(report: Any) -> list[dict]:
+    return [{"cell": c.index, "status": c.status, "ename": c.error_type, "evalue": c.message[:500]}
+            for c in report.errors]
+
+
+def grade_submission(notebook_path: str | Path, assignment: str, student: str, *,
+                     course_dir: str | Path = ".", seed: int | None = None, policy: Any = None) -> SubmissionResult:
+    """Grade one notebook of ``student`` for ``assignment`` (see module docstring)."""
+    from autograder.notebook import UngradableNotebook, read_submission
+
+    started = time.perf_counter()
+    notebook_path = Path(notebook_path)
+    seed = stable_seed(assignment, student) if seed is None else int(seed)
+    if assignment not in CODE_ASSIGNMENTS and not assignment.startswith("quiz_"):
+        raise ValueError(f"unknown assignment {assignment!r}")
+    try:
+        parsed = read_submission(notebook_path)
+    except UngradableNotebook as exc:
+        return ungradable(assignment, student, notebook_path, exc.reason, course_dir=course_dir,
+                          seed=seed, started=started)
+    if parsed.assignment and parsed.assignment != assignment:
+        return ungradable(assignment, student, notebook_path,
+                          f"{notebook_path.name}: this notebook belongs to the assignment "
+                          f"{parsed.assignment!r}, not {assignment!r}",
+                          course_dir=course_dir, seed=seed, started=started)
+    checksum = file_checksum(notebook_path)
+    t0 = time.perf_counter()
+    student_obj, report = open_student(select_cells(parsed.cells), assignment, course_dir, policy)
+    load_s = time.perf_counter() - t0
+    try:
+        return grade_with_student(assignment, student_obj, student, seed=seed, course_dir=course_dir,
+                                  notebook=str(notebook_path), checksum=checksum,
+                                  cell_errors=_cell_errors(report), sandbox_s=load_s,
+                                  sandbox_mode=student_obj.session.mode, started=started)
+    finally:
+        student_obj.close()
