@@ -1,0 +1,166 @@
+"""Hidden checks: batch norm (train / backward / running stats / inference), softmax, log-scale sampling."""
+from __future__ import annotations
+
+import numpy as np
+
+from reference.batchnorm import batchnorm_forward as _bn_forward
+from reference.batchnorm import softmax as _softmax
+
+from . import inputs
+from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
+
+S = suite_for_module(__name__)
+BN, SOFTMAX = ["batch_normalization"], ["softmax_regression"]
+
+
+def _layer(rng, m=None):
+    """Pre-activations (n, m) with unit-specific offsets/scales, gamma and beta (n, 1)."""
+    n = int(rng.integers(2, 7))
+    m = m or int(rng.integers(4, 12))
+    Z = rng.standard_normal((n, m)) * rng.uniform(0.5, 3, (n, 1)) + rng.uniform(-2, 2, (n, 1))
+    return Z, rng.uniform(0.5, 2.0, (n, 1)), rng.uniform(-1, 1, (n, 1))
+
+
+def _course_layer():
+    rs = inputs.course_stream(1)
+    Z = rs.randn(3, 4) * 2 + 1
+    return Z, np.array([[1.0], [2.0], [0.5]]), np.array([[0.0], [0.5], [-1.0]])
+
+
+# ---- batch norm -----------------------------------------------------------------------------------
+S.standard("batchnorm_forward", concepts=BN, fixed=lambda: call_with(*_course_layer()),
+           random=lambda rng: call_with(*_layer(rng)),
+           failure="normalize each unit over the examples (axis=1, keepdims=True), then Z_tilde = "
+                   "gamma * Z_norm + beta; the cache is (Z, Z_norm, mu, var, gamma, beta, epsilon)")
+
+
+@S.check("batchnorm_forward", points=1, concepts=BN, randomized=True,
+         failure="with gamma = 1 and beta = 0 every unit should have mean 0 and variance 1 over the batch")
+def normalizes_each_unit(t):
+    """Property: rows of Z_tilde have mean ~0 and variance ~1 when gamma = 1, beta = 0."""
+    Z, _, _ = _layer(t.rng, m=int(t.rng.integers(20, 60)))
+    ones, zeros = np.ones((Z.shape[0], 1)), np.zeros((Z.shape[0], 1))
+    out = t.call(Z, ones, zeros)
+    try:
+        Zt = np.asarray(out[0], dtype=float)
+    except (TypeError, IndexError, ValueError):
+        t.fail("batchnorm_forward should return (Z_tilde, cache)")
+    t.require(Zt.shape == Z.shape, f"Z_tilde has shape {Zt.shape}; expected {Z.shape}")
+    ok = np.allclose(Zt.mean(axis=1), 0, atol=1e-6) and np.allclose(Zt.var(axis=1), 1, atol=1e-4)
+    if not ok:
+        m = t.match_mistake(out, (Z, ones, zeros), {})
+        t.fail("the rows (units) of Z_tilde are not normalized over the examples", m.hint if m else None)
+
+
+def _backward(rng):
+    Z, gamma, beta = _layer(rng)
+    _, cache = _bn_forward(Z, gamma, beta)
+    return call_with(rng.standard_normal(Z.shape), cache)
+
+
+def _course_backward():
+    Z, gamma, beta = _course_layer()
+    _, cache = _bn_forward(Z, gamma, beta)
+    return call_with(inputs.course_stream(2).randn(*Z.shape), cache)
+
+
+S.standard("batchnorm_backward", concepts=BN, fixed=_course_backward, random=_backward, rtol=1e-5, atol=1e-6,
+           failure="dbeta = sum(dZ_tilde), dgamma = sum(dZ_tilde * Z_norm) over the examples, and dZ must "
+                   "include how mu and var depend on every example")
+
+
+def _running(rng):
+    n = int(rng.integers(2, 7))
+    return call_with(rng.standard_normal((n, 1)), rng.uniform(0.1, 2, (n, 1)), rng.standard_normal((n, 1)),
+                     rng.uniform(0.1, 2, (n, 1)), momentum=float(rng.uniform(0.5, 0.99)))
+
+
+S.standard("update_running_stats", concepts=BN + ["ewa_bias_correction"],
+           fixed=lambda: call_with(np.zeros((2, 1)), np.ones((2, 1)), np.array([[1.0], [-2.0]]),
+                                   np.array([[4.0], [0.5]])),
+           random=_running, points=(1, 1, 2),
+           failure="running = momentum * running + (1 - momentum) * batch statistic, for mean and variance")
+
+
+def _inference(rng):
+    Z, gamma, beta = _layer(rng, m=int(rng.choice([1, 5])))
+    n = Z.shape[0]
+    return call_with(Z, gamma, beta, rng.standard_normal((n, 1)), rng.uniform(0.2, 3, (n, 1)))
+
+
+def _course_inference():
+    Z, gamma, beta = _course_layer()
+    return call_with(Z[:, :1], gamma, beta, np.array([[1.0], [0.0], [2.0]]), np.array([[4.0], [1.0], [0.25]]))
+
+
+S.standard("batchnorm_inference", concepts=BN, fixed=_course_inference, random=_inference,
+           failure="at test time normalize with the running mean and variance, not the batch's own statistics")
+
+
+# ---- softmax --------------------------------------------------------------------------------------
+def _scores(rng, scale=3.0):
+    C, m = int(rng.integers(2, 7)), int(rng.integers(1, 8))
+    return rng.standard_normal((C, m)) * scale
+
+
+def _one_hot(rng, C, m):
+    Y = np.zeros((C, m))
+    Y[rng.integers(0, C, size=m), np.arange(m)] = 1
+    return Y
+
+
+_COURSE_Z = np.array([[1.0, 2.0, -1.0], [0.5, -1.0, 3.0], [2.0, 0.0, 0.0]])
+_COURSE_Y = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=float)
+
+S.standard("softmax", concepts=SOFTMAX, fixed=lambda: call_with(_COURSE_Z), random=lambda rng: call_with(_scores(rng)),
+           failure="softmax is exp(Z - max) / sum(exp(Z - max)) down each column (one column per example)")
+
+
+@S.check("softmax", points=1, concepts=SOFTMAX, randomized=True,
+         failure="softmax must stay finite for large scores (subtract each column's maximum)")
+def stable_for_large_scores(t):
+    """Property: scores around 1000 give finite probabilities whose columns sum to 1."""
+    Z = _scores(t.rng) + 1000.0
+    A = np.asarray(t.call(Z), dtype=float)
+    t.require(A.shape == Z.shape, f"softmax returned shape {A.shape}; expected {Z.shape}")
+    if not (np.isfinite(A).all() and np.allclose(A.sum(axis=0), 1, atol=1e-9)):
+        m = t.match_mistake(A, (Z,), {})
+        t.fail("for scores near 1000 your softmax returned non-finite values or columns that do not sum to 1",
+               m.hint if m else None)
+
+
+def _cost(rng):
+    Z = _scores(rng)
+    return call_with(_softmax(Z), _one_hot(rng, *Z.shape))
+
+
+S.standard("softmax_cost", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
+           random=_cost, failure="the cost is -(1/m) * sum(Y * log(A)) over classes and examples")
+S.standard("softmax_backward", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
+           random=_cost, points=(1, 1, 2), failure="the gradient with respect to Z is A - Y")
+
+
+# ---- hyperparameter sampling ----------------------------------------------------------------------
+def _log_uniform(rng):
+    low = float(10 ** rng.uniform(-6, -2))
+    return call_with(low, low * float(10 ** rng.uniform(1, 4)), int(rng.integers(3, 20)), int(rng.integers(0, 10**6)))
+
+
+S.standard("sample_log_uniform", concepts=["hyperparameter_search"], fixed=lambda: call_with(1e-4, 1.0, 5, 0),
+           random=_log_uniform, points=(1, 1, 2),
+           failure="draw r = rng.uniform(log10(low), log10(high), size) once and return 10**r")
+
+
+@S.check("sample_log_uniform", points=1, concepts=["hyperparameter_search"], randomized=True,
+         failure="samples should spread evenly over the decades between low and high")
+def even_share_per_decade(t):
+    """Property: 4000 samples in [1e-4, 1) give ~1/4 in each decade, all inside the range."""
+    args = (1e-4, 1.0, 4000, int(t.rng.integers(0, 10**6)))
+    x = np.asarray(t.call(*args), dtype=float).reshape(-1)
+    t.require(x.size == 4000, f"asked for 4000 samples, got {x.size}")
+    t.require(bool(((x >= 1e-4) & (x < 1.0)).all()), "some samples fall outside [low, high)")
+    shares = np.histogram(np.log10(x), bins=[-4, -3, -2, -1, 0])[0] / x.size
+    if np.abs(shares - 0.25).max() > 0.04:
+        m = t.match_mistake(x, args, {})
+        t.fail(f"the shares of samples per decade are {np.round(shares, 2).tolist()}; on a log scale each "
+               "decade should get about 0.25", m.hint if m else None)

@@ -1,0 +1,110 @@
+"""Hidden checks: the TensorFlow assignment, compared with the NumPy twins in reference.tf_twin.
+
+Arguments cross the sandbox as TF markers (``tf_variable``/``tf_constant``: the worker builds float32
+TensorFlow objects); returned tensors come back as arrays. Inputs are made float32-exact so the twin
+(float64) and the student (float32) start from the same numbers; tolerances allow float32 rounding.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from reference.tf_twin import TRUNCATED_NORMAL_STD, glorot_variance
+
+from .framework import call_with, suite_for_module, test_check, tf_constant, tf_variable  # noqa: F401
+
+S = suite_for_module(__name__)
+TF = ["dl_frameworks"]
+F32 = dict(rtol=1e-4, atol=1e-5)
+
+
+def f32(a) -> np.ndarray:
+    """Values exactly representable in float32 (kept as float64 for the twin)."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+# ---- linear_function, sigmoid, one_hot_matrix -----------------------------------------------------
+S.standard("linear_function", concepts=TF, fixed=call_with, random=lambda rng: call_with(),
+           points=(1, 2, 0), **F32,
+           failure="after np.random.seed(1), draw X (3, 1), W (4, 3), b (4, 1) with np.random.randn in that "
+                   "order and return W X + b")
+
+
+def _sigmoid_input(rng):
+    shape = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(1, 3))))
+    return call_with(tf_constant(f32(rng.normal(0, 4, shape))))
+
+
+S.standard("sigmoid", concepts=TF, fixed=lambda: call_with(-1.0), random=_sigmoid_input, **F32,
+           failure="cast z to tf.float32, then apply the sigmoid")
+
+
+def _label(rng):
+    C = int(rng.integers(2, 12))
+    return call_with(tf_constant(np.int64(rng.integers(0, C))), C)
+
+
+S.standard("one_hot_matrix", concepts=TF + ["softmax_regression"], fixed=lambda: call_with(1, 4),
+           random=_label, failure="tf.one_hot(label, C, axis=0) reshaped to a vector of shape (C,)")
+
+
+# ---- initialize_parameters ------------------------------------------------------------------------
+def _sizes(rng):
+    return call_with(n_x=int(rng.integers(64, 200)), n_classes=int(rng.integers(2, 11)))
+
+
+S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], randomized=True,
+        name="initialize_parameters.structure",
+        failure="parameters should be W1 (25, n_x), b1 (25, 1), W2 (12, 25), b2 (12, 1), "
+                "W3 (n_classes, 12), b3 (n_classes, 1)")(
+    lambda t: t.expect_structure(**_sizes(t.rng).kwargs))
+
+
+@S.check("initialize_parameters", points=2, concepts=TF + ["weight_initialization"], randomized=True,
+         failure="use tf.keras.initializers.GlorotNormal(seed=1) for every weight and bias")
+def glorot_statistics(t):
+    """Variance ~= 2 / (rows + cols) (pooled over all tensors, and for W1 alone); truncated at 2 std."""
+    kw = _sizes(t.rng).kwargs
+    params = t.expect_structure(**kw)
+    ratios, total = [], 0
+    for name, W in params.items():
+        W = np.asarray(W, dtype=float)
+        v = glorot_variance(W.shape)
+        t.require(float(np.abs(W).max()) <= 2 * np.sqrt(v) / TRUNCATED_NORMAL_STD * 1.001,
+                  f"{name} has values beyond two standard deviations; GlorotNormal truncates its draws there")
+        ratios.append(float(np.sum(W ** 2)) / v)
+        total += W.size
+    pooled = sum(ratios) / total
+    w1 = float(np.mean(np.asarray(params["W1"], dtype=float) ** 2)) / glorot_variance(np.shape(params["W1"]))
+    if not (0.85 < pooled < 1.15 and 0.85 < w1 < 1.15):
+        m = t.match_mistake(params, (), kw)
+        t.fail(f"the weights' variance is {pooled:.2f} (W1: {w1:.2f}) times the Glorot variance "
+               "2 / (fan_in + fan_out)", m.hint if m else None)
+
+
+# ---- forward_propagation and compute_total_loss ---------------------------------------------------
+def _net(rng, n_x=None, C=None, m=None):
+    n_x = n_x or int(rng.integers(3, 10))
+    C = C or int(rng.integers(2, 7))
+    m = m or int(rng.integers(1, 8))
+    shapes = {"W1": (25, n_x), "b1": (25, 1), "W2": (12, 25), "b2": (12, 1), "W3": (C, 12), "b3": (C, 1)}
+    params = {k: tf_variable(f32(rng.standard_normal(s) * 0.5)) for k, s in shapes.items()}
+    return call_with(tf_constant(f32(rng.standard_normal((n_x, m)))), params)
+
+
+S.standard("forward_propagation", concepts=TF, fixed=lambda: _net(np.random.default_rng(1), 4, 3, 2),
+           random=_net, **F32,
+           failure="Z1 = W1 X + b1, A1 = relu(Z1), Z2 = W2 A1 + b2, A2 = relu(Z2), Z3 = W3 A2 + b3 (no activation)")
+
+
+def _loss(rng, C=None, m=None):
+    C = C or int(rng.integers(2, 7))
+    m = m or int(rng.integers(2, 9))
+    Y = np.zeros((C, m))
+    Y[rng.integers(0, C, size=m), np.arange(m)] = 1
+    return call_with(tf_constant(f32(rng.normal(0, 2, (C, m)))), tf_constant(Y))
+
+
+S.standard("compute_total_loss", concepts=TF + ["softmax_regression"],
+           fixed=lambda: _loss(np.random.default_rng(2), 3, 4), random=_loss, **F32,
+           failure="sum (not mean) over the examples of categorical cross-entropy from logits; transpose "
+                   "logits and labels so each row is one example")
