@@ -195,6 +195,7 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
+    args += ["--perms", "0755", "--dir", "/etc"]
     for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
@@ -212,6 +213,11 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
     if site.is_relative_to(Path(sys.prefix).resolve()):
         mkdirs(_VENV_IN + "/x")
         args += ["--ro-bind", str(Path(sys.prefix).resolve()), _VENV_IN]
+        site_in = _VENV_IN + "/" + site.relative_to(Path(sys.prefix).resolve()).as_posix()
+        # The project is an editable install: its .pth/finder point into the checkout. Those paths
+        # are not mounted, and we also blank the files themselves (defence in depth).
+        for entry in sorted(site.glob("__editable__*")):
+            args += ["--ro-bind", "/dev/null", f"{site_in}/{entry.name}"]
     elif not str(site).startswith(str(base)):
         mkdirs(str(site) + "/x")
         args += ["--ro-bind", str(site), str(site)]

@@ -35,6 +35,7 @@ import linecache as _linecache  # noqa: E402
 import re as _re  # noqa: E402
 import resource as _resource  # noqa: E402
 import time as _time  # noqa: E402
+import types as _types  # noqa: E402
 import traceback as _traceback  # noqa: E402
 
 # ------------------------------------------------------------------ private fds, before anything else
@@ -261,6 +262,22 @@ def _disarm():
     _setitimer(_signal.ITIMER_REAL, 0)
 
 
+# ------------------------------------------------------------------ builtins guard
+_BUILTINS_SNAPSHOT = _dict(_builtins_mod.__dict__)
+
+
+def _restore_builtins():
+    """Undo student monkeypatching of builtins (isinstance, len, ...) before the worker runs again.
+
+    Stdlib code the worker relies on looks builtins up at call time, so a patched ``isinstance``
+    would otherwise break the worker itself. Names students *added* are left alone.
+    """
+    d = _builtins_mod.__dict__
+    for k, v in _dict.items(_BUILTINS_SNAPSHOT):
+        if _dict.get(d, k) is not v:
+            _dict.__setitem__(d, k, v)
+
+
 # ------------------------------------------------------------------ errors and plain data
 def _short(text, cap=MESSAGE_CAP):
     text = _str(text)
@@ -328,12 +345,16 @@ def to_plain(value, depth=0):
 
 
 def _materialize(value):
-    """Turn TensorFlow markers in call arguments into tf.Variable / tf.constant."""
+    """Turn TensorFlow markers in call arguments into tf.Variable / tf.constant.
+
+    ``{"__tf_variable__": a}`` -> ``tf.Variable``; ``{"__tf_constant__": a}`` and
+    ``{"__tf_tensor__": a}`` -> ``tf.constant``. Float arrays become float32.
+    """
     t = _type(value)
     if t is _dict:
         if _len(value) == 1:
             (k, v), = value.items()
-            if k in ("__tf_variable__", "__tf_constant__"):
+            if k in ("__tf_variable__", "__tf_constant__", "__tf_tensor__"):
                 if _TF is None:
                     raise ValueError(f"{k} argument needs a TensorFlow session")
                 arr = _np_asarray(v)
@@ -349,8 +370,14 @@ def _materialize(value):
 
 
 # ------------------------------------------------------------------ the namespace and ops
-NS = {"__name__": "__main__", "__builtins__": _builtins_mod, "__dg_ipython_stub__": lambda: _NOOP}
+# Like Jupyter, the student namespace IS the __main__ module (``import __main__`` gives the student
+# namespace, not this worker); the wire module is dropped from sys.modules (we keep our references).
+_main_module = _types.ModuleType("__main__")
+NS = _main_module.__dict__
+NS.update({"__builtins__": _builtins_mod, "__dg_ipython_stub__": lambda: _NOOP})
 _HIDDEN = frozenset(NS)
+_sys.modules["__main__"] = _main_module
+_sys.modules.pop("wire", None)
 
 
 def _defined():
@@ -388,6 +415,7 @@ def _run_source(source, filename, timeout):
             _exec(code, NS)
         finally:
             _disarm()
+            _restore_builtins()
     except CellTimeout:
         _disarm()
         status = {"status": "timeout", "error_type": "Timeout",
@@ -448,7 +476,10 @@ def op_call(req):
                 _py_seed(seed)
                 if _TF is not None:
                     _TF.random.set_seed(seed)
-            result = fn(*args, **kwargs)
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                _restore_builtins()
             reply = {"ok": True, "value": to_plain(result)}
         except BadOutput as exc:
             reply = {"ok": False, "kind": "bad_output", "message": _short(exc)}
@@ -460,6 +491,7 @@ def op_call(req):
             err_type, message, tb = _describe(exc)
             reply = {"ok": False, "kind": "exception", "error_type": err_type,
                      "message": message, "traceback": tb}
+    _restore_builtins()
     reply.update(cap.result())
     return reply
 
@@ -509,10 +541,14 @@ def main():
             reply = {"ok": False, "kind": "memory", "message": _describe(exc)[1]}
         except _BaseException as exc:
             reply = {"ok": False, "kind": "exception", "message": _describe(exc)[1]}
+        _restore_builtins()
         try:
             _reply(reply)
         except MemoryError:
             _reply({"ok": False, "kind": "memory", "message": "out of memory while sending result"})
+        except _BaseException as exc:   # never die silently: say what broke
+            _reply({"ok": False, "kind": "crashed", "message": "worker failed to reply: "
+                    + _short(_repr(exc), 300)})
 
 
 if __name__ == "__main__":
