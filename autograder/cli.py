@@ -62,6 +62,24 @@ def release(course, force, assignments) -> None:
         click.echo(r.line())
 
 
+# --- datasets: `build-data` (owned by reference/datasets.py) -----------------------------------------
+
+
+@main.command("build-data")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder to write <assignment>/<assignment>_data.h5 into (default: source/ of the course "
+                   "root, the nearest folder at or above the current one holding nbgrader_config.py).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of every dataset (default: reference.datasets.DEFAULT_SEED).")
+def build_data(out, seed) -> None:
+    """Build every assignment's .h5 dataset and print each file's keys and shapes."""
+    from reference.datasets import DEFAULT_SEED, DatasetError, build_data_main
+    try:
+        build_data_main(out, DEFAULT_SEED if seed is None else seed, echo=click.echo)
+    except (FileNotFoundError, DatasetError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 # --- grading: `grade`, `export` (owned by the grading runner; see autograder/runner.py) ---------------
 
 

@@ -43,6 +43,10 @@ from typing import Callable
 import h5py
 import numpy as np
 
+# What ``from dg_datasets import *`` brings into a notebook (the course build copies this module there).
+__all__ = ["DatasetError", "load", "load_circles", "load_positions", "load_moons", "load_spirals",
+           "load_digits", "one_hot"]
+
 BUILDER_VERSION = 1
 DEFAULT_SEED = 1
 FIELD_LIMIT = 0.75          # positions: the pitch is the square [-0.75, 0.75]^2
