@@ -496,3 +496,31 @@ def test_startup_and_call_overheads_are_small():
             s.call("f", arr)
         per_call = (time.monotonic() - t1) / 50
     assert start < 2.0 and per_call < 0.05, (start, per_call)
+
+
+def test_cpu_limit_kills_busy_loop():
+    with fresh(cpu_seconds=1, call_timeout_s=20) as s:
+        s.load([{"index": 0, "source": "def spin():\n    while True:\n        pass"}])
+        t0 = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            s.call("spin")
+        assert info.value.kind == "timeout" and "CPU" in info.value.message
+        assert time.monotonic() - t0 < 5
+
+
+def test_garbage_on_the_reply_fd_is_rejected_not_trusted():
+    junk = '''
+import os
+def junk():
+    for fd in range(3, 16):
+        try:
+            os.write(fd, b"\\x7f\\xff\\xff\\xff" + b"x" * 100)
+        except OSError:
+            pass
+    return 1
+'''
+    with fresh() as s:
+        s.load([{"index": 0, "source": junk}])
+        with pytest.raises(StudentError) as info:
+            s.call("junk")
+        assert info.value.kind == "bad_output" and not s.alive
