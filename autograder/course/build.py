@@ -7,8 +7,8 @@ For an assignment ``a`` the build writes, under ``<course>/source/a/``:
 - ``a_utils.py`` — the given helpers learners' solutions call, copied by source from the reference
   (``HELPERS`` of the notebook module, else ``reference.registry.HELPERS[a]``), never a graded function;
 - ``dg_datasets.py`` / ``dg_plotting.py`` — copies of ``reference/datasets.py`` / ``reference/plotting.py``;
-- ``a_data.h5`` — the assignment's data (``build_data(path)`` of the notebook module, else the
-  reference dataset builder for ``a``).
+- ``a_data.h5`` — the assignment's data (``build_data(path)`` of the notebook module, else
+  ``reference.datasets.build`` of the set ``spec_for_assignment(a)`` names; none for gradient_checking).
 
 Nothing here runs a notebook; ``deepgrade release`` (``release.py``) turns source into release.
 """
@@ -239,7 +239,11 @@ def data_builder(assignment: str) -> Callable[[Path], object] | None:
     mod = notebook_module(assignment)
     if hasattr(mod, "build_data"):
         return mod.build_data
-    return None
+    from reference import datasets
+    spec = datasets.spec_for_assignment(assignment)
+    if spec is None:
+        return None
+    return lambda path: datasets.build(spec.name, path)
 
 
 def _defined_functions(source: str) -> set[str]:
@@ -305,6 +309,7 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
             tmp.unlink()
             report.unchanged.append(target)
         else:
+            tmp.chmod(0o644)                  # mkstemp-made files are private; learners need to read it
             tmp.replace(target)
             report.written.append(target)
         report.data = target

@@ -160,7 +160,11 @@ def literal(value, digits: int = 8, col: int = 0) -> str:
     arr = np.asarray(value)
     if arr.ndim == 0:
         return repr(float(f"{float(arr):.{digits}g}"))
-    text = np.array2string(arr.astype(float), separator=", ", precision=digits, floatmode="maxprec",
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.int64)
+    else:
+        arr = arr.astype(float) + 0.0            # no "-0." in the text
+    text = np.array2string(arr, separator=", ", precision=digits, floatmode="maxprec",
                            suppress_small=False, max_line_width=100, threshold=10_000)
     pad = " " * (col + len("np.array("))
     return "np.array(" + text.replace("\n", "\n" + pad) + ")"
@@ -184,3 +188,21 @@ def fill(template: str, **values) -> str:
     from string import Template
 
     return Template(textwrap.dedent(template).strip("\n")).substitute(values)
+
+
+def reference_namespace(assignment: str) -> dict:
+    """A namespace like the learner's notebook after the imports cell, but with the *reference*
+    graded functions: ``np``, the assignment's given helpers and ``GRADED[assignment]``. Notebook
+    modules execute a visible test's set-up code in it to compute the worked example's expected values."""
+    import numpy as np
+
+    from reference.registry import GRADED, HELPERS
+
+    return {"np": np, **HELPERS.get(assignment, {}), **GRADED[assignment]}
+
+
+def run_example(assignment: str, source: str) -> dict:
+    """Execute ``source`` (dedented) in :func:`reference_namespace` and return the namespace."""
+    ns = reference_namespace(assignment)
+    exec(compile(textwrap.dedent(source), f"<example {assignment}>", "exec"), ns)
+    return ns

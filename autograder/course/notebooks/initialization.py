@@ -176,18 +176,20 @@ def build() -> NotebookBuilder:
     nb.md("### Large random values")
     nb.code(experiment_cell("random"), skip=True)
     nb.md(r"""
-    Now the units differ and the network does learn, but look at the first costs: they are huge, even
-    infinite. With weights of size 10 the pre-activation $z^{[3]}$ of the output is large, the sigmoid
-    saturates at (numerically) exactly 0 or 1, and a confident wrong answer costs $-\log 0$. The
-    optimizer spends many iterations just shrinking the weights, and the boundary it finds is rough.
-    In deeper networks too-large weights make activations and gradients explode layer after layer.
+    Now the units differ and the network does learn, but look at the first cost: it is infinite (and
+    NumPy warns about an overflow in `exp`). With weights of size 10 the output's pre-activation
+    $z^{[3]}$ is huge, the sigmoid saturates at exactly 0 or 1 in floating point, and a confidently
+    wrong answer costs $-\log 0 = \infty$. Gradient descent first has to undo the oversized weights;
+    after the same number of steps the cost is still several times higher than with He initialization
+    below, and the boundary is less tidy. In deeper networks too-large weights make activations and
+    gradients explode layer after layer, and training may not recover at all.
     """)
     nb.md("### He initialization")
     nb.code(experiment_cell("he"), skip=True)
     nb.md(r"""
-    The cost starts near $\log 2$ (the net begins close to an unbiased guess) and falls steadily; the
-    decision boundary follows the circles. Same network, same data, same learning rate — only the
-    starting point changed.
+    The cost starts at a moderate value (below 1: no output is confidently wrong) and falls steadily
+    towards zero; the decision boundary follows the circles and the test accuracy is the best of the
+    three. Same network, same data, same learning rate — only the starting point changed.
     """)
     nb.code(SUMMARY_CELL, skip=True)
     nb.md(r"""
@@ -204,13 +206,13 @@ def build() -> NotebookBuilder:
 
 
 DATA_CELL = """
-train_X, train_Y, test_X, test_Y = load_initialization_data()
+train_X, train_Y, test_X, test_Y = load_circles("initialization_data.h5")
 print("train_X:", train_X.shape, " train_Y:", train_Y.shape)
 print("test_X: ", test_X.shape, " test_Y: ", test_Y.shape)
 """
 
 DATA_PLOT_CELL = """
-plot_dataset(train_X, train_Y, title="Training set: two concentric circles")
+plot_dataset(train_X, train_Y, title="Training set: two concentric circles");
 """
 
 SUMMARY_CELL = """
@@ -224,13 +226,15 @@ for name, (params, costs) in results.items():
 
 
 def experiment_cell(init: str) -> str:
-    head = "results = {}\n" if init == "zeros" else ""
+    head = "import matplotlib.pyplot as plt\n\nresults = {}\n" if init == "zeros" else ""
     return head + f"""parameters, costs = model(train_X, train_Y, num_iterations={ITERATIONS}, print_cost=False,
                          initialization="{init}")
 results["{init}"] = (parameters, costs)
 print("cost every 1000 iterations:", np.round(costs, 4))
 print(f"train accuracy {{predict(train_X, train_Y, parameters)[0]:.1%}}, "
       f"test accuracy {{predict(test_X, test_Y, parameters)[0]:.1%}}")
-plot_costs(costs, title="{init} initialization")
-plot_decision_boundary(lambda x: predict_dec(parameters, x.T), train_X, train_Y,
-                       title="{init} initialization")"""
+fig, (ax_cost, ax_boundary) = plt.subplots(1, 2, figsize=(10, 4))
+plot_costs({{"{init}": costs}}, ax=ax_cost, xlabel="iterations (thousands)", title="cost")
+plot_decision_boundary(lambda x: predict_dec(parameters, x.T), train_X, train_Y, ax=ax_boundary,
+                       title="{init} initialization: decision boundary")
+plt.show()"""
