@@ -190,9 +190,9 @@ def _gen_positions(rng: np.random.Generator, m_train: int = 200, m_test: int = 2
     train_X = train_X[:, rng.permutation(m_train)]
 
     sq_dist = ((train_X[:, :, None] - centres[:, None, :]) ** 2).sum(axis=0)             # (m, P)
-    inside = sq_dist < patch_radius ** 2
-    train_Y = np.where(inside.any(axis=1), patch_label[np.argmax(inside, axis=1)],
-                       _positions_true_labels(train_X))
+    # 1 + label of a patch holding the point (the larger one where patches overlap), 0 outside all
+    patch_code = ((sq_dist < patch_radius ** 2) * (patch_label + 1)).max(axis=1, initial=0)
+    train_Y = np.where(patch_code > 0, patch_code - 1, _positions_true_labels(train_X))
 
     test_X = rng.uniform(-lim, lim, size=(2, m_test))
     return {"train_X": train_X, "train_Y": train_Y[None, :],
