@@ -72,7 +72,7 @@ def glorot_variance(shape):
     return 2.0 / (shape[0] + shape[1])
 
 
-def _truncated_glorot(rng, shape):
+def glorot_normal(rng, shape):
     """Glorot-normal sample: normal truncated at 2 std, scaled so the variance is glorot_variance."""
     draws = rng.standard_normal(shape)
     outside = np.abs(draws) > 2
@@ -100,7 +100,7 @@ def initialize_parameters(n_x=12288, n_classes=6, seed=1):
     rng = np.random.default_rng(seed)
     shapes = {"W1": (25, n_x), "b1": (25, 1), "W2": (12, 25), "b2": (12, 1),
               "W3": (n_classes, 12), "b3": (n_classes, 1)}
-    return {name: _truncated_glorot(rng, shape).astype(np.float32) for name, shape in shapes.items()}
+    return {name: glorot_normal(rng, shape).astype(np.float32) for name, shape in shapes.items()}
 
 
 def forward_propagation(X, parameters):

@@ -1,0 +1,47 @@
+"""Catalogue of known mistakes in the graded functions (one module per assignment).
+
+``MISTAKES``: {mistake id: Mistake}; ids are ``"<function>.<slug>"`` and unique within the course
+(functions that share a name across assignments, such as ``forward_propagation``, never share a slug
+with the same id: the registry refuses duplicates at import time).
+``mistakes_for(assignment, function)``: that function's mistakes in catalogue order.
+``inputs_for(mistake, seed)``: arguments on which the mistake's output differs from the reference —
+its ``example_inputs`` if it has some, else the function's typical inputs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from reference.mistakes import batchnorm, gradient_checking, initialization, optimization, regularization, tensorflow
+from reference.mistakes._base import CONCEPT_IDS, Mistake, variant
+from reference.mistakes.inputs import PROJECTIONS, typical_inputs
+
+_MODULES = (initialization, regularization, gradient_checking, optimization, batchnorm, tensorflow)
+
+
+def _collect() -> dict[str, Mistake]:
+    out: dict[str, Mistake] = {}
+    for module in _MODULES:
+        for m in module.MISTAKES:
+            if m.id in out:
+                raise ValueError(f"duplicate mistake id {m.id!r} ({out[m.id].assignment} and {m.assignment})")
+            out[m.id] = m
+    return out
+
+
+MISTAKES: dict[str, Mistake] = _collect()
+
+
+def mistakes_for(assignment: str, function: str) -> list[Mistake]:
+    """Known mistakes of ``assignment``'s graded ``function`` (empty list if none)."""
+    return [m for m in MISTAKES.values() if m.assignment == assignment and m.function == function]
+
+
+def inputs_for(mistake: Mistake, seed: int = 0) -> tuple[tuple, dict[str, Any]]:
+    """``(args, kwargs)`` on which ``mistake`` is expected to differ from the reference."""
+    if mistake.example_inputs is not None:
+        return mistake.example_inputs(seed)
+    return typical_inputs(mistake.assignment, mistake.function, seed)
+
+
+__all__ = ["CONCEPT_IDS", "MISTAKES", "Mistake", "PROJECTIONS", "inputs_for", "mistakes_for", "typical_inputs",
+           "variant"]
