@@ -7,7 +7,8 @@
 * :func:`fake_grade` is a deterministic stand-in with the engine's signature, used to test the plumbing
   independently of the sandbox: a solution containing ``raise NotImplementedError`` scores 0, one
   containing ``# half`` half the points, ``# crash-engine`` makes the grade function raise,
-  ``# slow`` sleeps; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
+  ``# slow`` sleeps, ``# die-once`` kills the
+  grading process the first time; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
 """
 from __future__ import annotations
 
@@ -123,6 +124,11 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
         raise RuntimeError("simulated engine bug")
     if any("# slow" in s for s in sources.values()):
         time.sleep(1.0)
+    if any("# die-once" in s for s in sources.values()):
+        marker = path.with_name(path.name + ".died")
+        if not marker.exists():              # the first attempt kills its own worker process
+            marker.write_text("died")
+            os.kill(os.getpid(), 9)
     checks, functions, cells = [], {}, {}
     for fn, pts in POINTS.items():
         s = sources.get(fn, "raise NotImplementedError")
@@ -134,3 +140,47 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
         cells[f"test_{fn}"] = dict(functions[fn])
     return SubmissionResult(gradable=True, score=sum(f["score"] for f in functions.values()),
                             functions=functions, grade_cells=cells, checks=tuple(checks), **base)
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+import shutil  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory) -> Path:
+    """A released tiny course built once per session (nbgrader generate_assignment costs seconds)."""
+    return make_course(tmp_path_factory.mktemp("tiny-template") / "course")
+
+
+@pytest.fixture
+def course(released_course, tmp_path) -> Path:
+    """A private copy of the released tiny course for one test."""
+    dest = tmp_path / "course"
+    shutil.copytree(released_course, dest)
+    return dest
+
+
+def db_url(root: Path) -> str:
+    return f"sqlite:///{Path(root) / 'gradebook.db'}"
+
+
+def standard_class(root: Path) -> None:
+    """Five submissions: full marks, half on add, mul missing, unreadable file, engine crash."""
+    submit(root, "alice")
+    submit(root, "bob", {"add": "    return a - b  # half"})
+    submit(root, "carol", {"mul": "    raise NotImplementedError()"})
+    submit(root, "dave", raw="{not json")
+    submit(root, "eve", {"add": "    return 0  # crash-engine"})
+
+
+EXPECTED = {"alice": 5.0, "bob": 4.0, "carol": 2.0, "dave": 0.0, "eve": 0.0}
+
+
+def gradebook_scores(root: Path) -> dict[str, dict[str, float | None]]:
+    """{student: {grade cell: auto_score}} straight from nbgrader's tables."""
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url(root)) as gb:
+        return {sub.student_id: {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades}
+                for sub in gb.assignment_submissions(ASSIGNMENT)}
