@@ -7,12 +7,13 @@ reported as ``skipped``; with ``force`` it is regenerated.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course.build import CONFIG_NAME, BuildError, resolve_course_dir
+from autograder.course.build import ASSIGNMENTS, CONFIG_NAME, BuildError, resolve_course_dir
 
 
 @dataclass
@@ -32,9 +33,12 @@ class ReleaseReport:
 
 
 def released_assignments(course: Path) -> list[str]:
-    """Assignments that have a built source notebook in ``course``."""
+    """Assignments that have a built source notebook in ``course``, in course order."""
     src = course / "source"
-    return sorted(p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists()) if src.exists() else []
+    if not src.exists():
+        return []
+    built = {p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists()}
+    return [a for a in ASSIGNMENTS if a in built] + sorted(built - set(ASSIGNMENTS))
 
 
 def release_assignment(course: Path, assignment: str, *, force: bool = False) -> ReleaseReport:
@@ -52,7 +56,10 @@ def release_assignment(course: Path, assignment: str, *, force: bool = False) ->
            f"--CourseDirectory.root={course}"]
     if force:
         cmd.append("--force")
-    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    # nbgrader runs `alembic` by name when it creates the gradebook: put this Python's bin dir first
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, env=env)
     released_nb = out / f"{assignment}.ipynb"
     if proc.returncode != 0 or not released_nb.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
