@@ -232,6 +232,18 @@ def test_spirals_defeat_a_linear_softmax_classifier(built):
     assert accuracy < 0.65, accuracy
 
 
+def test_spirals_need_batch_norm_when_a_deep_net_starts_with_small_weights(built):
+    from reference.batchnorm import predict_deep, train_deep_net
+    train_X, train_Y, test_X, test_Y, classes = datasets.load_spirals(built["spirals"])
+    accuracy = {}
+    for use_batchnorm in (False, True):
+        run = train_deep_net(train_X, datasets.one_hot(train_Y, classes.size), [2, 32, 32, 32, 32, 3],
+                             use_batchnorm=use_batchnorm, learning_rate=0.1, num_epochs=25, weight_scale=0.05)
+        predicted = predict_deep(test_X, run["parameters"], run["running_stats"])
+        accuracy[use_batchnorm] = np.mean(predicted == test_Y[0])
+    assert accuracy[False] < 0.5 and accuracy[True] > 0.85, accuracy
+
+
 def test_one_hot():
     assert np.array_equal(datasets.one_hot(np.array([[2, 0, 1]]), 3),
                           np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=float))
