@@ -1,0 +1,3 @@
+from reference.mistakes.report import main
+
+main()
