@@ -169,6 +169,24 @@ class Suite:
             if pts:
                 self.check(function, pts, concepts, failure, name=f"{function}.{suffix}",
                            randomized=rnd)(body)
+        self.edge_cases(function, concepts=concepts, failure=failure, rtol=rtol, atol=atol,
+                        strict_keys=strict_keys)
+
+    def edge_cases(self, function: str, *, concepts: Iterable[str], failure: str, points: float = 1,
+                   rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
+        """``<function>.edge_cases``: the trigger inputs of the function's known mistakes that need
+        special inputs (``Mistake.example_inputs``, e.g. huge softmax scores), drawn with a
+        per-submission seed. Registered only when such mistakes exist."""
+        triggers = [m for m in known_mistakes(self.assignment, function) if m.example_inputs is not None]
+        if not triggers:
+            return
+
+        def edge(t: "Ctx") -> None:
+            for m in triggers:
+                args, kwargs = m.example_inputs(int(t.rng.integers(0, 2**31 - 1)))
+                t.expect(*args, rtol=rtol, atol=atol, strict_keys=strict_keys, **kwargs)
+
+        self.check(function, points, tuple(concepts), failure, name=f"{function}.edge_cases", randomized=True)(edge)
 
     @property
     def functions(self) -> list[str]:
@@ -409,8 +427,12 @@ def reference_function(assignment: str, function: str) -> Callable:
 
 
 def known_mistakes(assignment: str, function: str) -> list:
+    """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue."""
     from reference.mistakes import mistakes_for
-    return list(mistakes_for(assignment, function))
+    try:
+        return list(mistakes_for(assignment, function))
+    except KeyError:
+        return []
 
 
 def run_trusted(fn: Callable, args: tuple, kwargs: dict) -> Any:
@@ -515,9 +537,7 @@ class Ctx:
         expected = self.reference(*args, **kwargs)
         d = structure_diff(got, expected, f"{self.function}(...)", strict_keys)
         if d:
-            m = self.match_mistake(got, args, kwargs, project=None, rtol=1e-5, atol=1e-7,
-                                   strict_keys=strict_keys)
-            raise CheckFailed(d, m.hint if m else None, m.id if m else None)
+            self.fail_matching(d, got, args, kwargs)
         return got
 
     def require(self, condition: bool, message: str) -> None:
@@ -528,6 +548,12 @@ class Ctx:
     @staticmethod
     def fail(message: str, hint: str | None = None) -> None:
         fail(message, hint)
+
+    def fail_matching(self, message: str, got: Any, args: tuple = (), kwargs: dict | None = None, *,
+                      project: Callable[[Any], Any] | None = None) -> None:
+        """Fail with ``message``, attaching the hint and id of a known mistake that explains ``got``."""
+        m = self.match_mistake(got, args, kwargs or {}, project=project)
+        raise CheckFailed(message, m.hint if m else None, m.id if m else None)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -48,8 +48,7 @@ def normalizes_each_unit(t):
     t.require(Zt.shape == Z.shape, f"Z_tilde has shape {Zt.shape}; expected {Z.shape}")
     ok = np.allclose(Zt.mean(axis=1), 0, atol=1e-6) and np.allclose(Zt.var(axis=1), 1, atol=1e-4)
     if not ok:
-        m = t.match_mistake(out, (Z, ones, zeros), {})
-        t.fail("the rows (units) of Z_tilde are not normalized over the examples", m.hint if m else None)
+        t.fail_matching("the rows (units) of Z_tilde are not normalized over the examples", out, (Z, ones, zeros))
 
 
 def _backward(rng):
@@ -124,9 +123,8 @@ def stable_for_large_scores(t):
     A = np.asarray(t.call(Z), dtype=float)
     t.require(A.shape == Z.shape, f"softmax returned shape {A.shape}; expected {Z.shape}")
     if not (np.isfinite(A).all() and np.allclose(A.sum(axis=0), 1, atol=1e-9)):
-        m = t.match_mistake(A, (Z,), {})
-        t.fail("for scores near 1000 your softmax returned non-finite values or columns that do not sum to 1",
-               m.hint if m else None)
+        t.fail_matching("for scores near 1000 your softmax returned non-finite values or columns that do not "
+                        "sum to 1", A, (Z,))
 
 
 def _cost(rng):
@@ -161,6 +159,5 @@ def even_share_per_decade(t):
     t.require(bool(((x >= 1e-4) & (x < 1.0)).all()), "some samples fall outside [low, high)")
     shares = np.histogram(np.log10(x), bins=[-4, -3, -2, -1, 0])[0] / x.size
     if np.abs(shares - 0.25).max() > 0.04:
-        m = t.match_mistake(x, args, {})
-        t.fail(f"the shares of samples per decade are {np.round(shares, 2).tolist()}; on a log scale each "
-               "decade should get about 0.25", m.hint if m else None)
+        t.fail_matching(f"the shares of samples per decade are {np.round(shares, 2).tolist()}; on a log scale "
+                        "each decade should get about 0.25", x, args)

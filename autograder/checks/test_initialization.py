@@ -41,5 +41,4 @@ def he_variance_on_wide_layers(t):
         t.require(W.shape == (dims[l], dims[l - 1]), f"W{l} has shape {W.shape}; expected {(dims[l], dims[l - 1])}")
         ratio = float(W.var()) / (2.0 / dims[l - 1])
         if not 0.85 < ratio < 1.15:
-            m = t.match_mistake(params, (dims,), {})
-            t.fail(f"the variance of W{l} is {ratio:.2f} times 2/n_{l - 1}", m.hint if m else None)
+            t.fail_matching(f"the variance of W{l} is {ratio:.2f} times 2/n_{l - 1}", params, (dims,))

@@ -152,9 +152,10 @@ S.standard("update_lr", concepts=["learning_rate_decay"], fixed=lambda: call_wit
 
 
 def _random_schedule(rng):
+    """Epochs in the second half of an interval, where floor and round differ."""
     interval = int(rng.integers(10, 1000))
-    return call_with(float(rng.uniform(0.1, 1.0)), int(rng.integers(interval // 2, 20 * interval)),
-                     float(rng.uniform(0.1, 2.0)), time_interval=interval)
+    epoch = int(rng.integers(0, 20)) * interval + int(rng.integers(interval // 2 + 1, interval))
+    return call_with(float(rng.uniform(0.1, 1.0)), epoch, float(rng.uniform(0.1, 2.0)), time_interval=interval)
 
 
 S.standard("schedule_lr_decay", concepts=["learning_rate_decay"], fixed=lambda: call_with(0.5, 100, 0.3, 100),

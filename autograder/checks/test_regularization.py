@@ -112,6 +112,5 @@ def dropout_keeps_fraction_and_rescales(t):
               f"the mask keeps {kept:.2f} of the units; with keep_prob={keep_prob:.2f} it should keep about that fraction")
     expected_A1 = np.maximum(Z1, 0) * D1 / keep_prob
     if not np.allclose(A1, expected_A1, rtol=1e-6, atol=1e-9):
-        m = t.match_mistake(out, (X, params, keep_prob), {})
-        t.fail("A1 should be relu(Z1) * D1 / keep_prob (dropped units are zero, kept ones are scaled up)",
-               m.hint if m else None)
+        t.fail_matching("A1 should be relu(Z1) * D1 / keep_prob (dropped units are zero, kept ones are scaled up)",
+                        out, (X, params, keep_prob))
