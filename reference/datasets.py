@@ -380,6 +380,7 @@ def load(name: str, path: str | os.PathLike) -> tuple[np.ndarray, ...]:
     try:
         with h5py.File(path, "r") as f:
             stored = f.attrs.get("dataset")
+            stored = stored.decode() if isinstance(stored, bytes) else stored
             if stored is not None and stored != name:
                 raise DatasetError(f"{path}: holds dataset '{stored}', expected '{name}'")
             arrays = {}
