@@ -1,0 +1,100 @@
+"""Stock `nbgrader autograde` with our plugin and `deepgrade grade` give the same gradebook."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.gradebook import ResultStore
+from autograder.locking import course_lock
+from autograder.runner import grade_class
+from gradingcourse import ASSIGNMENT, course, db_url, gradebook_scores, released_course, submit  # noqa: F401
+
+TESTS_DIR = str(Path(__file__).parent)
+BIN = Path(sys.executable).parent
+
+
+def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": TESTS_DIR, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(BIN / "nbgrader"), *args], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _class(root: Path) -> None:
+    submit(root, "alice")
+    submit(root, "bob", {"add": "    return a - b  # half"})
+    submit(root, "carol", {"mul": "    raise NotImplementedError()"})
+    submit(root, "eve", {"add": "    return 0  # crash-engine"})
+
+
+def _test_outputs(root: Path, student: str) -> dict[str, list]:
+    nb = json.loads((root / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    return {c["metadata"]["nbgrader"]["grade_id"]: c["outputs"] for c in nb["cells"]
+            if c["metadata"].get("nbgrader", {}).get("grade")}
+
+
+def _dg(root: Path) -> dict[str, tuple]:
+    with ResultStore(db_url(root)) as store:
+        return {r.student: (r.score, r.gradable, r.checksum) for r in store.results()}
+
+
+def test_nbgrader_autograde_and_runner_record_identical_scores(course, tmp_path):
+    _class(course)
+    runner_copy = tmp_path / "runner-copy"
+    shutil.copytree(course, runner_copy)
+
+    proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "deepgrade: grading" in proc.stderr and "Executing notebook" not in proc.stderr
+    grade_class(runner_copy, ASSIGNMENT, workers=2, engine="gradingcourse:fake_grade", progress=False)
+
+    via_nbgrader, via_runner = gradebook_scores(course), gradebook_scores(runner_copy)
+    assert via_nbgrader == via_runner
+    assert via_nbgrader["bob"] == {"test_add": 1.0, "test_mul": 3.0}
+    assert via_nbgrader["eve"] == {"test_add": 0.0, "test_mul": 0.0}
+    assert _dg(course) == _dg(runner_copy)
+    for student in ("alice", "bob", "carol", "eve"):
+        assert _test_outputs(course, student) == _test_outputs(runner_copy, student)
+        for root in (course, runner_copy):
+            gs = json.loads((root / "autograded" / student / ASSIGNMENT / "results.json").read_text())
+            assert gs["score"] == _dg(course)[student][0]
+
+
+def test_scores_come_from_the_typed_result_not_cell_outputs(course):
+    # nbgrader's own rule (utils.determine_grade) gives full points to a test cell whose output has no
+    # error; bob's half-right add must still get exactly half, from the typed result
+    import nbformat
+    from nbgrader.utils import determine_grade
+    submit(course, "bob", {"add": "    return a - b  # half"})
+    proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb = nbformat.read(course / "autograded" / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    test_add = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_add")
+    assert determine_grade(test_add) == (2.0, 2.0)
+    assert gradebook_scores(course)["bob"] == {"test_add": 1.0, "test_mul": 3.0}
+
+
+def test_feedback_shows_messages_and_hints_but_no_hidden_tests(course):
+    _class(course)
+    grade_class(course, ASSIGNMENT, workers=1, engine="gradingcourse:fake_grade", progress=False)
+    proc = _nbgrader(course, "generate_feedback", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (course / "feedback" / "bob" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "hint: look at how add combines a and b" in html
+    assert "SECRET-HIDDEN" not in html and "BEGIN HIDDEN TESTS" not in html
+    eve = (course / "feedback" / "eve" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "Not graded automatically: grader error" in eve
+
+
+def test_nbgrader_autograde_refuses_while_a_grading_run_holds_the_course(course):
+    submit(course, "alice")
+    with course_lock(course):
+        proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert "another grading command is running" in proc.stderr
+    assert gradebook_scores(course)["alice"] == {"test_add": None, "test_mul": None}
+    assert _dg(course) == {}
