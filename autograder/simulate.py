@@ -42,6 +42,26 @@ def _helper_names(assignment: str) -> dict[str, Any]:
     return dict(HELPERS.get(assignment, {}))
 
 
+def _lambda_source(fn: Callable) -> str:
+    """Source text of a lambda, found in its file by line number and matching bytecode."""
+    path = inspect.getsourcefile(fn)
+    text = Path(path).read_text(encoding="utf-8")
+    code = fn.__code__
+    candidates = [ast.get_source_segment(text, node) for node in ast.walk(ast.parse(text))
+                  if isinstance(node, ast.Lambda) and node.lineno == code.co_firstlineno]
+
+    def signature(c: types.CodeType) -> tuple:
+        return c.co_varnames, c.co_names, tuple(x for x in c.co_consts if not isinstance(x, types.CodeType))
+
+    for seg in candidates:
+        inner = next((c for c in compile(seg, path, "eval").co_consts if isinstance(c, types.CodeType)), None)
+        if inner is not None and signature(inner) == signature(code):
+            return f"({seg})"
+    if len(candidates) == 1:
+        return f"({candidates[0]})"
+    raise ValueError(f"cannot find the source of {fn!r} among {candidates}")
+
+
 class _Bundler:
     """Collects the source of a function and everything it references, in definition order."""
 
@@ -55,6 +75,12 @@ class _Bundler:
 
     def value_expr(self, value: Any, hint: str) -> str:
         """A Python expression for a knob/constant value (functions are bundled by name)."""
+        name = getattr(value, "__name__", None)
+        if callable(value) and isinstance(name, str) and getattr(np, name, None) is value:
+            self.imports.add("import numpy as np")
+            return f"np.{name}"
+        if isinstance(value, types.FunctionType) and value.__name__ == "<lambda>":
+            return self._resolve_globals(value, _lambda_source(value))
         if isinstance(value, types.FunctionType):
             return self.add_function(value, value.__name__)
         if isinstance(value, np.ndarray):
@@ -89,9 +115,9 @@ class _Bundler:
     def _add_variant(self, fn: Callable, name: str, core: Callable, knobs: dict) -> str:
         core_name = self.add_function(core, core.__name__)
         sig = inspect.signature(fn)
-        params = ", ".join(p.name for p in sig.parameters.values())
-        knob_src = "".join(f", {k}={self.value_expr(v, k)}" for k, v in knobs.items())
-        self.defs[name] = f"def {name}{sig}:\n    return {core_name}({params}{knob_src})\n"
+        call_args = [p.name for p in sig.parameters.values()]
+        call_args += [f"{k}={self.value_expr(v, k)}" for k, v in knobs.items()]
+        self.defs[name] = f"def {name}{sig}:\n    return {core_name}({', '.join(call_args)})\n"
         return name
 
     def _resolve_globals(self, fn: Callable, src: str) -> str:

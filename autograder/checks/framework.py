@@ -38,8 +38,10 @@ import numpy as np
 class CheckFailed(AssertionError):
     """Raised inside a check to fail it; carries the learner-facing message and an optional hint."""
 
-    def __init__(self, message: str, hint: str | None = None, mistake_id: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, mistake_id: str | None = None,
+                 call_error: bool = False):
         self.message, self.hint, self.mistake_id = message, hint, mistake_id
+        self.call_error = call_error   # the student's function could not be called / raised
         super().__init__(message + (f"\nHint: {hint}" if hint else "")
                          + (f"\n[known mistake: {mistake_id}]" if mistake_id else ""))
 
@@ -470,7 +472,7 @@ class Ctx:
         except Exception as exc:  # StudentError from the sandbox or the in-process adapter
             if student_error_kind(exc) is None:
                 raise
-            raise CheckFailed(describe_student_error(fn, exc)) from None
+            raise CheckFailed(describe_student_error(fn, exc), call_error=True) from None
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """Call the student's version of the function under test."""
@@ -582,7 +584,7 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
     try:
         spec.body(Ctx(spec, assignment, student, seed))
     except CheckFailed as e:
-        msg = f"{spec.failure}: {e.message}" if spec.failure else e.message
+        msg = f"{spec.failure}: {e.message}" if spec.failure and not e.call_error else e.message
         return Outcome(spec, False, msg, e.hint, e.mistake_id, time.perf_counter() - t0)
     except Exception as e:  # the student's output broke an assumption of the check
         kind = student_error_kind(e)

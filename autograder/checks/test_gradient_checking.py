@@ -27,30 +27,16 @@ S.standard("backward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2,
 
 
 def _random_gradient_check(rng):
+    """A large epsilon: for the linear J the two-sided estimate is exact up to ~1e-15, so the
+    expected difference is ~0 (a memorised 2.9e-10 from the visible example fails)."""
     x, theta = _scalars(rng)
-    return call_with(x, theta, epsilon=float(10 ** rng.uniform(-7, -3)))
+    return call_with(x, theta, epsilon=float(10 ** rng.uniform(-1, 0)))
 
 
 S.standard("gradient_check", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
-           random=_random_gradient_check, points=(1, 1, 2), atol=1e-7,
+           random=_random_gradient_check, points=(1, 1, 3), atol=1e-12,
            failure="gradient_check should return ||grad - gradapprox|| / (||grad|| + ||gradapprox||) with "
                    "gradapprox = (J(theta + epsilon) - J(theta - epsilon)) / (2 epsilon)")
-
-
-@S.check("gradient_check", points=1, concepts=CONCEPTS, randomized=True,
-         needs=("gradient_check", "forward_propagation", "backward_propagation"),
-         failure="for a correct backward pass the relative difference should be tiny")
-def agrees_with_correct_backward(t):
-    """Property: with the student's own (correct) J and dJ, the difference is below the threshold."""
-    x, theta = _scalars(t.rng)
-    for fn, expected in (("forward_propagation", theta * x), ("backward_propagation", x)):
-        got = t.call_fn(fn, x, theta)
-        if not np.isclose(np.asarray(got, dtype=float).reshape(()), expected, rtol=1e-9):
-            return  # the student's model is wrong; forward/backward checks already say so
-    d = float(np.asarray(t.call(x, theta), dtype=float).reshape(()))
-    t.require(0 <= d < DIFFERENCE_THRESHOLD,
-              f"with correct forward and backward passes your gradient_check returned {d:.3g}; "
-              f"expected a non-negative number below {DIFFERENCE_THRESHOLD:g}")
 
 
 # ---- the N-dimensional check ----------------------------------------------------------------------
