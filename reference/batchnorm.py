@@ -113,7 +113,7 @@ def softmax(Z):
     Z -- class scores, shape (C, m); column j holds example j's scores
 
     Returns:
-    A -- probabilities, shape (C, m); every column is positive and sums to 1
+    A -- probabilities, shape (C, m); every column is non-negative and sums to 1
     """
     Z_shifted = Z - np.max(Z, axis=0, keepdims=True)
     exps = np.exp(Z_shifted)

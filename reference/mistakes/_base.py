@@ -59,6 +59,7 @@ def variant(reference: Callable, core: Callable, **knobs: Any) -> Callable:
         return core(*bound.args, **knobs)
 
     impl.__signature__ = signature
+    impl.core, impl.knobs = core, dict(knobs)   # for tools that rebuild the variant's source
     impl.__name__ = reference.__name__
     impl.__qualname__ = f"{reference.__name__}[{', '.join(f'{k}={v!r}' for k, v in knobs.items())}]"
     impl.__doc__ = f"Known-mistake variant of {reference.__name__} ({core.__name__} with {knobs})."

@@ -167,7 +167,7 @@ cat.add(f, "drops_variance_path", concept=BN, core=_bn_backward, through_stats="
         description="I handled the gradient through the mean but not through the variance",
         hint="The variance also depends on every example: include the - Z_norm * sum(dZ_norm * Z_norm) "
              "term in dZ.")
-cat.add(f, "dgamma_uses_Z", concept=BN, core=_bn_backward, dgamma_from="Z",
+cat.add(f, "dgamma_uses_raw_z", concept=BN, core=_bn_backward, dgamma_from="Z",
         description="I computed dgamma as sum(dZ_tilde * Z)",
         hint="gamma multiplies Z_norm, so dgamma = sum over examples of dZ_tilde * Z_norm (not the raw Z).")
 cat.add(f, "forgets_gamma", concept=BN, core=_bn_backward, use_gamma=False,

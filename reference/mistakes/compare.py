@@ -36,7 +36,10 @@ def first_difference(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-7, pat
     if x.shape != y.shape:
         return f"{path}: shape {x.shape} vs {y.shape}"
     if not np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True):
-        return f"{path}: values differ (max abs diff {np.nanmax(np.abs(x - y)) if x.size else 0:.3g})"
+        if np.isnan(x).sum() != np.isnan(y).sum():
+            return f"{path}: nan in {int(np.isnan(x).sum())} vs {int(np.isnan(y).sum())} entries"
+        with np.errstate(invalid="ignore"):
+            return f"{path}: values differ (max abs diff {np.nanmax(np.abs(x - y)):.3g})"
     return None
 
 

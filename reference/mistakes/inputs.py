@@ -101,7 +101,7 @@ def _typical(assignment: str, function: str, rng: np.random.Generator) -> Args:
             return (params, grads, _moments(rng, params), 0.999, 0.01), {}
         if function == "update_parameters_with_adam":
             v = _grads(rng, params, 0.5)
-            return (params, grads, v, _moments(rng, params), 2), {}
+            return (params, grads, v, _moments(rng, params), 3), {}
         if function == "update_lr":
             return (0.5, int(rng.integers(1, 50)), 0.3), {}
         if function == "schedule_lr_decay":
