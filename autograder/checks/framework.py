@@ -118,6 +118,8 @@ class Suite:
     """The hidden checks of one assignment, in registration order."""
     assignment: str
     checks: list[CheckSpec] = field(default_factory=list)
+    #: function -> the visible (course-shown) input of its ``.fixed`` check
+    visible: dict[str, Callable[[], "Call"]] = field(default_factory=dict)
 
     def add(self, spec: CheckSpec) -> CheckSpec:
         if any(c.name == spec.name for c in self.checks):
@@ -145,7 +147,8 @@ class Suite:
                  rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
         """Register the three standard checks of ``function``.
 
-        ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input
+        ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input (a shape
+                                  check, not counted as a randomized value check)
         ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``)
         ``<function>.random``     (points[2]) values on ``n_random`` inputs drawn by ``random(rng)``
 
@@ -165,7 +168,8 @@ class Suite:
                 t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
 
         concepts = tuple(concepts)
-        for suffix, body, pts, rnd in (("structure", structure, points[0], True),
+        self.visible[function] = fixed
+        for suffix, body, pts, rnd in (("structure", structure, points[0], False),
                                        ("fixed", fixed_case, points[1], False),
                                        ("random", random_cases, points[2], True)):
             if pts:

@@ -77,7 +77,7 @@ def _running(rng):
 S.standard("update_running_stats", concepts=BN + ["ewa_bias_correction"],
            fixed=lambda: call_with(np.zeros((2, 1)), np.ones((2, 1)), np.array([[1.0], [-2.0]]),
                                    np.array([[4.0], [0.5]])),
-           random=_running, points=(1, 1, 2),
+           random=_running, points=(1, 1, 3),
            failure="running = momentum * running + (1 - momentum) * batch statistic, for mean and variance")
 
 
@@ -135,7 +135,7 @@ def _cost(rng):
 S.standard("softmax_cost", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
            random=_cost, failure="the cost is -(1/m) * sum(Y * log(A)) over classes and examples")
 S.standard("softmax_backward", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
-           random=_cost, points=(1, 1, 2), failure="the gradient with respect to Z is A - Y")
+           random=_cost, points=(1, 1, 3), failure="the gradient with respect to Z is A - Y")
 
 
 # ---- hyperparameter sampling ----------------------------------------------------------------------
@@ -145,7 +145,7 @@ def _log_uniform(rng):
 
 
 S.standard("sample_log_uniform", concepts=["hyperparameter_search"], fixed=lambda: call_with(1e-4, 1.0, 5, 0),
-           random=_log_uniform, points=(1, 1, 2),
+           random=_log_uniform, points=(1, 1, 3),
            failure="draw r = rng.uniform(log10(low), log10(high), size) once and return 10**r")
 
 

@@ -19,10 +19,10 @@ def _scalars(rng):
 
 
 S.standard("forward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
-           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 2),
+           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 3),
            failure="the cost of the 1-D model is J = theta * x")
 S.standard("backward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
-           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 2),
+           random=lambda rng: call_with(*_scalars(rng)), points=(1, 1, 3),
            failure="the derivative of J = theta * x with respect to theta is x")
 
 

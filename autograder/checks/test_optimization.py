@@ -83,7 +83,7 @@ def _course_init():
 for _fn, _concept, _what in (("initialize_velocity", "momentum", "v"), ("initialize_rmsprop", "rmsprop", "s"),
                              ("initialize_adam", "adam", "v and s")):
     S.standard(_fn, concepts=[_concept], fixed=_course_init, random=lambda rng: call_with(_params(rng)),
-               points=(1, 1, 2),
+               points=(1, 1, 3),
                failure=f"{_what} should hold zeros shaped like each parameter, under keys dW1, db1, ...")
 
 
@@ -126,7 +126,7 @@ S.standard("update_parameters_with_rmsprop", concepts=["rmsprop"], fixed=_course
 def _random_adam(rng):
     p = _params(rng)
     return call_with(p, inputs.like(rng, p), inputs.like(rng, p, scale=0.1), inputs.positive_like(rng, p),
-                     int(rng.integers(1, 10)), learning_rate=float(rng.uniform(0.001, 0.05)),
+                     int(rng.integers(3, 10)), learning_rate=float(rng.uniform(0.001, 0.05)),
                      beta1=float(rng.uniform(0.8, 0.95)), beta2=float(rng.uniform(0.99, 0.9999)))
 
 
@@ -147,7 +147,7 @@ def _random_update_lr(rng):
 
 
 S.standard("update_lr", concepts=["learning_rate_decay"], fixed=lambda: call_with(0.5, 2, 1),
-           random=_random_update_lr, points=(1, 1, 2),
+           random=_random_update_lr, points=(1, 1, 3),
            failure="learning_rate = learning_rate0 / (1 + decay_rate * epoch_num)")
 
 
@@ -159,7 +159,7 @@ def _random_schedule(rng):
 
 
 S.standard("schedule_lr_decay", concepts=["learning_rate_decay"], fixed=lambda: call_with(0.5, 100, 0.3, 100),
-           random=_random_schedule, points=(1, 1, 2),
+           random=_random_schedule, points=(1, 1, 3),
            failure="learning_rate = learning_rate0 / (1 + decay_rate * floor(epoch_num / time_interval))")
 
 

@@ -1,0 +1,93 @@
+"""Comparison helpers and check registration of the hidden-check framework."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder.checks.framework import (CheckFailed, Suite, diff, run_suite, structure_diff, tf_variable,
+                                         unwrap_markers, value_diff)
+
+
+def test_structure_diff_names_the_wrong_key_and_shape():
+    exp = {"W1": np.zeros((2, 3)), "b1": np.zeros((2, 1))}
+    assert "missing key(s) ['b1']" in structure_diff({"W1": np.zeros((2, 3))}, exp)
+    assert "unexpected key(s) ['W2']" in structure_diff({**exp, "W2": np.zeros(1)}, exp)
+    msg = structure_diff({"W1": np.zeros((3, 2)), "b1": np.zeros((2, 1))}, exp)
+    assert "`output['W1']` has shape (3, 2); expected (2, 3)" == msg
+    assert "has 1 items; expected 2" in structure_diff((1,), (1, 2))
+    assert "should be a number" in structure_diff(np.zeros(3), 1.0)
+    assert structure_diff(np.array([[0.5]]), 0.5) is None        # a (1, 1) cost is a number
+
+
+def test_value_diff_uses_explicit_tolerances():
+    e = np.array([1.0, 2.0, 3.0])
+    assert value_diff(e + 1e-9, e) is None
+    assert value_diff(e + 1e-3, e, rtol=1e-2) is None
+    msg = value_diff(e + np.array([0, 0, 0.5]), e)
+    assert "1 of 3 entries" in msg and "(2,)" in msg
+    assert diff([1, {"a": 2.0}], [1, {"a": 2.5}]) == "`output[1]['a']` is 2; expected 2.5"
+    assert diff("x", "y") == "`output` is 'x'; expected 'y'"
+
+
+def test_markers_are_unwrapped_for_the_trusted_side():
+    arr = np.ones((2, 2))
+    out = unwrap_markers({"W": tf_variable(arr), "k": [tf_variable(arr)]})
+    assert isinstance(out["W"], np.ndarray) and isinstance(out["k"][0], np.ndarray)
+
+
+class _Student:
+    def __init__(self, fns):
+        self.fns = fns
+
+    def has(self, fn):
+        return fn in self.fns
+
+    def call(self, fn, *a, **k):
+        return self.fns[fn](*a, **k)
+
+    def get(self, name):
+        raise KeyError(name)
+
+
+def test_suite_runs_checks_and_reports_failures_with_prefix():
+    s = Suite("demo")
+
+    @s.check("double", points=2, failure="double x")
+    def wrong(t):
+        t.compare(t.call(3), 6)
+
+    @s.check("double", points=1)
+    def raises_assert(t):
+        raise CheckFailed("nope", hint="try again")
+
+    @s.check("triple")
+    def absent(t):
+        t.call(1)
+
+    out = run_suite(s, _Student({"double": lambda x: x + x + 1}), seed=1)
+    assert [o.passed for o in out] == [False, False, False]
+    assert out[0].message == "double x: `output` is 7; expected 6"
+    assert out[1].hint == "try again"
+    assert out[2].message == "`triple` is not defined in your notebook"
+    assert s.points_by_function() == {"double": 3.0, "triple": 1.0}
+    with pytest.raises(ValueError):
+        s.check("double", name="double.wrong")(lambda t: None)
+
+
+def test_per_check_random_generator_is_independent_of_order():
+    s = Suite("demo")
+    seen = {}
+
+    @s.check("f", name="a")
+    def a(t):
+        seen.setdefault("a", []).append(t.rng.random())
+
+    @s.check("f", name="b")
+    def b(t):
+        seen.setdefault("b", []).append(t.rng.random())
+
+    stu = _Student({"f": lambda: 0})
+    run_suite(s, stu, seed=7)
+    s.checks.reverse()
+    run_suite(s, stu, seed=7)
+    assert seen["a"][0] == seen["a"][1] and seen["b"][0] == seen["b"][1] and seen["a"][0] != seen["b"][0]
