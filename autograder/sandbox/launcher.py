@@ -268,6 +268,60 @@ def _student_files(assignment_dir: Path) -> list[Path]:
     return out
 
 
+# ================================================================================ process handles
+class _PopenHandle:
+    """A sandbox started directly with subprocess (one process tree per session)."""
+
+    def __init__(self, proc: subprocess.Popen, errfile) -> None:
+        self.proc = proc
+        self.errfile = errfile
+        self.wfd = proc.stdin.fileno()
+        self.rfd = proc.stdout.fileno()
+        os.set_blocking(self.wfd, False)   # a stuck worker must never block the trusted side
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        proc = self.proc
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)   # bwrap's own session; --die-with-parent
+            except ProcessLookupError:                 # takes the pid namespace down with it
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait(timeout=5)
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream:
+                    stream.close()
+            except OSError:
+                pass
+
+    def stderr_tail(self, n: int = 800) -> str:
+        if self.errfile is None:
+            return ""
+        try:
+            self.errfile.seek(0, os.SEEK_END)
+            size = self.errfile.tell()
+            self.errfile.seek(max(0, size - n))
+            return self.errfile.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
+
+    def close(self) -> None:
+        if self.errfile is not None:
+            self.errfile.close()
+            self.errfile = None
+
+
 # ================================================================================ the session
 class StudentSession:
     """One sandboxed Python process holding one submission's namespace.
@@ -279,21 +333,24 @@ class StudentSession:
     """
 
     def __init__(self, assignment_dir: Path | str | None, policy: SandboxPolicy | None = None,
-                 use_tensorflow: bool = False, mode: str | None = None) -> None:
+                 use_tensorflow: bool = False, mode: str | None = None,
+                 zygote: Any = None) -> None:
         self.assignment_dir = Path(assignment_dir).resolve() if assignment_dir else None
         self.use_tensorflow = use_tensorflow
         self.policy = (policy or SandboxPolicy()).resolved(use_tensorflow)
         self.mode = mode or sandbox_mode()
         if self.mode not in ("bwrap", "unshare", "rlimit"):
             raise ValueError(f"unknown sandbox mode {self.mode!r}")
+        if zygote and self.mode != "bwrap":
+            zygote = None      # zygotes need bubblewrap; weaker modes start one process each
+        self.zygote = zygote   # None | True (shared per assignment) | a Zygote
         self.uid: int | None = None
         self.start_s: float = 0.0
         self.last_output: dict[str, str] = {"stdout": "", "stderr": ""}
-        self._proc: subprocess.Popen | None = None
+        self._h: Any = None    # _PopenHandle | zygote child handle
         self._buf = bytearray()
         self._dead_reason: str | None = None
         self._deadline = 0.0
-        self._errfile = None
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._cells: list[dict[str, Any]] | None = None
         self._preamble = ""
@@ -310,25 +367,19 @@ class StudentSession:
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._dead_reason is None and self._proc.poll() is None
+        return self._h is not None and self._dead_reason is None and self._h.poll() is None
 
     def start(self) -> None:
         """Start the sandboxed worker and wait for its hello (idempotent while alive)."""
-        if self._proc is not None:
+        if self._h is not None:
             return
         t0 = time.monotonic()
         self._deadline = t0 + self.policy.submission_timeout_s
-        cmd, cwd = self._command()
-        self._errfile = tempfile.TemporaryFile()
-        try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._errfile, cwd=cwd, bufsize=0,
-                                          start_new_session=True, close_fds=True,
-                                          env=None if self.mode == "bwrap"
-                                          else _sandbox_env(cwd))
-        except OSError as exc:
-            raise StudentError("crashed", f"could not start the sandbox: {exc}") from exc
         self._dead_reason = None
+        if self.zygote:
+            self._h = self._spawn_from_zygote()
+        else:
+            self._h = self._spawn_process()
         self._buf.clear()
         hello = self._read(min(self._deadline, t0 + self.policy.startup_timeout_s), "start-up")
         if not (isinstance(hello, dict) and hello.get("ok") and isinstance(hello.get("hello"), dict)):
@@ -336,13 +387,43 @@ class StudentSession:
             raise StudentError("crashed", f"sandbox sent a bad hello: {str(hello)[:200]}")
         self.start_s = time.monotonic() - t0
 
+    def _spawn_process(self) -> _PopenHandle:
+        cmd, cwd = self._command()
+        errfile = tempfile.TemporaryFile()
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=errfile, cwd=cwd, bufsize=0,
+                                    start_new_session=True, close_fds=True,
+                                    env=None if self.mode == "bwrap" else _sandbox_env(cwd))
+        except OSError as exc:
+            errfile.close()
+            raise StudentError("crashed", f"could not start the sandbox: {exc}") from exc
+        return _PopenHandle(proc, errfile)
+
+    def _spawn_from_zygote(self) -> Any:
+        from .zygote import shared_zygote
+        zyg = self.zygote
+        if zyg is True:
+            zyg = shared_zygote(self.assignment_dir, self.policy, self.use_tensorflow)
+        self.uid = _UID_BASE + random.SystemRandom().randrange(1, 100_000_000)
+        files = [p.name for p in _student_files(self.assignment_dir)] if self.assignment_dir else []
+        workdir = f"/tmp/w{self.uid}"
+        config = {
+            "rlimits": self.policy.rlimits(self.use_tensorflow),
+            "output_cap": self.policy.max_output_bytes,
+            "drop_to": [self.uid, self.uid],
+            "cwd": workdir, "make_cwd": True, "files_dir": _COURSE_IN, "link_files": files,
+        }
+        try:
+            return zyg.spawn(config, self.uid)
+        except OSError as exc:
+            raise StudentError("crashed", f"could not start a sandbox from the zygote: {exc}") from exc
+
     def close(self) -> None:
         """Kill the sandbox (if running) and free its resources. Safe to call twice."""
-        if self._proc is not None:
+        if self._h is not None:
             self._kill("closed")
-        if self._errfile is not None:
-            self._errfile.close()
-            self._errfile = None
+            self._h.close()
         if self._scratch is not None:
             self._scratch.cleanup()
             self._scratch = None
@@ -350,7 +431,7 @@ class StudentSession:
     def restart(self) -> LoadReport | None:
         """Start a fresh sandbox and reload the last loaded cells (minus cells that hung)."""
         self.close()
-        self._proc = None
+        self._h = None
         self.start()
         if self._cells is None:
             return None
@@ -449,12 +530,12 @@ class StudentSession:
                            stdout=_s(reply.get("stdout")), stderr=_s(reply.get("stderr")))
 
     def _ensure_alive(self) -> None:
-        if self._proc is None:
+        if self._h is None:
             self.start()
         if self._dead_reason is not None:
             raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
-        if self._proc.poll() is not None:
-            self._dead_reason = f"exited with {self._proc.returncode}"
+        if self._h.poll() is not None:
+            self._dead_reason = f"exited with {self._h.returncode}"
             raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
 
     def _send(self, request: dict) -> None:
@@ -462,15 +543,26 @@ class StudentSession:
             data = wire.pack(request)
         except wire.WireError as exc:
             raise TypeError(f"argument cannot cross the sandbox boundary: {exc}") from exc
+        view = memoryview(data)
         try:
-            self._proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
+            while view:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    self._kill("timeout")
+                    raise StudentError("timeout", "submission time limit reached; sandbox killed")
+                _, writable, _ = select.select([], [self._h.wfd], [], remaining)
+                if writable:
+                    try:
+                        view = view[os.write(self._h.wfd, view[: 1 << 16]):]
+                    except BlockingIOError:
+                        continue
+        except OSError:   # BrokenPipeError: the worker is gone
             self._kill("stdin closed")
             raise StudentError("crashed", self._death_message()) from None
 
     def _read(self, deadline: float, what: str) -> Any:
         """Read one reply frame before ``deadline`` or kill the sandbox and raise."""
-        fd = self._proc.stdout.fileno()
+        fd = self._h.rfd
         while True:
             if len(self._buf) >= 4:
                 n = int.from_bytes(self._buf[:4], "big")
@@ -501,7 +593,7 @@ class StudentSession:
             self._buf += chunk
 
     def _death_kind(self) -> tuple[str, str]:
-        rc = self._proc.returncode if self._proc else None
+        rc = self._h.returncode if self._h else None
         msg = self._death_message()
         # bwrap reports a killed child as 128+signal; a bare process as -signal
         sig = -rc if rc is not None and rc < 0 else (rc - 128 if rc and rc > 128 else None)
@@ -512,40 +604,16 @@ class StudentSession:
         return "crashed", msg
 
     def _death_message(self) -> str:
-        rc = self._proc.returncode if self._proc else None
-        tail = ""
-        if self._errfile is not None:
-            try:
-                self._errfile.seek(0, os.SEEK_END)
-                size = self._errfile.tell()
-                self._errfile.seek(max(0, size - 800))
-                tail = self._errfile.read().decode("utf-8", "replace").strip()
-            except (OSError, ValueError):
-                tail = ""
+        rc = self._h.returncode if self._h else None
+        tail = self._h.stderr_tail() if self._h else ""
         return f"sandbox process ended (exit status {rc})" + (f": {tail}" if tail else "")
 
     def _kill(self, reason: str) -> None:
-        proc = self._proc
         if self._dead_reason is None:
             self._dead_reason = reason
-        if proc is None:
+        if self._h is None:
             return
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait(timeout=5)
-        for stream in (proc.stdin, proc.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
+        self._h.kill()
         if self.mode != "bwrap" and self.uid is not None:
             _kill_uid(self.uid)
 
@@ -622,6 +690,19 @@ def _cell_status(raw: Any) -> CellStatus:
         traceback=_s(raw.get("traceback")), stdout=_s(raw.get("stdout")),
         stderr=_s(raw.get("stderr")),
         duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0)
+
+
+def _uid_processes(uid: int) -> list[int]:
+    """Host pids of processes owned by ``uid``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
 
 
 def _kill_uid(uid: int) -> None:

@@ -38,40 +38,69 @@ import time as _time  # noqa: E402
 import types as _types  # noqa: E402
 import traceback as _traceback  # noqa: E402
 
-# ------------------------------------------------------------------ private fds, before anything else
-_REQ_FD = _os.dup(0)      # os.dup() returns non-inheritable (close-on-exec) descriptors
-_REPLY_FD = _os.dup(1)
-_devnull = _os.open(_os.devnull, _os.O_RDONLY)
-_os.dup2(_devnull, 0)
-_os.close(_devnull)
-_FD_OUT = _os.memfd_create("dg-stdout", 0)
-_FD_ERR = _os.memfd_create("dg-stderr", 0)
-_os.dup2(_FD_OUT, 1)
-_os.dup2(_FD_ERR, 2)
-_signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)   # oversize writes fail with EFBIG, not a kill
-_signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+# ------------------------------------------------------------------ start-up of one worker
+_REQ_FD = _REPLY_FD = _FD_OUT = _FD_ERR = -1
 
-# ------------------------------------------------------------------ rlimits (before any student code)
-for _name, (_soft, _hard) in _CONFIG.get("rlimits", {}).items():
-    _res = getattr(_resource, _name)
-    _cur_soft, _cur_hard = _resource.getrlimit(_res)
-    if _cur_hard != _resource.RLIM_INFINITY:
-        _hard = min(_hard, _cur_hard)
-    _resource.setrlimit(_res, (min(_soft, _hard), _hard))
 
-# ------------------------------------------------------------------ drop privileges (bwrap mode)
-_drop = _CONFIG.get("drop_to")
-if _drop:
-    _os.setgroups([])
-    _os.setgid(int(_drop[1]))
-    _os.setuid(int(_drop[0]))
-    if _os.getuid() == 0 or _os.geteuid() == 0:   # pragma: no cover - defensive
-        _os._exit(97)
-_os.umask(0o077)
+def _apply_rlimits(limits):
+    for name, (soft, hard) in limits.items():
+        res = getattr(_resource, name)
+        cur_hard = _resource.getrlimit(res)[1]
+        if cur_hard != _resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+        _resource.setrlimit(res, (min(soft, hard), hard))
 
-_workdir = _CONFIG.get("cwd")
-if _workdir:
-    _os.chdir(_workdir)
+
+def _bootstrap(cfg, req_fd, reply_fd):
+    """Make this process a worker: private protocol fds, capture fds, rlimits, uid drop, cwd.
+
+    Runs before any student code. ``req_fd``/``reply_fd`` are the trusted side's pipes; they are
+    duplicated to close-on-exec descriptors and fds 0/1/2 are pointed elsewhere, so neither prints
+    nor child processes can touch the protocol stream by accident.
+    """
+    global _REQ_FD, _REPLY_FD, _FD_OUT, _FD_ERR, OUTPUT_CAP
+    _REQ_FD = _os.dup(req_fd)        # os.dup() returns non-inheritable (close-on-exec) descriptors
+    _REPLY_FD = _os.dup(reply_fd)
+    devnull = _os.open(_os.devnull, _os.O_RDONLY)
+    _os.dup2(devnull, 0)
+    _os.close(devnull)
+    _FD_OUT = _os.memfd_create("dg-stdout", 0)
+    _FD_ERR = _os.memfd_create("dg-stderr", 0)
+    _os.dup2(_FD_OUT, 1)
+    _os.dup2(_FD_ERR, 2)
+    for fd in (req_fd, reply_fd):
+        if fd > 2:
+            _os.close(fd)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)   # oversize writes fail with EFBIG, not a kill
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    _apply_rlimits(cfg.get("rlimits", {}))
+    drop = cfg.get("drop_to")
+    if drop:
+        _os.setgroups([])
+        _os.setgid(int(drop[1]))
+        _os.setuid(int(drop[0]))
+        if _os.getuid() == 0 or _os.geteuid() == 0:   # pragma: no cover - defensive
+            _os._exit(97)
+    _os.umask(0o077)
+    workdir = cfg.get("cwd")
+    if workdir:
+        if cfg.get("make_cwd"):      # zygote child: a private scratch dir owned by our fresh uid
+            _os.mkdir(workdir, 0o700)
+            for name in cfg.get("link_files", []):
+                _os.symlink(cfg["files_dir"] + "/" + name, workdir + "/" + name)
+            _os.environ["HOME"] = workdir
+            _os.environ["MPLCONFIGDIR"] = workdir + "/.mpl"
+        _os.chdir(workdir)
+        if workdir not in _sys.path:
+            _sys.path.insert(0, workdir)
+    OUTPUT_CAP = int(cfg.get("output_cap", OUTPUT_CAP))
+
+
+OUTPUT_CAP = 64 * 1024
+_ZYGOTE = bool(_CONFIG.get("zygote"))
+if not _ZYGOTE:
+    _bootstrap(_CONFIG, 0, 1)
 
 import numpy as _np  # noqa: E402
 
@@ -111,7 +140,6 @@ _extract_tb = _traceback.extract_tb
 import random as _random_mod  # noqa: E402
 _py_seed = _random_mod.seed
 
-OUTPUT_CAP = int(_CONFIG.get("output_cap", 64 * 1024))
 MESSAGE_CAP = 2000
 
 
@@ -551,5 +579,92 @@ def main():
                     + _short(_repr(exc), 300)})
 
 
+# ------------------------------------------------------------------ zygote (TensorFlow sessions)
+_REAPED = {}
+_CHILD_DIRS = {}     # pid -> (uid, scratch dir) of live children, cleaned up once reaped
+
+
+def _reap(signum=None, frame=None):
+    while True:
+        try:
+            pid, status = _os.waitpid(-1, _os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _REAPED[pid] = _os.waitstatus_to_exitcode(status)
+        while _len(_REAPED) > 10000:
+            _REAPED.pop(next(iter(_REAPED)))
+
+
+def _clean_reaped_children():
+    """Remove the scratch dirs of reaped children (as their uid: the zygote cannot read them)."""
+    for pid in [p for p in _CHILD_DIRS if p in _REAPED]:
+        uid, workdir = _CHILD_DIRS.pop(pid)
+        if _os.fork() == 0:
+            try:
+                _os.setgroups([])
+                _os.setgid(uid)
+                _os.setuid(uid)
+                import shutil
+                shutil.rmtree(workdir, ignore_errors=True)
+            finally:
+                _os._exit(0)
+
+
+def zygote_loop(control_fd):
+    """Serve fork requests: each child becomes a fresh worker for one submission.
+
+    The zygote imported numpy (and TensorFlow) but never ran a TensorFlow op, so forked children can
+    use TF (a child of a parent that ran ops would hang). Requests on the SEQPACKET control socket:
+    ``{"op": "spawn", "config": {...}}`` with two fds (requests read end, replies write end) ->
+    ``{"pid": n}``; ``{"op": "status", "pid": n}`` -> ``{"status": exit code | None}``.
+    The child applies its own rlimits, switches to its own uid and scratch dir, then runs main().
+    """
+    import socket
+    sock = socket.socket(fileno=control_fd)
+    _signal.signal(_signal.SIGCHLD, _reap)
+    _json_dumps = _json.dumps
+    while True:
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+        except InterruptedError:   # pragma: no cover - PEP 475 retries
+            continue
+        if not msg:
+            _os._exit(0)
+        try:
+            req = _json.loads(msg)
+        except ValueError:
+            req = {}
+        if req.get("op") == "spawn" and _len(fds) == 2:
+            pid = _os.fork()
+            if pid == 0:
+                try:
+                    sock.close()
+                    _bootstrap(req.get("config", {}), fds[0], fds[1])
+                    main()
+                finally:
+                    _os._exit(1)
+            for fd in fds:
+                _os.close(fd)
+            cfg = req.get("config", {})
+            if cfg.get("make_cwd") and cfg.get("drop_to"):
+                _CHILD_DIRS[pid] = (int(cfg["drop_to"][0]), cfg["cwd"])
+            sock.send(_json_dumps({"pid": pid}).encode())
+            _clean_reaped_children()
+            continue
+        for fd in fds:
+            _os.close(fd)
+        if req.get("op") == "status":
+            _reap()
+            sock.send(_json_dumps({"status": _REAPED.get(req.get("pid"))}).encode())
+            _clean_reaped_children()
+        else:
+            sock.send(_json_dumps({"ready": True}).encode())
+
+
 if __name__ == "__main__":
-    main()
+    if _ZYGOTE:
+        zygote_loop(int(_CONFIG["control_fd"]))
+    else:
+        main()

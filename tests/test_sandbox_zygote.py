@@ -1,0 +1,179 @@
+"""Zygote sessions: one sandbox imports once and forks a fresh, separately-jailed worker per session."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, sandbox_mode
+from autograder.sandbox.launcher import _uid_processes
+from autograder.sandbox.zygote import Zygote
+
+pytestmark = pytest.mark.skipif(sandbox_mode() != "bwrap",
+                                reason="bubblewrap sandbox unavailable on this machine")
+
+CODE = '''
+import os, signal
+def who():
+    return os.getuid(), os.getcwd(), sorted(os.listdir("."))
+def plant(secret):
+    with open("secret.txt", "w") as fh:
+        fh.write(secret)
+    return os.path.abspath("secret.txt")
+def steal(path):
+    try:
+        return open(path).read()
+    except OSError as exc:
+        return "denied: " + type(exc).__name__
+def kill_others():
+    hit = 0
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                hit += 1
+            except OSError:
+                pass
+    return hit
+def spin():
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
+        pass
+def forkbomb():
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+'''
+
+
+def gone(uid: int, timeout: float = 5.0) -> bool:
+    """True once no process of ``uid`` is left (the zygote's scratch cleaner may run briefly)."""
+    end = time.monotonic() + timeout
+    while _uid_processes(uid):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture(scope="module")
+def assignment_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("zyg_assignment")
+    (d / "helpers.py").write_text("def helper():\n    return 'helped'\n")
+    (d / "solution.ipynb").write_text("{}")
+    return d
+
+
+@pytest.fixture(scope="module")
+def zygote(assignment_dir):
+    with Zygote(assignment_dir, SandboxPolicy(call_timeout_s=2, max_processes=16),
+                use_tensorflow=False) as z:
+        yield z
+
+
+def session(zygote, assignment_dir, **policy):
+    pol = SandboxPolicy(**{"call_timeout_s": 2, "max_processes": 16, **policy})
+    s = StudentSession(assignment_dir, pol, zygote=zygote)
+    s.start()
+    assert not s.load([{"index": 0, "source": CODE + "from helpers import *\n"}]).errors
+    return s
+
+
+def test_children_are_fast_fresh_and_separate(zygote, assignment_dir):
+    t0 = time.monotonic()
+    a = session(zygote, assignment_dir)
+    b = session(zygote, assignment_dir)
+    try:
+        assert time.monotonic() - t0 < 2.0
+        uid_a, cwd_a, files_a = a.call("who")
+        uid_b, cwd_b, _ = b.call("who")
+        assert uid_a != uid_b and cwd_a != cwd_b and files_a == ["helpers.py"]
+        assert a.call("helper") == "helped"
+        path = a.call("plant", "answer-of-a")
+        assert a.call("steal", path) == "answer-of-a"
+        assert b.call("steal", path).startswith("denied")           # other child's scratch: 0700
+        assert b.call("kill_others") == 0                            # nobody else is signalable
+        assert a.alive and a.call("who")[0] == uid_a
+    finally:
+        a.close()
+        b.close()
+
+
+def test_timeout_kills_only_that_child(zygote, assignment_dir):
+    bystander = session(zygote, assignment_dir)
+    victim = session(zygote, assignment_dir)
+    try:
+        with pytest.raises(StudentError) as info:
+            victim.call("spin")
+        assert info.value.kind == "timeout" and not victim.alive
+        assert gone(victim.uid)
+        assert bystander.call("helper") == "helped" and zygote.alive
+    finally:
+        victim.close()
+        bystander.close()
+
+
+def test_fork_bomb_in_a_child_is_contained(zygote, assignment_dir):
+    s = session(zygote, assignment_dir)
+    try:
+        with pytest.raises(StudentError):
+            s.call("forkbomb")
+        assert gone(s.uid)
+    finally:
+        s.close()
+    after = session(zygote, assignment_dir)
+    try:
+        assert after.call("helper") == "helped"
+    finally:
+        after.close()
+
+
+def test_closing_the_zygote_kills_its_children(assignment_dir):
+    z = Zygote(assignment_dir, SandboxPolicy(), use_tensorflow=False)
+    s = StudentSession(assignment_dir, SandboxPolicy(), zygote=z)
+    s.start()
+    uid = s.uid
+    z.close()
+    assert gone(uid)
+    with pytest.raises(StudentError) as info:
+        s.call("anything")
+    assert info.value.kind == "crashed"
+    s.close()
+
+
+@pytest.mark.tensorflow
+def test_tensorflow_zygote_markers_and_tensors(tmp_path):
+    pytest.importorskip("tensorflow")
+    code = ("import tensorflow as tf\n"
+            "def f(x, v):\n    v.assign_add(tf.ones_like(v))\n    return tf.reduce_sum(x * v), v\n"
+            "def dense(x):\n    return tf.keras.layers.Dense(2, kernel_initializer='ones')(x)\n")
+    with Zygote(tmp_path, SandboxPolicy(), use_tensorflow=True) as z:
+        for _ in range(2):      # two children from one import: the parent never ran a TF op
+            t0 = time.monotonic()
+            with StudentSession(tmp_path, use_tensorflow=True, zygote=z) as s:
+                assert not s.load([{"index": 0, "source": code}]).errors
+                total, v = s.call("f", {"__tf_constant__": np.ones(3)},
+                                  {"__tf_variable__": np.arange(3.0)})
+                assert total.dtype == np.float32 and float(total) == 6.0
+                assert v.tolist() == [1.0, 2.0, 3.0]
+                out = s.call("dense", {"__tf_tensor__": np.ones((1, 3))})
+                assert out.shape == (1, 2) and out.tolist() == [[3.0, 3.0]]
+            assert time.monotonic() - t0 < 5
+
+
+def test_shared_zygote_via_flag(tmp_path):
+    from autograder.sandbox.zygote import close_shared_zygotes
+    try:
+        uids = set()
+        for _ in range(2):
+            with StudentSession(tmp_path, SandboxPolicy(), zygote=True) as s:
+                s.load([{"index": 0, "source": "import os\ndef me():\n    return os.getuid()"}])
+                uids.add(s.call("me"))
+        assert len(uids) == 2
+    finally:
+        close_shared_zygotes()
+    assert os.getpid() > 0
