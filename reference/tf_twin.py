@@ -82,7 +82,7 @@ def glorot_normal(rng, shape):
     return draws * np.sqrt(glorot_variance(shape)) / TRUNCATED_NORMAL_STD
 
 
-def initialize_parameters(n_x=12288, n_classes=6, seed=1):
+def initialize_parameters(n_x=64, n_classes=10, seed=1):
     """Glorot-normal weights *and* biases for the LINEAR->RELU->LINEAR->RELU->LINEAR net.
 
     Same shapes and distribution as the TensorFlow version (which initializes every tensor,
