@@ -40,7 +40,7 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
         return {key: f[key][()] for key in f}
 
 
-def test_registry_and_file_names(built, tmp_path_factory):
+def test_registry_and_file_names(built):
     assert {name: spec.assignment for name, spec in DATASETS.items()} == ASSIGNMENT
     root = next(iter(built.values())).parents[1]
     for name, path in built.items():
@@ -214,8 +214,20 @@ def test_circles_are_two_rings_of_different_radius(built):
     train_X, train_Y, _, _ = datasets.load_circles(built["circles"])
     radius = np.linalg.norm(train_X, axis=0)
     inner, outer = radius[train_Y[0] == 1], radius[train_Y[0] == 0]
-    assert abs(np.median(outer) - 1.0) < 0.05 and abs(np.median(inner) - 0.6) < 0.05
-    assert np.mean(inner < 0.8) > 0.95 and np.mean(outer > 0.8) > 0.95
+    assert abs(np.median(outer) - 1.0) < 0.05 and abs(np.median(inner) - 0.7) < 0.05
+    assert np.mean(inner < 0.85) > 0.95 and np.mean(outer > 0.85) > 0.95
+
+
+def test_circles_reward_he_over_large_random_initialization(built):
+    from reference.initialization import model
+    from reference.nets import predict_dec
+    train_X, train_Y, test_X, test_Y = datasets.load_circles(built["circles"])
+    test_acc = {}
+    for init in ("random", "he"):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            parameters, _ = model(train_X, train_Y, num_iterations=5000, print_cost=False, initialization=init)
+        test_acc[init] = np.mean(predict_dec(parameters, test_X) == test_Y)
+    assert test_acc["he"] >= 0.93 and test_acc["he"] - test_acc["random"] >= 0.05, test_acc
 
 
 def test_spirals_defeat_a_linear_softmax_classifier(built):
