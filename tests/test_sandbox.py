@@ -524,3 +524,26 @@ def junk():
         with pytest.raises(StudentError) as info:
             s.call("junk")
         assert info.value.kind == "bad_output" and not s.alive
+
+
+def test_memory_summed_over_forked_processes_is_bounded():
+    hog = '''
+import os, time
+def hog(n, mib):
+    for _ in range(n):
+        if os.fork() == 0:
+            block = bytearray(mib * 1024 * 1024)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            time.sleep(60)
+            os._exit(0)
+    time.sleep(60)
+'''
+    with fresh(address_space_bytes=1024 ** 3, max_total_memory_bytes=700 * 1024 ** 2,
+               call_timeout_s=20) as s:
+        s.load([{"index": 0, "source": hog}])
+        t0 = time.monotonic()
+        with pytest.raises(StudentError) as info:
+            s.call("hog", 4, 300)          # each child is far below RLIMIT_AS; the sum is not
+        assert info.value.kind == "memory" and time.monotonic() - t0 < 15
+        assert _wait_gone(s.uid) == []

@@ -50,6 +50,7 @@ _VENV_IN = "/opt/venv"
 _WORK_IN = "/tmp/work"
 _COURSE_IN = "/course"
 _UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
+_WATCH_INTERVAL_S = 0.2         # how often the memory watchdog looks while a reply is pending
 _KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
 _HIDDEN_SUFFIXES = (".ipynb",)   # never expose notebooks (the source notebook holds solutions)
 
@@ -583,14 +584,30 @@ class StudentSession:
                 self._kill("timeout")
                 raise StudentError("timeout", f"{what} exceeded the "
                                    f"{'submission' if over_budget else 'time'} limit; sandbox killed")
-            ready, _, _ = select.select([fd], [], [], remaining)
+            ready, _, _ = select.select([fd], [], [], min(remaining, _WATCH_INTERVAL_S))
             if not ready:
+                self._check_memory()
                 continue
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 self._kill("exited")
                 raise StudentError(*self._death_kind())
             self._buf += chunk
+
+    def _check_memory(self) -> None:
+        """Kill the sandbox if all its processes together use more than the memory budget.
+
+        RLIMIT_AS bounds each process; this bounds the sum (several forked processes each just
+        under RLIMIT_AS could otherwise exhaust the host). Polled while waiting for a reply.
+        """
+        if self.uid is None or self.mode != "bwrap":
+            return
+        used = _uid_rss_bytes(self.uid)
+        limit = self.policy.max_total_memory_bytes
+        if used > limit:
+            self._kill("memory")
+            raise StudentError("memory", f"sandbox processes used {used >> 20} MiB in total "
+                               f"(limit {limit >> 20} MiB); sandbox killed")
 
     def _death_kind(self) -> tuple[str, str]:
         rc = self._h.returncode if self._h else None
@@ -690,6 +707,21 @@ def _cell_status(raw: Any) -> CellStatus:
         traceback=_s(raw.get("traceback")), stdout=_s(raw.get("stdout")),
         stderr=_s(raw.get("stderr")),
         duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _uid_rss_bytes(uid: int) -> int:
+    """Resident memory of all processes owned by ``uid``."""
+    total = 0
+    for pid in _uid_processes(uid):
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def _uid_processes(uid: int) -> list[int]:

@@ -24,6 +24,8 @@ class SandboxPolicy:
     cpu_seconds: int = 300                # RLIMIT_CPU of the worker (cumulative, per session)
     address_space_bytes: int | None = None   # RLIMIT_AS; default 2 GiB, 4 GiB with TensorFlow
     max_processes: int | None = None      # RLIMIT_NPROC (counts threads); default 32, 512 with TF
+    max_total_memory_bytes: int | None = None  # resident memory of ALL sandbox processes together,
+    #                                     polled by the trusted side; default address space + 1 GiB
     max_output_bytes: int = 64 * 1024     # captured stdout/stderr per op (each)
     max_file_bytes: int = 64 * MIB        # RLIMIT_FSIZE: largest file student code may write
     scratch_bytes: int = 256 * MIB        # size of the private tmpfs scratch (bwrap mode)
@@ -41,9 +43,11 @@ class SandboxPolicy:
 
     def resolved(self, use_tensorflow: bool) -> "SandboxPolicy":
         """Fill the session-kind dependent defaults (TensorFlow needs more memory and threads)."""
+        address_space = self.address_space_bytes or ((4 if use_tensorflow else 2) * GIB)
         return replace(
             self,
-            address_space_bytes=self.address_space_bytes or ((4 if use_tensorflow else 2) * GIB),
+            address_space_bytes=address_space,
+            max_total_memory_bytes=self.max_total_memory_bytes or address_space + GIB,
             max_processes=self.max_processes or (512 if use_tensorflow else 32),
             startup_timeout_s=max(self.startup_timeout_s, 60.0) if use_tensorflow
             else self.startup_timeout_s,

@@ -105,7 +105,7 @@ class Zygote:
                   "sys_path": [_WORKER_DIR_IN, site_in], "unlist_paths": [_WORKER_DIR_IN]}
         files = _student_files(self.assignment_dir) if self.assignment_dir else []
         # the policy's scratch budget is shared by all children: give the tmpfs room for several
-        shared = replace(self.policy, scratch_bytes=self.policy.scratch_bytes * 8)
+        shared = replace(self.policy, scratch_bytes=self.policy.scratch_bytes * 4)
         cmd = _bwrap_prefix("/tmp", shared, [(str(p), f"{_COURSE_IN}/{p.name}") for p in files])
         for key, val in _sandbox_env("/tmp").items():
             cmd += ["--setenv", key, val]
