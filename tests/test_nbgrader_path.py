@@ -98,3 +98,50 @@ def test_nbgrader_autograde_refuses_while_a_grading_run_holds_the_course(course)
     assert "another grading command is running" in proc.stderr
     assert gradebook_scores(course)["alice"] == {"test_add": None, "test_mul": None}
     assert _dg(course) == {}
+
+
+@pytest.mark.slow
+def test_real_engine_both_paths_agree_on_initialization(tmp_path):
+    """The shipped default engine, a real built + released course, three synthesized students."""
+    from autograder.course.build import build_course
+    from autograder.course.release import release_course
+    from autograder.simulate import synthesize_submission, write_notebook
+    from reference.mistakes import mistakes_for
+    from reference.registry import GRADED
+
+    a = "initialization"
+    root = tmp_path / "real"
+    build_course(root, [a])
+    release_course(root, [a])
+    functions = list(GRADED[a])
+    mistake = None
+    for m in (m for f in functions for m in mistakes_for(a, f)):
+        try:
+            synthesize_submission(a, {m.function: m.id}, base_notebook=root / "release" / a / f"{a}.ipynb")
+        except Exception:  # noqa: BLE001 - some mistake variants cannot be rendered as source yet
+            continue
+        mistake = m
+        break
+    assert mistake is not None
+    plans = {"perfect": {}, "partial": {functions[0]: "missing"}, "mistaken": {mistake.function: mistake.id}}
+    for student, choices in plans.items():
+        nb = synthesize_submission(a, choices, base_notebook=root / "release" / a / f"{a}.ipynb")
+        write_notebook(nb, root / "submitted" / student / a / f"{a}.ipynb")
+    runner_copy = tmp_path / "runner-copy"
+    shutil.copytree(root, runner_copy)
+
+    proc = _nbgrader(root, "autograde", a)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = grade_class(runner_copy, a, workers=2, progress=False)       # default engine
+    assert summary.ungradable == 0 and not summary.record_errors
+
+    def scores(r):
+        from nbgrader.api import Gradebook
+        with Gradebook(db_url(r)) as gb:
+            return {s.student_id: {g.name: g.auto_score for nb in s.notebooks for g in nb.grades}
+                    for s in gb.assignment_submissions(a)}
+    via_nbgrader, via_runner = scores(root), scores(runner_copy)
+    assert via_nbgrader == via_runner
+    assert sum(via_runner["perfect"].values()) == 20.0
+    assert via_runner["partial"][f"test_{functions[0]}"] == 0.0
+    assert sum(via_runner["mistaken"].values()) < 20.0
