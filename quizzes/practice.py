@@ -1,0 +1,107 @@
+"""Practice mode: ``deepgrade quiz practice --week N`` in a terminal, immediate feedback.
+
+The pool of a week is its practice-only questions plus its *parameterized* quiz questions; the
+latter are drawn in a separate seed space (``practice:<random nonce>``) so their numbers are fresh.
+Fixed-answer quiz questions (choice, true/false, fixed numeric) never appear: their explanations
+would give away the graded quiz. When the learner's id is known, a practice variant whose
+parameters coincide with that learner's graded variant is redrawn.
+"""
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass, field
+from typing import Callable
+
+from quizzes.grading import Variant, grade_answer, make_variant
+from quizzes.release import FORMAT_HINT
+from quizzes.schema import Question, questions_for
+
+
+def practice_pool(week: int, concept: str | None = None) -> list[Question]:
+    pool = [q for q in questions_for(week, use=None) if q.use == "practice" or q.parameterized]
+    if concept:
+        pool = [q for q in pool if concept in q.concepts]
+    return pool
+
+
+def practice_variant(question: Question, nonce: str, student: str | None = None) -> Variant:
+    """A fresh variant; never the same parameters as ``student``'s graded variant."""
+    graded = make_variant(question, student).params if (student and question.use == "quiz") else None
+    for attempt in range(20):
+        v = make_variant(question, student or "anonymous", space=f"practice:{nonce}:{attempt}")
+        if graded is None or v.params != graded:
+            return v
+    raise RuntimeError(f"could not draw a practice variant of {question.id} unlike the graded one")
+
+
+def render(variant: Variant, number: int | None = None) -> str:
+    q = variant.question
+    head = f"Question {number}" if number else "Question"
+    lines = [f"{head} [{', '.join(q.concepts)}]", variant.text]
+    for letter, text in variant.displayed_choices():
+        lines.append(f"  {letter}. {text}")
+    lines.append(f"Answer: {FORMAT_HINT[q.type]}  (s = skip, q = quit)")
+    return "\n".join(lines)
+
+
+def parse_typed(variant: Variant, typed: str):
+    """A terminal answer as Python data: letters/lists/booleans stay strings, numbers are parsed."""
+    text = typed.strip()
+    q = variant.question
+    if q.type == "multi":
+        return [p for p in text.replace(",", " ").split() if p]
+    return text
+
+
+@dataclass
+class PracticeSummary:
+    asked: int = 0
+    correct: int = 0
+    skipped: int = 0
+    by_concept: dict = field(default_factory=dict)
+
+
+def run_practice(week: int, count: int = 10, *, concept: str | None = None, student: str | None = None,
+                 seed: int | None = None, ask: Callable[[str], str] = input,
+                 say: Callable[[str], None] = print) -> PracticeSummary:
+    """Ask up to ``count`` questions of the week's pool, grading each answer immediately."""
+    pool = practice_pool(week, concept)
+    if not pool:
+        raise ValueError(f"no practice questions for week {week}" + (f" and concept {concept}" if concept else ""))
+    rng = random.Random(seed)
+    nonce = str(seed) if seed is not None else secrets.token_hex(8)
+    picked = rng.sample(pool, min(count, len(pool)))
+    summary = PracticeSummary()
+    for n, q in enumerate(picked, start=1):
+        v = practice_variant(q, nonce, student)
+        say("")
+        say(render(v, n))
+        typed = ask("> ").strip()
+        if typed.lower() in ("q", "quit", "exit"):
+            break
+        if typed.lower() in ("s", "skip", ""):
+            summary.skipped += 1
+            continue
+        verdict = grade_answer(v, parse_typed(v, typed))
+        summary.asked += 1
+        summary.correct += verdict.passed
+        for c in q.concepts:
+            got, total = summary.by_concept.get(c, (0, 0))
+            summary.by_concept[c] = (got + verdict.passed, total + 1)
+        lines = verdict.message.splitlines()[1:]
+        if not verdict.passed:
+            lines.insert(1, f"Expected: {_expected_text(v)}")
+        say("\n".join(lines))
+    say("")
+    say(f"Practice done: {summary.correct}/{summary.asked} correct, {summary.skipped} skipped.")
+    return summary
+
+
+def _expected_text(v: Variant) -> str:
+    e = v.expected()
+    if isinstance(e, list):
+        return ", ".join(e)
+    if isinstance(e, float):
+        return f"{e:.6g}"
+    return str(e)
