@@ -144,5 +144,12 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+# --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------
+from quizzes.cli import mastery as _mastery_group, quiz as _quiz_group  # noqa: E402
+
+main.add_command(_quiz_group)
+main.add_command(_mastery_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,141 @@
+"""``deepgrade quiz ...`` and ``deepgrade mastery ...`` (registered in autograder/cli.py).
+
+Heavy imports happen inside the commands so ``deepgrade --help`` stays fast.
+"""
+from __future__ import annotations
+
+import click
+
+COURSE_OPT = click.option("--course", "course", type=click.Path(file_okay=False), default=None,
+                          help="Course folder (default: as for `deepgrade build`).")
+DB_OPT = click.option("--db-url", default=None,
+                      help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+
+
+def _db_url(course, db_url):
+    if db_url:
+        return db_url
+    from autograder.course.build import resolve_course_dir
+    from autograder.gradebook import default_db_url
+    return default_db_url(resolve_course_dir(course))
+
+
+def _bank_or_fail():
+    from quizzes.schema import BankError, bank
+    try:
+        return bank()
+    except BankError as exc:
+        raise click.ClickException("quiz bank problems:\n" + str(exc)) from exc
+
+
+@click.group()
+def quiz() -> None:
+    """Weekly quizzes: release, practice, bank summary, item analysis."""
+
+
+@quiz.command("release")
+@COURSE_OPT
+@click.option("--week", "weeks", type=click.IntRange(1, 3), multiple=True, help="Only this week (repeatable).")
+@click.option("--force/--no-force", default=False, show_default=True,
+              help="Regenerate quizzes already in release/.")
+@click.option("--no-nbgrader", is_flag=True, help="Only write source/quiz_week<N>/ (no generate_assignment).")
+def quiz_release(course, weeks, force, no_nbgrader) -> None:
+    """Build source/quiz_week<N>/ and release it with nbgrader (no answers in the release)."""
+    from autograder.course.build import BuildError, resolve_course_dir
+    from quizzes.release import release_quizzes
+    _bank_or_fail()
+    try:
+        for line in release_quizzes(resolve_course_dir(course), list(weeks) or None,
+                                    nbgrader=not no_nbgrader, force=force):
+            click.echo(line)
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@quiz.command("practice")
+@click.option("--week", type=click.IntRange(1, 3), required=True)
+@click.option("--count", "-n", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--concept", default=None, help="Only questions on this concept id.")
+@click.option("--student", default=None, help="Your id (practice variants then never repeat your graded ones).")
+@click.option("--seed", type=int, default=None, help="Reproducible session (default: fresh random).")
+def quiz_practice(week, count, concept, student, seed) -> None:
+    """Practise week N in the terminal with immediate feedback on fresh variants."""
+    from quizzes.practice import run_practice
+    _bank_or_fail()
+    try:
+        run_practice(week, count, concept=concept, student=student, seed=seed)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (EOFError, KeyboardInterrupt):
+        click.echo("\nbye")
+
+
+@quiz.command("bank")
+def quiz_bank() -> None:
+    """Validate the banks and print question counts per week, type and concept."""
+    from collections import Counter
+    questions = list(_bank_or_fail().values())
+    click.echo(f"{len(questions)} questions, {sum(q.parameterized for q in questions)} parameterized")
+    for week in (1, 2, 3):
+        qs = [q for q in questions if q.week == week]
+        click.echo(f"week {week}: {len(qs)} ({sum(q.use == 'quiz' for q in qs)} quiz, "
+                   f"{sum(q.use == 'practice' for q in qs)} practice)")
+    click.echo("by type: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(q.type for q in questions).items())))
+    per = Counter(c for q in questions for c in q.concepts)
+    click.echo("by concept: " + ", ".join(f"{k} {v}" for k, v in sorted(per.items())))
+
+
+@quiz.command("items")
+@click.argument("assignment", required=False)
+@COURSE_OPT
+@DB_OPT
+def quiz_items(assignment, course, db_url) -> None:
+    """Item analysis (difficulty, item-rest correlation, upper-lower D, choice rates, flags)."""
+    from quizzes.items import format_report, item_report
+    stats = item_report(_db_url(course, db_url), assignment)
+    if not stats:
+        click.echo("no quiz responses recorded yet")
+        return
+    click.echo(format_report(stats))
+
+
+@click.group("mastery")
+def mastery() -> None:
+    """Concept mastery (Bayesian Knowledge Tracing) from graded code checks and quizzes."""
+
+
+@mastery.command("show")
+@click.argument("student")
+@COURSE_OPT
+@DB_OPT
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True)
+def mastery_show(student, course, db_url, threshold) -> None:
+    """Mastery per concept for STUDENT and what to review, weakest first."""
+    from quizzes.mastery import review_list
+    items = review_list(_db_url(course, db_url), student, threshold, include_mastered=True)
+    click.echo(f"{'concept':30} {'P(mastered)':>11} {'obs':>4}")
+    for it in items:
+        mark = "mastered" if it.mastered else ""
+        click.echo(f"{it.concept:30} {it.p_mastery:>11.3f} {it.n_obs:>4}  {mark}")
+    todo = [it for it in items if not it.mastered]
+    if todo:
+        click.echo("\nReview next:")
+    for it in todo[:5]:
+        where = "; ".join(f"{s['assignment']}: {s['section']}" for s in it.sections) or "quiz only"
+        click.echo(f"- {it.name} (P = {it.p_mastery:.2f}): notebook {where}; "
+                   f"practise: deepgrade quiz practice --week {it.week} --concept {it.concept} "
+                   f"({len(it.questions)} questions)")
+
+
+@mastery.command("refit")
+@COURSE_OPT
+@DB_OPT
+@click.option("--min-students", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--min-obs", type=click.IntRange(min=1), default=100, show_default=True)
+def mastery_refit(course, db_url, min_students, min_obs) -> None:
+    """EM refit of (prior, learn, guess, slip) per concept from the observation log."""
+    from quizzes.mastery import refit
+    for r in refit(_db_url(course, db_url), min_students, min_obs):
+        extra = (f" prior={r.params.prior:.3f} learn={r.params.learn:.3f} guess={r.params.guess:.3f} "
+                 f"slip={r.params.slip:.3f}") if r.params else ""
+        click.echo(f"{r.concept}: {r.status} ({r.reason}){extra}")
