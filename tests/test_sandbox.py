@@ -40,6 +40,9 @@ CELLS = [
                            "def gen():\n    return (i for i in range(3))\n"
                            "def raises():\n    raise KeyError('nope')\n"
                            "def noisy():\n    print('x' * 10_000_000)\n    return 1\n"},
+    {"index": 8, "source": "%matplotlib inline\nvalue = (7\n         % 4)\ntext = \"\"\"\n%not a magic\n!nor this\n\"\"\"\n"
+                           "def cont():\n    !echo indented\n    listing = !ls\n    return value, text, listing\n"
+                           "len?\n"},
 ]
 
 
@@ -103,7 +106,7 @@ def fresh(tmp_path=None, **policy) -> StudentSession:
 # ------------------------------------------------------------------------------------ normal use
 def test_load_report_and_cell_isolation(session):
     statuses = {c.index: c.status for c in session.report.cells}
-    assert statuses == {0: "ok", 1: "ok", 2: "error", 3: "ok", 4: "ok", 5: "ok", 6: "ok", 7: "ok"}
+    assert statuses == {0: "ok", 1: "ok", 2: "error", 3: "ok", 4: "ok", 5: "ok", 6: "ok", 7: "ok", 8: "ok"}
     err = session.report.cells[2]
     assert err.error_type == "ValueError" and "boom in cell 2" in err.message
     assert "line 1" in err.traceback
@@ -171,6 +174,8 @@ def test_ipython_syntax_neutralized(session):
     out = session.call("double", "ok")
     assert out == "okok"            # the %%bash cell and !ls lines did not run or break anything
     assert session.report.cells[4].stdout == ""
+    # only magics at the start of a logical line are rewritten: continuations and strings are kept
+    assert session.call("cont") == (3, "\n%not a magic\n!nor this\n", None)
 
 
 def test_arguments_must_be_plain_data(session):

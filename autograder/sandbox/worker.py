@@ -221,16 +221,57 @@ class _Capture:
 _PY_BODY_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 _SHELL_ASSIGN = _re.compile(r"^(\s*[A-Za-z_][\w\s,\.\[\]]*=\s*)[!%]")
 _HELP_LINE = _re.compile(r"^\s*[?]*[A-Za-z_][\w\.]*\s*\?{1,2}\s*$")
-_GET_IPYTHON = _re.compile(r"\bget_ipython\s*\(\s*\)")
+
+
+def _scan_line(line, state):
+    """Advance the (bracket depth, open string delimiter) state over one physical line."""
+    depth, in_str = state
+    i, n = 0, _len(line)
+    while i < n:
+        ch = line[i]
+        if in_str:
+            if ch == "\\":
+                i += 2
+                continue
+            if line.startswith(in_str, i):
+                i += _len(in_str)
+                in_str = None
+                continue
+            i += 1
+            continue
+        if ch == "#":
+            break
+        if ch in "\"'":
+            triple = line[i:i + 3]
+            if triple in ('"""', "'''"):
+                in_str = triple
+                i += 3
+                continue
+            in_str = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        i += 1
+    if in_str in ('"', "'"):          # a single-quoted string cannot span lines
+        in_str = None
+    return depth, in_str
 
 
 def neutralize_ipython(source):
     """Rewrite IPython-only syntax into harmless Python, keeping line numbers.
 
-    ``%line`` magics, ``!shell`` lines and ``obj?`` help become ``pass``; ``x = !cmd`` / ``x = %magic``
-    become ``x = None``; ``get_ipython()`` becomes a stub whose every attribute is a no-op. A ``%%magic``
-    cell keeps its Python body for %%time/%%timeit/%%capture/%%prun and is blanked otherwise.
+    Valid Python is returned unchanged (``get_ipython()`` itself resolves to a no-op stub in the
+    namespace). Otherwise, at the start of a logical line (not inside brackets, a string or after a
+    backslash): ``%line`` magics, ``!shell`` lines and ``obj?`` help become ``pass``; ``x = !cmd`` /
+    ``x = %magic`` become ``x = None``. A ``%%magic`` cell keeps its Python body for
+    %%time/%%timeit/%%capture/%%prun and is blanked otherwise.
     """
+    try:
+        _compile(source, "<check>", "exec")
+        return source
+    except _BaseException:
+        pass
     lines = source.split("\n")
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
@@ -240,20 +281,26 @@ def neutralize_ipython(source):
         else:
             return "\n".join("pass" if i == 0 else "" for i in range(_len(lines)))
     out = []
+    state = (0, None)
+    continued = False
     for line in lines:
+        at_start = state == (0, None) and not continued
         stripped = line.lstrip()
         indent = line[: _len(line) - _len(stripped)]
-        if stripped.startswith(("%", "!")):
-            out.append(indent + "pass")
-            continue
-        m = _SHELL_ASSIGN.match(line)
-        if m and "==" not in m.group(1) and "!=" not in line[: m.end()]:
-            out.append(m.group(1) + "None")
-            continue
-        if _HELP_LINE.match(line):
-            out.append(indent + "pass")
-            continue
-        out.append(_GET_IPYTHON.sub("__dg_ipython_stub__()", line))
+        if at_start:
+            if stripped.startswith(("%", "!")):
+                out.append(indent + "pass")
+                continue
+            m = _SHELL_ASSIGN.match(line)
+            if m and "==" not in m.group(1):
+                out.append(m.group(1) + "None")
+                continue
+            if _HELP_LINE.match(line):
+                out.append(indent + "pass")
+                continue
+        out.append(line)
+        state = _scan_line(line, state)
+        continued = state[1] is None and line.rstrip().endswith("\\")
     return "\n".join(out)
 
 
@@ -402,7 +449,7 @@ def _materialize(value):
 # namespace, not this worker); the wire module is dropped from sys.modules (we keep our references).
 _main_module = _types.ModuleType("__main__")
 NS = _main_module.__dict__
-NS.update({"__builtins__": _builtins_mod, "__dg_ipython_stub__": lambda: _NOOP})
+NS.update({"__builtins__": _builtins_mod, "get_ipython": lambda: _NOOP})
 _HIDDEN = frozenset(NS)
 _sys.modules["__main__"] = _main_module
 _sys.modules.pop("wire", None)
