@@ -95,8 +95,8 @@ def _balanced_labels(rng: np.random.Generator, m: int, n_classes: int) -> np.nda
     return rng.permutation(np.arange(m, dtype=np.int64) % n_classes)
 
 
-def _two_circles(rng: np.random.Generator, m: int, inner_radius: float = 0.6,
-                 noise: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+def _two_circles(rng: np.random.Generator, m: int, inner_radius: float = 0.7,
+                 noise: float = 0.07) -> tuple[np.ndarray, np.ndarray]:
     """m points on two concentric circles (outer radius 1) plus Gaussian noise.
 
     Returns X (2, m) float64 and Y (1, m) int64, label 1 on the inner circle.
@@ -191,9 +191,9 @@ def _gen_positions(rng: np.random.Generator, m_train: int = 200, m_test: int = 2
     train_X = train_X[:, rng.permutation(m_train)]
 
     sq_dist = ((train_X[:, :, None] - centres[:, None, :]) ** 2).sum(axis=0)             # (m, P)
-    inside = sq_dist < patch_radius ** 2
-    train_Y = np.where(inside.any(axis=1), patch_label[np.argmax(inside, axis=1)],
-                       _positions_true_labels(train_X))
+    # 1 + label of a patch holding the point (the larger one where patches overlap), 0 outside all
+    patch_code = ((sq_dist < patch_radius ** 2) * (patch_label + 1)).max(axis=1, initial=0)
+    train_Y = np.where(patch_code > 0, patch_code - 1, _positions_true_labels(train_X))
 
     test_X = rng.uniform(-lim, lim, size=(2, m_test))
     return {"train_X": train_X, "train_Y": train_Y[None, :],
@@ -381,6 +381,7 @@ def load(name: str, path: str | os.PathLike) -> tuple[np.ndarray, ...]:
     try:
         with h5py.File(path, "r") as f:
             stored = f.attrs.get("dataset")
+            stored = stored.decode() if isinstance(stored, bytes) else stored
             if stored is not None and stored != name:
                 raise DatasetError(f"{path}: holds dataset '{stored}', expected '{name}'")
             arrays = {}

@@ -15,8 +15,12 @@ def relu(x):
 
 
 def sigmoid(x):
-    """Element-wise logistic function ``1 / (1 + exp(-x))``; same shape as ``x``."""
-    return 1 / (1 + np.exp(-x))
+    """Element-wise logistic function ``1 / (1 + exp(-x))``; same shape as ``x``.
+
+    exp(-x) overflowing to inf for very negative x gives the correct limit 0, so that warning is muted.
+    """
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def forward_propagation(X, parameters):

@@ -1,0 +1,243 @@
+"""The course builder: determinism, no drift from the reference, no leaks into helpers, CLI."""
+from __future__ import annotations
+
+import ast
+import json
+import types
+from pathlib import Path
+
+import h5py
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from autograder.cli import main as cli
+from autograder.course import build as B
+from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, solution_source
+from course_fixtures import ASSIGNMENTS, built_course, committed_source  # noqa: F401
+from reference.registry import GRADED
+
+# every assignment whose source folder is committed must rebuild to exactly what is committed
+COMMITTED = [a for a in B.ASSIGNMENTS if (committed_source(a) / f"{a}.ipynb").exists()]
+
+
+def _defined(source: str) -> set[str]:
+    return {n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+
+
+def _nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+# ------------------------------------------------------------------ determinism and drift
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_build_is_deterministic(assignment):
+    first = B.notebook_json(B.build_notebook(assignment))
+    second = B.notebook_json(B.build_notebook(assignment))
+    assert first == second
+    assert B.helpers_source(assignment) == B.helpers_source(assignment)
+    ids = [c["id"] for c in json.loads(first)["cells"]]
+    assert len(ids) == len(set(ids)), "cell ids must be unique"
+
+
+def test_my_assignments_are_committed():
+    assert set(ASSIGNMENTS) <= set(COMMITTED)
+
+
+@pytest.mark.parametrize("assignment", COMMITTED)
+def test_committed_source_matches_reference(assignment):
+    """Rebuilding from the reference gives byte-identical notebook and helper files: solution code and
+    reference cannot drift apart (run `deepgrade build -a <assignment>` after changing either)."""
+    folder = committed_source(assignment)
+    nb_text = (folder / f"{assignment}.ipynb").read_text(encoding="utf-8")
+    assert nb_text == B.notebook_json(B.build_notebook(assignment)), \
+        f"source/{assignment}/{assignment}.ipynb is stale: run `deepgrade build -a {assignment}`"
+    utils = (folder / f"{assignment}_utils.py").read_text(encoding="utf-8")
+    assert utils == B.helpers_source(assignment), f"source/{assignment}/{assignment}_utils.py is stale"
+    graded = set(GRADED[assignment])
+    for fname, module in B.COPIED_MODULES.items():
+        assert (folder / fname).read_text(encoding="utf-8") == B.copied_module_source(module, graded), \
+            f"source/{assignment}/{fname} is stale"
+
+
+@pytest.mark.parametrize("assignment", COMMITTED)
+def test_solution_cells_are_the_reference_functions(assignment):
+    nb = B.builder_for(assignment)
+    cells = {c.get("id"): c for c in nb.cells}
+    for fname, func in nb.exercises.items():
+        src = cells[f"ex-{fname}"]["source"]
+        assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
+        expected = solution_source(func)
+        if fname != func.__name__:
+            expected = expected.replace(f"def {func.__name__}(", f"def {fname}(", 1)
+        assert src == expected
+
+
+# ------------------------------------------------------------------ notebook structure
+@pytest.mark.parametrize("assignment", COMMITTED)
+def test_notebook_structure(assignment):
+    nb = nbformat.read(committed_source(assignment) / f"{assignment}.ipynb", as_version=nbformat.NO_CONVERT)
+    nbformat.validate(nb)
+    assert (nb.nbformat, nb.nbformat_minor) == (4, 5)
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_code.source.startswith(f"import numpy as np\nfrom {assignment}_utils import *")
+    graded = list(GRADED[assignment])
+    exercises = [_nbgrader_meta(c)["grade_id"][3:] for c in nb.cells if _nbgrader_meta(c).get("solution")]
+    assert exercises == graded, "one exercise per graded function, in the registry's order"
+    points = {}
+    for i, cell in enumerate(nb.cells):
+        meta = _nbgrader_meta(cell)
+        if meta.get("solution"):
+            assert meta == {"solution": True, "grade": False, "locked": False,
+                            "grade_id": meta["grade_id"], "schema_version": 3}
+            test = nb.cells[i + 1]
+            tmeta = _nbgrader_meta(test)
+            assert tmeta["grade"] and tmeta["locked"] and not tmeta["solution"]
+            assert tmeta["grade_id"] == "test_" + meta["grade_id"][3:]
+            assert tmeta["points"] > 0
+            points[meta["grade_id"][3:]] = tmeta["points"]
+    total = sum(points.values())
+    assert total in (20, 50, 100), f"points add up to a round total, got {total}"
+    assert nb.metadata["deepgrade"] == {"assignment": assignment, "points": points}
+
+
+@pytest.mark.parametrize("assignment", COMMITTED)
+def test_skip_cells_never_define_graded_functions(assignment):
+    nb = nbformat.read(committed_source(assignment) / f"{assignment}.ipynb", as_version=4)
+    skipped = [c for c in nb.cells if SKIP_TAG in c.metadata.get("tags", [])]
+    assert skipped, "the experiments are tagged deepgrade-skip"
+    for cell in skipped:
+        assert not _nbgrader_meta(cell), "a graded or solution cell can't be skipped"
+        assert not (_defined(cell.source) & set(GRADED[assignment])), cell.source[:80]
+
+
+@pytest.mark.parametrize("assignment", COMMITTED)
+def test_helpers_hold_no_graded_function(assignment):
+    folder = committed_source(assignment)
+    graded = set(GRADED[assignment])
+    for path in [folder / f"{assignment}_utils.py", *(folder / f for f in B.COPIED_MODULES)]:
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith(B.GENERATED_HEADER)
+        assert not (_defined(text) & graded), f"{path.name} defines a graded function"
+
+
+def test_helpers_include_what_given_cells_call():
+    names = dict(B.helper_functions("initialization"))
+    # registry helpers, plus the training loop the given `model` cell calls
+    assert {"relu", "sigmoid", "forward_propagation", "backward_propagation", "compute_cost",
+            "train_three_layer_net", "update_parameters", "predict_dec"} <= set(names)
+    reg = dict(B.helper_functions("regularization"))
+    assert reg["initialize_parameters"].__name__ == "initialize_parameters_xavier"
+    src = B.helpers_source("regularization")
+    assert "\ndef initialize_parameters(layer_dims):" in src
+    gc = dict(B.helper_functions("gradient_checking"))
+    assert "forward_propagation" not in gc and "backward_propagation_n" in gc
+
+
+# ------------------------------------------------------------------ guards
+def _fake_module(monkeypatch, assignment, **attrs):
+    real = B.notebook_module(assignment)
+    fake = types.SimpleNamespace(build=real.build, **attrs)
+    monkeypatch.setattr(B, "notebook_module", lambda a: fake if a == assignment else real)
+    return fake
+
+
+def test_unknown_assignment_is_refused():
+    with pytest.raises(B.BuildError, match="unknown assignment"):
+        B.build_notebook("nope")
+
+
+def test_helper_leaking_a_graded_function_is_refused(monkeypatch):
+    from reference import initialization as ref
+    from reference.nets import relu
+    _fake_module(monkeypatch, "initialization", HELPERS=[relu, ref.initialize_parameters_he])
+    with pytest.raises(B.BuildError, match="give away graded"):
+        B.helpers_source("initialization")
+
+
+def test_skip_tag_on_a_graded_definition_is_refused(monkeypatch):
+    real = B.notebook_module("initialization").build
+
+    def build():
+        nb = real()
+        nb.code("def initialize_parameters_he(layers_dims):\n    return {}", skip=True)
+        return nb
+    _fake_module(monkeypatch, "initialization").build = build
+    with pytest.raises(B.BuildError, match="tagged deepgrade-skip"):
+        B.build_notebook("initialization")
+
+
+def test_missing_exercise_is_refused(monkeypatch):
+    from reference import initialization as ref
+
+    def build():
+        nb = NotebookBuilder("initialization")
+        nb.code("import numpy as np\nfrom initialization_utils import *")
+        nb.exercise(ref.initialize_parameters_zeros, points=5, tests="pass")
+        return nb
+    _fake_module(monkeypatch, "initialization").build = build
+    with pytest.raises(B.BuildError, match="without an exercise: initialize_parameters_random"):
+        B.build_notebook("initialization")
+
+
+def test_given_replacement_must_match():
+    from reference.gradient_checking import backward_propagation_n
+    nb = NotebookBuilder("gradient_checking")
+    with pytest.raises(ValueError, match="occurs 0 times"):
+        nb.given(backward_propagation_n, replace=[("no such text", "x")])
+
+
+# ------------------------------------------------------------------ building a course folder
+def test_built_course_layout(built_course):
+    root = built_course.root
+    assert (root / "nbgrader_config.py").read_text() == (B.REPO_ROOT / "nbgrader_config.py").read_text()
+    for a in ASSIGNMENTS:
+        folder = root / "source" / a
+        assert (folder / f"{a}.ipynb").read_text() == (committed_source(a) / f"{a}.ipynb").read_text()
+        for name in (f"{a}_utils.py", "dg_datasets.py", "dg_plotting.py"):
+            assert (folder / name).exists()
+    for a in ("initialization", "regularization"):
+        with h5py.File(root / "source" / a / f"{a}_data.h5", "r") as f:
+            assert f.attrs["assignment"] == a
+            assert f["train_X"].shape[0] == 2 and f["train_Y"].shape[0] == 1
+    assert not (root / "source" / "gradient_checking" / "gradient_checking_data.h5").exists()
+
+
+def test_rebuild_changes_nothing(built_course):
+    reports = B.build_course(built_course.root, ["initialization"])
+    assert reports[0].written == []
+    assert {p.name for p in reports[0].unchanged} >= {"initialization.ipynb", "initialization_data.h5"}
+
+
+def test_cli_build_fresh_dir_and_release_force_semantics(tmp_path):
+    runner = CliRunner()
+    course = tmp_path / "demo"
+    out = runner.invoke(cli, ["build", "--course", str(course), "-a", "gradient_checking"])
+    assert out.exit_code == 0, out.output
+    assert "gradient_checking: 4 graded functions, 20 points" in out.output
+    assert (course / "nbgrader_config.py").exists()
+    assert (course / "source/gradient_checking/gradient_checking.ipynb").exists()
+    again = runner.invoke(cli, ["build", "--course", str(course), "-a", "gradient_checking"])
+    assert "nothing changed" in again.output
+
+    rel = runner.invoke(cli, ["release", "--course", str(course)])
+    assert rel.exit_code == 0, rel.output
+    assert "gradient_checking: released 4 files" in rel.output and "(4 exercises, 20 points)" in rel.output
+    released = course / "release/gradient_checking/gradient_checking.ipynb"
+    released.write_text("stale")
+    skip = runner.invoke(cli, ["release", "--course", str(course), "gradient_checking"])
+    assert "skipped" in skip.output and released.read_text() == "stale"
+    force = runner.invoke(cli, ["release", "--course", str(course), "--force", "gradient_checking"])
+    assert force.exit_code == 0, force.output
+    assert "released" in force.output and released.read_text() != "stale"
+
+
+def test_cli_errors_are_clean(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["build", "--course", str(tmp_path), "-a", "nope"])
+    assert bad.exit_code != 0 and "unknown assignment 'nope'" in bad.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "nbgrader_config.py").write_text("c = get_config()\n")
+    nothing = runner.invoke(cli, ["release", "--course", str(empty)])
+    assert nothing.exit_code != 0 and "run `deepgrade build` first" in nothing.output
