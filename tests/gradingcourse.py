@@ -134,6 +134,7 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
         s = sources.get(fn, "raise NotImplementedError")
         frac = 0.0 if "NotImplementedError" in s else 0.5 if "# half" in s else 1.0
         checks.append(CheckResult(name="values", function=fn, points=pts * frac, max_points=pts,
+                                  concepts=("weight_initialization",),
                                   passed=frac == 1.0, message=f"{fn} values {'ok' if frac == 1 else 'wrong'}",
                                   hint=None if frac == 1 else f"look at how {fn} combines a and b"))
         functions[fn] = {"score": pts * frac, "max_score": pts}

@@ -155,3 +155,16 @@ def test_a_worker_killed_mid_task_is_retried(course, scheduler):
     assert (course / "submitted" / "ivy" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb.died").exists()
     assert summary.ungradable == 0
     assert _scores(course) == {"ivy": 5.0, "jo": 5.0}
+
+
+def test_each_recorded_result_updates_mastery(course):
+    standard_class(course)
+    grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    eng = create_engine(db_url(course))
+    with eng.connect() as con:
+        observed = dict(con.execute(text(
+            "SELECT student, count(*) FROM dg_observations GROUP BY student")).all())
+        mastered = {s for (s,) in con.execute(text("SELECT DISTINCT student FROM dg_mastery"))}
+    eng.dispose()
+    assert observed == {"alice": 1, "bob": 1, "carol": 1}          # ungradable results add nothing
+    assert mastered == {"alice", "bob", "carol"}
