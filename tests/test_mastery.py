@@ -1,0 +1,174 @@
+"""Bayesian Knowledge Tracing: hand-computed updates, idempotent recording, review list, EM refit."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from autograder.result import CheckResult, SubmissionResult
+from quizzes import bkt
+from quizzes.grading import make_variant
+from quizzes.mastery import (engine_for, mastery_table, observations, quiz_responses, record_result, refit,
+                             review_list)
+from quizzes.schema import bank
+
+
+def check(name, passed, concepts, message=""):
+    return CheckResult(name=name, function=name, points=float(passed), max_points=1.0, passed=passed,
+                       message=message or ("passed" if passed else "failed"), concepts=tuple(concepts))
+
+
+def result(student, assignment, checks, checksum="c1"):
+    return SubmissionResult(assignment=assignment, student=student, notebook=f"{assignment}.ipynb",
+                            checksum=checksum, gradable=True, score=0.0, max_score=float(len(checks)),
+                            checks=tuple(checks))
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'gradebook.db'}"
+
+
+def test_guess_depends_on_question_type():
+    assert bkt.guess_for("single:4") == pytest.approx(0.25)
+    assert bkt.guess_for("single:2") == pytest.approx(0.5)
+    assert bkt.guess_for("multi:3") == pytest.approx(1 / 7)
+    assert bkt.guess_for("truefalse") == 0.5
+    assert bkt.guess_for("param_numeric") == 0.05 == bkt.guess_for("numeric")
+    assert bkt.guess_for("code") == 0.1
+
+
+def test_update_matches_hand_computed_values():
+    # prior 0.3, learn 0.1, slip 0.1
+    # correct, guess 1/4: 0.27 / (0.27 + 0.7*0.25) = 0.606742; + 0.1 * 0.393258 = 0.646067
+    p = bkt.update(0.3, True, learn=0.1, guess=0.25, slip=0.1)
+    assert p == pytest.approx(0.646067, abs=1e-6)
+    # wrong, guess 1/2: 0.0646067 / (0.0646067 + 0.353933*0.5) = 0.267442; + 0.1 * 0.732558 = 0.340698
+    p = bkt.update(p, False, learn=0.1, guess=0.5, slip=0.1)
+    assert p == pytest.approx(0.340698, abs=1e-6)
+    # correct, guess 0.05: 0.306628 / (0.306628 + 0.659302*0.05) = 0.902928; + 0.1 * 0.097072 = 0.912635
+    p = bkt.update(p, True, learn=0.1, guess=0.05, slip=0.1)
+    assert p == pytest.approx(0.912635, abs=1e-6)
+
+
+QUIZ_CHECKS = [  # (check name -> bank type), concept overridden to one concept for the hand computation
+    ("q_w1_bv_diagnose_variance", True),    # single, 4 options -> guess 1/4
+    ("q_w1_bv_high_both", False),           # true/false        -> guess 1/2
+    ("q_w2_lrd_inverse", True),             # param_numeric     -> guess 0.05
+]
+
+
+def test_record_result_applies_bkt_and_is_idempotent(db):
+    r = result("ada", "quiz_week1", [check(n, p, ["bias_variance"]) for n, p in QUIZ_CHECKS])
+    assert record_result(db, r) == 3
+    p, n = mastery_table(db, "ada")["bias_variance"]
+    assert n == 3 and p == pytest.approx(0.912635, abs=1e-6)
+    assert record_result(db, r) == 0                      # same submission again: nothing counted
+    assert record_result(db, r.to_dict()) == 0            # also when given as a dict
+    assert mastery_table(db, "ada")["bias_variance"] == (pytest.approx(p), 3)
+    with engine_for(db).connect() as conn:
+        assert conn.execute(select(func.count()).select_from(observations)).scalar() == 3
+    # a new submission (new checksum) is new evidence
+    r2 = result("ada", "quiz_week1", [check(n, True, ["bias_variance"]) for n, _ in QUIZ_CHECKS], checksum="c2")
+    assert record_result(db, r2) == 3
+    p2, n2 = mastery_table(db, "ada")["bias_variance"]
+    assert n2 == 6 and p2 > p
+
+
+def test_a_changed_outcome_for_the_same_key_replaces_and_replays(db):
+    first = result("bo", "quiz_week1", [check(n, p, ["bias_variance"]) for n, p in QUIZ_CHECKS])
+    record_result(db, first)
+    flipped = result("bo", "quiz_week1", [check(n, not p, ["bias_variance"]) for n, p in QUIZ_CHECKS])
+    assert record_result(db, flipped) == 0
+    expected = bkt.trace([(False, 0.25), (True, 0.5), (False, 0.05)], bkt.BKTParams())
+    p, n = mastery_table(db, "bo")["bias_variance"]
+    assert n == 3 and p == pytest.approx(expected)
+
+
+def test_code_checks_count_with_code_guess_and_each_concept(db):
+    r = result("cy", "optimization", [check("update_parameters_with_adam.random", True, ["adam", "ewa_bias_correction"])])
+    record_result(db, r)
+    t = mastery_table(db, "cy")
+    expected = bkt.update(0.3, True, 0.1, bkt.CODE_GUESS, 0.1)
+    assert t["adam"] == (pytest.approx(expected), 1) and t["ewa_bias_correction"] == (pytest.approx(expected), 1)
+    assert t["dropout"] == (pytest.approx(0.3), 0)
+
+
+def test_ungradable_results_are_ignored(db):
+    r = SubmissionResult(assignment="quiz_week1", student="dee", notebook="x.ipynb", checksum="z",
+                         gradable=False, ungradable_reason="not JSON")
+    assert record_result(db, r) == 0
+
+
+def test_quiz_responses_are_stored_in_bank_order_with_attempts(db):
+    q = bank()["w1_bv_diagnose_variance"]
+    v = make_variant(q, "eve")
+    wrong = next(L for L, _ in v.displayed_choices() if L != v.expected())
+    msg = f"Your answer: {wrong}\nNot correct.\n{q.explanation}"
+    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", False, q.concepts, msg)]))
+    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", True, q.concepts)], checksum="c2"))
+    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", True, q.concepts)], checksum="c2"))
+    with engine_for(db).connect() as conn:
+        rows = conn.execute(select(quiz_responses).order_by(quiz_responses.c.attempt)).mappings().all()
+    assert [(r["attempt"], r["correct"]) for r in rows] == [(1, False), (2, True)]
+    wrong_index = v.order[v.letters.index(wrong)]
+    assert json.loads(rows[0]["response"]) == [wrong_index]
+    assert json.loads(rows[1]["response"]) == q.correct_indices
+
+
+def test_review_list_orders_by_lowest_mastery_and_points_to_practice(db):
+    record_result(db, result("fay", "regularization", [
+        check("a", False, ["dropout"]), check("b", False, ["dropout"]),
+        check("c", True, ["l2_regularization"]), check("d", True, ["l2_regularization"])]))
+    items = review_list(db, "fay")
+    ps = [it.p_mastery for it in items]
+    assert ps == sorted(ps)
+    assert items[0].concept == "dropout"
+    assert all(it.p_mastery < 0.95 for it in items)
+    first = items[0]
+    assert first.questions and all("dropout" in bank()[qid].concepts for qid in first.questions)
+    assert any(s["assignment"] == "regularization" for s in first.sections)
+    everything = review_list(db, "fay", threshold=0.5, include_mastered=True)
+    assert {it.concept for it in everything} == set(mastery_table(db, "fay"))
+
+
+def test_em_refit_recovers_parameters_and_replays_mastery(db):
+    rng = np.random.default_rng(7)
+    true = bkt.BKTParams(prior=0.2, learn=0.25, guess=0.2, slip=0.05)
+    for s in range(150):
+        known = rng.random() < true.prior
+        checks = []
+        for t in range(8):
+            ok = rng.random() < ((1 - true.slip) if known else true.guess)
+            checks.append(check(f"momentum.case{t}", bool(ok), ["momentum"]))
+            known = known or rng.random() < true.learn
+        record_result(db, result(f"s{s:03d}", "optimization", checks))
+    before = mastery_table(db, "s000")["momentum"][0]
+    reports = {r.concept: r for r in refit(db, min_students=20, min_obs=100)}
+    fitted = reports["momentum"].params
+    assert reports["momentum"].status == "fitted"
+    assert fitted.prior == pytest.approx(true.prior, abs=0.1)
+    assert fitted.learn == pytest.approx(true.learn, abs=0.1)
+    assert fitted.guess == pytest.approx(true.guess, abs=0.08)
+    assert fitted.slip == pytest.approx(true.slip, abs=0.05)
+    with engine_for(db).connect() as conn:
+        rows = conn.execute(select(observations.c.correct).where(observations.c.student == "s000")
+                            .order_by(observations.c.id)).scalars().all()
+    expected = bkt.trace([(bool(c), bkt.CODE_GUESS) for c in rows], fitted)
+    after = mastery_table(db, "s000")["momentum"][0]
+    assert after == pytest.approx(expected) and after != pytest.approx(before)
+
+
+def test_refit_skips_concepts_without_enough_data(db):
+    record_result(db, result("gil", "optimization", [check("x", True, ["rmsprop"])]))
+    (r,) = refit(db, min_students=20, min_obs=100, concepts=["rmsprop"])
+    assert r.status == "skipped" and "1 students / 1 observations" in r.reason
+
+
+def test_gradebook_hook_calls_record_result(db):
+    from autograder.gradebook import update_mastery
+    r = result("hal", "batchnorm", [check("softmax.fixed", True, ["softmax_regression"])])
+    assert update_mastery(db, r) is True
+    assert mastery_table(db, "hal")["softmax_regression"][1] == 1
