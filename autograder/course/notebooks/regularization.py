@@ -247,8 +247,8 @@ def build() -> NotebookBuilder:
 
     For a hidden layer with activations $A^{[l]}$ of shape $(n^{[l]}, m)$, *inverted dropout* does
 
-    $$D^{[l]}_{k,i} = \mathbb{1}\big[u_{k,i} < \text{keep\_prob}\big],\quad u_{k,i} \sim \mathcal{U}[0, 1), \qquad
-    A^{[l]} \leftarrow \frac{A^{[l]} \odot D^{[l]}}{\text{keep\_prob}} .$$
+    $$D^{[l]}_{k,i} = \mathbb{1}\big[u_{k,i} < \mathrm{keep\_prob}\big],\quad u_{k,i} \sim \mathcal{U}[0, 1), \qquad
+    A^{[l]} \leftarrow \frac{A^{[l]} \odot D^{[l]}}{\mathrm{keep\_prob}} .$$
 
     The division keeps the expected value of each activation unchanged, so nothing has to be rescaled at
     test time, where dropout is simply off.
@@ -267,9 +267,9 @@ def build() -> NotebookBuilder:
     ## Exercise 4 — `backward_propagation_with_dropout`
 
     A dropped unit did not influence the cost, so its gradient is zero; a kept unit was scaled by
-    $1/\text{keep\_prob}$, so its gradient is scaled the same way:
+    $1/\mathrm{keep\_prob}$, so its gradient is scaled the same way:
 
-    $$dA^{[l]} \leftarrow \frac{dA^{[l]} \odot D^{[l]}}{\text{keep\_prob}} \qquad (l = 2, 1),$$
+    $$dA^{[l]} \leftarrow \frac{dA^{[l]} \odot D^{[l]}}{\mathrm{keep\_prob}} \qquad (l = 2, 1),$$
 
     applied right after computing $dA^{[l]} = W^{[l+1]T} dZ^{[l+1]}$ and before the ReLU derivative.
     The rest is the plain backward pass (no L2 term here).
@@ -294,7 +294,7 @@ def build() -> NotebookBuilder:
     - L2: add $\frac{\lambda}{2m}\sum_l \lVert W^{[l]} \rVert_F^2$ to the cost and $\frac{\lambda}{m} W^{[l]}$ to
       each $dW^{[l]}$; it shrinks the weights at every step.
     - Dropout: only during training, in forward *and* backward pass, with the same masks and the same
-      $1/\text{keep\_prob}$ scaling; at test time use the full network unchanged.
+      $1/\mathrm{keep\_prob}$ scaling; at test time use the full network unchanged.
     """)
     return nb
 
