@@ -108,14 +108,18 @@ def function_points(course_dir: str | Path | None, assignment: str) -> dict[str,
 def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> tuple[list[CheckResult], dict]:
     """Check results with points scaled so each function's checks add up to its notebook points."""
     raw = suite.points_by_function()
+    values_ok = {o.spec.function for o in outcomes if o.passed and not o.spec.gated}
     results, functions = [], {}
     for o in outcomes:
         f = o.spec.function
         factor = (points[f] / raw[f]) if f in points and raw[f] else 1.0
         max_pts = o.spec.points * factor
-        earned = max_pts if o.passed else 0.0
+        earned = max_pts if o.passed and (f in values_ok or not o.spec.gated) else 0.0
+        message = o.message
+        if o.passed and not earned:
+            message = "right structure, but these points count only once one of the value checks passes"
         results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
-                                   passed=o.passed, message=o.message, hint=o.hint, mistake_id=o.mistake_id,
+                                   passed=o.passed, message=message, hint=o.hint, mistake_id=o.mistake_id,
                                    concepts=o.spec.concepts, duration_s=round(o.duration_s, 4)))
         agg = functions.setdefault(f, {"score": 0.0, "max_score": 0.0})
         agg["score"] += earned

@@ -111,6 +111,7 @@ class CheckSpec:
     body: Callable[["Ctx"], Any]
     needs: tuple[str, ...]
     randomized: bool
+    gated: bool = False   # points count only if another check of the function passes (shape-only credit)
 
 
 @dataclass
@@ -129,13 +130,13 @@ class Suite:
 
     def check(self, function: str, points: float = 1.0, concepts: Iterable[str] = (), failure: str = "",
               needs: Iterable[str] | None = None, name: str | None = None,
-              randomized: bool = False) -> Callable:
+              randomized: bool = False, gated: bool = False) -> Callable:
         """Decorator registering a check into this suite (see module docstring)."""
         def deco(body: Callable) -> Callable:
             spec = CheckSpec(name=name or f"{function}.{body.__name__}", function=function, points=float(points),
                              concepts=tuple(concepts), failure=failure, body=body,
                              needs=tuple(needs) if needs is not None else (function,),
-                             randomized=randomized)
+                             randomized=randomized, gated=gated)
             self.add(spec)
             body._dg_check = spec  # type: ignore[attr-defined]
             return body
@@ -148,7 +149,9 @@ class Suite:
         """Register the three standard checks of ``function``.
 
         ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input (a shape
-                                  check, not counted as a randomized value check)
+                                  check, not a randomized value check; gated: its points count only
+                                  when a value check of the function passes, so right-shaped garbage
+                                  earns nothing)
         ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``)
         ``<function>.random``     (points[2]) values on ``n_random`` inputs drawn by ``random(rng)``
 
@@ -174,7 +177,7 @@ class Suite:
                                        ("random", random_cases, points[2], True)):
             if pts:
                 self.check(function, pts, concepts, failure, name=f"{function}.{suffix}",
-                           randomized=rnd)(body)
+                           randomized=rnd, gated=(suffix == "structure"))(body)
         self.edge_cases(function, concepts=concepts, failure=failure, rtol=rtol, atol=atol,
                         strict_keys=strict_keys)
 
