@@ -28,6 +28,14 @@ from quizzes.schema import Question, bank, questions_for
 ANSWER_PREFIX = "Your answer: "
 NO_ANSWER = "(no answer)"
 QUIZ_RE = re.compile(r"^quiz_week(\d+)$")
+# how each type is answered (shown in notebooks and in practice mode)
+FORMAT_HINT = {
+    "single": 'one letter, e.g. "B"',
+    "multi": 'a list of letters, e.g. ["A", "C"]',
+    "truefalse": "True or False",
+    "numeric": "a number, e.g. 0.25",
+    "param_numeric": "a number, e.g. 0.25",
+}
 
 
 class AnswerFormatError(ValueError):

@@ -13,8 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Callable
 
-from quizzes.grading import Variant, grade_answer, make_variant
-from quizzes.release import FORMAT_HINT
+from quizzes.grading import FORMAT_HINT, Variant, grade_answer, make_variant
 from quizzes.schema import Question, questions_for
 
 
