@@ -144,6 +144,39 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+@main.command()
+@click.argument("assignment")
+@click.option("--course", "course", type=click.Path(file_okay=False), default=None,
+              help="Course folder (default: as for `deepgrade build`).")
+@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--no-exchange", is_flag=True, help="Do not run `nbgrader collect`; only show what is pending.")
+def collect(assignment, course, db_url, no_exchange) -> None:
+    """`nbgrader collect ASSIGNMENT` (exchange -> submitted/), then list new/changed/graded submissions."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from autograder.gradebook import GradebookError
+    from autograder.runner import collect_from_exchange, submission_status
+    root = _course_root(course)
+    if not no_exchange:
+        proc = collect_from_exchange(root, assignment)
+        if proc.returncode != 0:
+            raise click.ClickException(f"nbgrader collect {assignment} failed in {root}:\n{proc.stderr[-2000:]}")
+    try:
+        rows = submission_status(root, assignment, db_url)
+    except GradebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+    table = Table(title=f"{assignment}: {len(rows)} submissions")
+    for col in ("student", "notebook", "status", "score"):
+        table.add_column(col)
+    for r in rows:
+        score = "" if r["score"] is None else f"{r['score']:g} / {r['max_score']:g}"
+        table.add_row(r["student"], r["notebook"], r["status"], score)
+    Console().print(table)
+    todo = sum(r["status"] != "graded" for r in rows)
+    click.echo(f"{todo} to grade: deepgrade grade {assignment}" if todo else "all graded")
+
+
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------
 from quizzes.cli import mastery as _mastery_group, quiz as _quiz_group  # noqa: E402
 

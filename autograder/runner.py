@@ -29,6 +29,8 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -407,3 +409,32 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     console.print(table)
     for err in summary.record_errors:
         console.print(f"[red]not recorded[/red] {err}")
+
+
+def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:
+    """One dict per discovered submission: student, notebook, status ('graded' | 'changed' | 'new'),
+    score/max_score of the recorded result (None when new). Read-only: no lock needed."""
+    from autograder import gradebook
+    course_dir = Path(course_dir).resolve()
+    with gradebook.ResultStore(db_url or gradebook.default_db_url(course_dir)) as store:
+        subs = discover(course_dir, assignment, store.check_released(assignment))
+        rows = {r.student: r for r in store.results(assignment)}
+        out = []
+        for s in subs:
+            row = rows.get(s.student)
+            status = "new" if row is None else "graded" if row.checksum == s.checksum else "changed"
+            out.append({"student": s.student, "notebook": s.notebook, "status": status,
+                        "score": None if row is None else row.score,
+                        "max_score": None if row is None else row.max_score})
+    return out
+
+
+def collect_from_exchange(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
+    """``nbgrader collect ASSIGNMENT`` in the course folder (exchange -> submitted/), with this
+    environment's ``bin`` on PATH (nbgrader calls ``alembic`` from there)."""
+    bindir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    exe = bindir / "nbgrader"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
+    return subprocess.run([*cmd, "collect", assignment, "--update"], cwd=course_dir, env=env,
+                          capture_output=True, text=True)

@@ -168,3 +168,20 @@ def test_each_recorded_result_updates_mastery(course):
     eng.dispose()
     assert observed == {"alice": 1, "bob": 1, "carol": 1}          # ungradable results add nothing
     assert mastered == {"alice", "bob", "carol"}
+
+
+def test_collect_lists_new_changed_and_graded(course):
+    from click.testing import CliRunner
+
+    from autograder.cli import main
+    from autograder.runner import submission_status
+    submit(course, "alice")
+    submit(course, "bob")
+    grade_class(course, ASSIGNMENT, workers=1, engine=ENGINE, progress=False)
+    submit(course, "bob", {"add": "    return a - b  # half"})
+    submit(course, "cy")
+    status = {r["student"]: (r["status"], r["score"]) for r in submission_status(course, ASSIGNMENT)}
+    assert status == {"alice": ("graded", 5.0), "bob": ("changed", 5.0), "cy": ("new", None)}
+    res = CliRunner().invoke(main, ["collect", ASSIGNMENT, "--course", str(course), "--no-exchange"])
+    assert res.exit_code == 0, res.output
+    assert "2 to grade" in res.output
