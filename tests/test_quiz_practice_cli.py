@@ -1,0 +1,52 @@
+"""Practice mode (fresh variants, immediate feedback, never the graded variant) and the CLI commands."""
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from autograder.cli import main
+from quizzes.grading import make_variant
+from quizzes.practice import practice_pool, practice_variant, run_practice
+from quizzes.schema import bank
+
+
+def test_pool_has_practice_and_parameterized_questions_only():
+    for week in (1, 2, 3):
+        pool = practice_pool(week)
+        assert pool and all(q.use == "practice" or q.parameterized for q in pool)
+        assert not any(q.use == "quiz" and not q.parameterized for q in pool)
+    assert all("dropout" in q.concepts for q in practice_pool(1, "dropout"))
+
+
+def test_practice_variants_never_repeat_the_graded_variant():
+    for q in bank().values():
+        if q.parameterized and q.use == "quiz":
+            graded = make_variant(q, "ada").params
+            for nonce in range(30):
+                assert practice_variant(q, str(nonce), "ada").params != graded
+
+
+def test_run_practice_gives_immediate_feedback():
+    shown: list[str] = []
+    answers = iter(["s"] + ["A"] * 10)
+    summary = run_practice(1, 4, concept="dropout", seed=5, ask=lambda prompt: next(answers), say=shown.append)
+    out = "\n".join(shown)
+    assert summary.skipped == 1 and summary.asked == 3
+    assert out.count("Correct.") + out.count("Not correct") + out.count("Not graded") == 3
+    assert "Practice done:" in out
+
+
+def test_cli_quiz_bank_items_and_mastery(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(main, ["quiz", "bank"])
+    assert r.exit_code == 0 and "parameterized" in r.output and "by concept:" in r.output
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+    r = runner.invoke(main, ["quiz", "items", "--db-url", db])
+    assert r.exit_code == 0 and "no quiz responses" in r.output
+    r = runner.invoke(main, ["mastery", "show", "nobody", "--db-url", db])
+    assert r.exit_code == 0 and "Review next:" in r.output and "deepgrade quiz practice --week" in r.output
+    r = runner.invoke(main, ["mastery", "refit", "--db-url", db])
+    assert r.exit_code == 0
+    r = runner.invoke(main, ["quiz", "practice", "--week", "2", "-n", "2", "--seed", "1"], input="q\n")
+    assert r.exit_code == 0 and "Question 1" in r.output
+    r = runner.invoke(main, ["quiz", "release", "--course", str(tmp_path), "--week", "1", "--no-nbgrader"])
+    assert r.exit_code == 0 and (tmp_path / "source" / "quiz_week1" / "quiz_week1_utils.py").exists()
