@@ -5,23 +5,34 @@ The notebook's exercise cells are generated from these functions by
 student's notebook has: ``np`` and ``tf`` (the notebook's first cell imports both).
 Examples are columns, as everywhere in the course: ``X`` is ``(n_x, m)``, labels are ``(n_classes, m)``.
 
-This module is TensorFlow-only and imports it at module import; nothing else in ``reference`` imports
-it (the NumPy twins in :mod:`reference.tf_twin` are what the hidden checks compare against). Without
-TensorFlow the module still imports — building the notebook only needs the functions' source — and
-calling a function raises an ImportError that says so.
+This module is TensorFlow-only, but imports TensorFlow lazily, on the first use of ``tf`` in a function:
+building the notebook only needs the functions' source. Nothing else in ``reference`` imports
+TensorFlow (the NumPy twins in :mod:`reference.tf_twin` are what the hidden checks compare against).
 """
 from __future__ import annotations
 
 import numpy as np
 
-try:
-    import tensorflow as tf
-except ImportError:  # pragma: no cover - exercised only where TensorFlow is not installed
-    class _NoTensorFlow:
-        def __getattr__(self, name):
-            raise ImportError("reference.tf_solutions needs TensorFlow: pip install 'deepgrade[tensorflow]'")
 
-    tf = _NoTensorFlow()
+class _LazyTensorFlow:
+    """Stands in for the ``tensorflow`` module until a function first uses it, then imports it.
+
+    Building the notebook only reads this module's source, so it needs neither TensorFlow nor the
+    seconds its import takes; the first attribute access replaces the proxy with the real module.
+    """
+
+    def __getattr__(self, name):
+        global tf
+        try:
+            import tensorflow
+        except ImportError as exc:  # pragma: no cover - only where TensorFlow is not installed
+            raise ImportError("reference.tf_solutions needs TensorFlow: "
+                              "pip install 'deepgrade[tensorflow]'") from exc
+        tf = tensorflow
+        return getattr(tensorflow, name)
+
+
+tf = _LazyTensorFlow()
 
 __all__ = ["linear_function", "sigmoid", "one_hot_matrix", "initialize_parameters",
            "forward_propagation", "compute_total_loss", "model"]

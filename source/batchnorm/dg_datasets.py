@@ -95,8 +95,8 @@ def _balanced_labels(rng: np.random.Generator, m: int, n_classes: int) -> np.nda
     return rng.permutation(np.arange(m, dtype=np.int64) % n_classes)
 
 
-def _two_circles(rng: np.random.Generator, m: int, inner_radius: float = 0.6,
-                 noise: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+def _two_circles(rng: np.random.Generator, m: int, inner_radius: float = 0.7,
+                 noise: float = 0.07) -> tuple[np.ndarray, np.ndarray]:
     """m points on two concentric circles (outer radius 1) plus Gaussian noise.
 
     Returns X (2, m) float64 and Y (1, m) int64, label 1 on the inner circle.

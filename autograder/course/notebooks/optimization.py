@@ -24,8 +24,8 @@ HELPERS = {
 }
 
 #: epochs of every training run in the experiments (the course's runs use 5000; the moons set is
-#: learned well before 3000 by the adaptive methods, and CI executes the whole notebook)
-EPOCHS = 3000
+#: learned well before 2500 by the adaptive methods, and CI executes the whole notebook)
+EPOCHS = 2500
 #: layer sizes of the experiments' network
 LAYERS = [2, 5, 2, 1]
 
