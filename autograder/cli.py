@@ -4,6 +4,8 @@ Each subcommand imports its module lazily so that ``deepgrade --help`` stays fas
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -182,6 +184,54 @@ from quizzes.cli import mastery as _mastery_group, quiz as _quiz_group  # noqa: 
 
 main.add_command(_quiz_group)
 main.add_command(_mastery_group)
+
+
+# --- reports and the demo (autograder/reports/, autograder/demo.py) ---------------------------------
+
+
+@main.command()
+@click.option("--course", "course", type=click.Path(file_okay=False), default=None,
+              help="Course folder (default: as for `deepgrade build`).")
+@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: <course>/reports).")
+@click.option("--student", "students", multiple=True, help="Only this student's reports (repeatable).")
+@click.option("--assignment", "assignments", multiple=True, help="Only this assignment (repeatable).")
+@click.option("--no-instructor", is_flag=True, help="Skip the instructor reports.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True,
+              help="Mastery threshold.")
+def report(course, db_url, out, students, assignments, no_instructor, threshold) -> None:
+    """Write student and instructor reports (HTML with embedded figures, plus Markdown)."""
+    from autograder.reports.load import load_report_data
+    from autograder.reports.write import write_reports
+    root = _course_root(course)
+    data = load_report_data(root, db_url, threshold=threshold)
+    if not data.results:
+        raise click.ClickException(f"no graded results in the gradebook of {root}: run `deepgrade grade` first")
+    out_dir = Path(out) if out else root / "reports"
+    try:
+        files = write_reports(data, out_dir, students=list(students) or None,
+                              assignments=list(assignments) or None, instructor=not no_instructor)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{len(files)} files -> {out_dir / 'index.html'}")
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(file_okay=False), default="demo-course", show_default=True,
+              help="Fresh working folder for the demo course (created; reused if it exists).")
+@click.option("--students", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Size of the simulated class.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the simulation.")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Local grading workers (default: number of cores).")
+@click.option("--assignment", "assignments", multiple=True, help="Only these code assignments (repeatable).")
+@click.option("--no-quizzes", is_flag=True, help="Skip the weekly quizzes.")
+def demo(workdir, students, seed, workers, assignments, no_quizzes) -> None:
+    """Run the whole platform on a simulated class: build, release, submit, grade, mastery, reports."""
+    from autograder.demo import run_demo
+    run_demo(Path(workdir), students=students, seed=seed, workers=workers,
+             assignments=list(assignments) or None, quizzes=not no_quizzes)
 
 
 if __name__ == "__main__":  # pragma: no cover

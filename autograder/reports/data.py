@@ -103,7 +103,8 @@ class ReportData:
 
 
 def check_label(c: CheckResult) -> str:
-    return f"{c.function}: {c.name}"
+    """``function: check`` (check names that already start with the function name are kept as is)."""
+    return c.name if c.name.startswith(f"{c.function}.") else f"{c.function}: {c.name}"
 
 
 def assignment_stats(assignment: str, results: Iterable[SubmissionResult],

@@ -1,0 +1,105 @@
+"""Simulate a class: who gets what right, which known mistakes they make, who breaks things.
+
+Deterministic for a seed. Each student has an ability ``theta ~ N(0, 1)``. For every graded function
+the chance of a correct solution is ``sigmoid(1.6 + 1.2 * theta)`` (most students are right); a wrong
+solution is one of the function's known mistakes, earlier (more common) mistakes more likely; a few
+functions are left unattempted. A small share of notebooks is broken (bad JSON, empty, syntax error)
+or hostile (reads the reference, loops forever, patches numpy). The notebooks themselves are made by
+:func:`autograder.simulate.synthesize_submission` from the released notebook, exactly as a student's
+edited copy would look.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+BROKEN_KINDS = ("invalid_json", "empty", "syntax_error")
+HOSTILE_CELLS = {
+    # appended cells: each tries to win credit without solving anything; the grader must give 0 for it
+    "reads_reference": "import reference.initialization as _r  # the reference is not visible in the sandbox\n",
+    "patches_numpy": "import numpy as _np\n_np.allclose = lambda *a, **k: True\n_np.testing.assert_allclose = lambda *a, **k: None\n",
+    "infinite_loop": "while True:\n    pass\n",
+}
+
+
+@dataclass(frozen=True)
+class SimStudent:
+    id: str
+    ability: float
+
+
+@dataclass
+class SimSubmission:
+    """What one simulated student hands in for one assignment."""
+    student: str
+    assignment: str
+    choices: dict[str, str | None] = field(default_factory=dict)   # function -> None | mistake id | "missing"
+    broken: str | None = None
+    hostile: str | None = None
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def make_students(n: int, seed: int) -> list[SimStudent]:
+    rng = np.random.default_rng(seed)
+    return [SimStudent(f"student{i + 1:03d}", float(a)) for i, a in enumerate(rng.normal(size=n))]
+
+
+def plan_submission(student: SimStudent, assignment: str, functions: list[str],
+                    mistakes: dict[str, list[str]], rng: np.random.Generator, *,
+                    broken_rate: float = 0.02, hostile_rate: float = 0.015) -> SimSubmission:
+    """Choose, for one student and assignment, a solution per function (reference, mistake, missing)."""
+    sub = SimSubmission(student.id, assignment)
+    u = rng.random()
+    if u < broken_rate:
+        sub.broken = BROKEN_KINDS[int(rng.integers(len(BROKEN_KINDS)))]
+    elif u < broken_rate + hostile_rate:
+        sub.hostile = list(HOSTILE_CELLS)[int(rng.integers(len(HOSTILE_CELLS)))]
+    p_right = sigmoid(1.6 + 1.2 * student.ability)
+    for f in functions:
+        r = rng.random()
+        if r < p_right:
+            sub.choices[f] = None
+        elif r > 0.985 or not mistakes.get(f):
+            sub.choices[f] = "missing"
+        else:
+            options = mistakes[f]
+            weights = 1.0 / np.arange(1, len(options) + 1)
+            sub.choices[f] = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+    return sub
+
+
+def render_submission(sub: SimSubmission, base_notebook: Path) -> bytes:
+    """The notebook file bytes for a planned submission."""
+    from autograder.simulate import synthesize_submission
+
+    if sub.broken == "invalid_json":
+        return b'{"cells": [{"cell_type": "code", "source": "def '
+    if sub.broken == "empty":
+        return b""
+    nb = synthesize_submission(sub.assignment, sub.choices, base_notebook=base_notebook)
+    extra = None
+    if sub.broken == "syntax_error":
+        extra = "def this_is_broken(:\n    pass\n"
+    elif sub.hostile:
+        extra = HOSTILE_CELLS[sub.hostile]
+    if extra:
+        nb["cells"].append({"cell_type": "code", "metadata": {}, "source": extra, "outputs": [],
+                            "execution_count": None, "id": f"sim-extra-{len(nb['cells'])}"})
+    return json.dumps(nb, indent=1).encode()
+
+
+def write_submission(course: Path, student: str, assignment: str, data: bytes, timestamp: str) -> Path:
+    """Place a notebook in nbgrader's submitted/ layout (what ``nbgrader collect`` produces)."""
+    d = course / "submitted" / student / assignment
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / f"{assignment}.ipynb"
+    path.write_bytes(data)
+    (d / "timestamp.txt").write_text(timestamp)
+    return path

@@ -1,0 +1,59 @@
+"""Gather ReportData for a course: results from dg_results, mastery and review lists, quiz item
+statistics, concept labels and known-mistake descriptions. The single read path of the reports."""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from autograder.reports.data import DEFAULT_THRESHOLD, ReportData, ReviewItem
+
+
+def load_report_data(course_dir: str | Path, db_url: str | None = None,
+                     threshold: float = DEFAULT_THRESHOLD) -> ReportData:
+    """Read everything the reports show from the course's database (SQLite default, any URL)."""
+    from autograder import gradebook
+    from autograder.exports import load_results
+    from quizzes import mastery as mastery_mod
+    from quizzes.schema import load_concepts
+    from reference.mistakes import MISTAKES
+
+    db_url = db_url or gradebook.default_db_url(course_dir)
+    results = load_results(db_url)
+    concepts = load_concepts()
+    labels = {cid: c.name for cid, c in concepts.items()}
+    students = sorted({r.student for r in results})
+    mastery: dict[str, dict[str, float]] = {}
+    review: dict[str, list[ReviewItem]] = {}
+    for s in students:
+        table = mastery_mod.mastery_table(db_url, s)
+        observed = {c: p for c, (p, n) in table.items() if n > 0}
+        if observed:
+            mastery[s] = observed
+        review[s] = [ReviewItem(i.concept, i.name, i.p_mastery, _practice(i))
+                     for i in mastery_mod.review_list(db_url, s, threshold=threshold) if i.n_obs > 0]
+    return ReportData(
+        results=results, mastery=mastery, concept_labels=labels, review=review,
+        item_stats=item_rows(db_url),
+        mistake_descriptions={m.id: m.description for m in MISTAKES.values()},
+        threshold=threshold,
+    )
+
+
+def _practice(item) -> tuple[str, ...]:
+    """Human-readable pointers: notebook sections first, then how many practice questions exist."""
+    out = [f"{s.get('assignment')} — {s.get('section')}" for s in item.sections]
+    if item.questions:
+        out.append(f"{len(item.questions)} practice question(s) (deepgrade quiz practice)")
+    return tuple(out)
+
+
+def item_rows(db_url: str) -> dict[str, list[dict]]:
+    """{quiz assignment: [item analysis rows]} from recorded quiz responses (empty without quizzes)."""
+    from quizzes.items import item_report
+
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for s in item_report(db_url):
+        rows[s.assignment].append({"question": s.question, "difficulty": s.difficulty,
+                                   "point_biserial": s.item_rest, "discrimination": s.upper_lower,
+                                   "flags": list(s.flags), "choice_rates": dict(s.choice_rates)})
+    return dict(rows)
