@@ -143,3 +143,15 @@ def test_variant_binds_like_the_reference():
     assert m.impl(0.5, 2, 0.3) == m.impl(learning_rate0=0.5, epoch_num=2, decay_rate=0.3)
     with pytest.raises(TypeError):
         m.impl(0.5, 2)
+
+
+def test_report_table_covers_every_graded_function(capsys):
+    from reference.mistakes import report
+    rows = report.table()
+    graded_rows = {(a, f): (err, n) for a, f, err, n in rows if a != "helper"}
+    assert set(graded_rows) == {(a, f) for a, fs in GRADED.items() for f in fs}
+    assert graded_rows[("batchnorm", "batchnorm_backward")][0] < 1e-7
+    assert graded_rows[("optimization", "update_lr")] == (None, len(mistakes_for("optimization", "update_lr")))
+    report.main()
+    out = capsys.readouterr().out
+    assert f"{len(graded_rows)} graded functions, {len(MISTAKES)} known mistakes" in out

@@ -1,8 +1,8 @@
 """Catalogue of known mistakes in the graded functions (one module per assignment).
 
 ``MISTAKES``: {mistake id: Mistake}; ids are ``"<function>.<slug>"`` and unique within the course
-(functions that share a name across assignments, such as ``forward_propagation``, never share a slug
-with the same id: the registry refuses duplicates at import time).
+(``forward_propagation`` is graded in two assignments; their mistakes use different slugs, and
+duplicate ids are refused at import time).
 ``mistakes_for(assignment, function)``: that function's mistakes in catalogue order.
 ``inputs_for(mistake, seed)``: arguments on which the mistake's output differs from the reference —
 its ``example_inputs`` if it has some, else the function's typical inputs.
