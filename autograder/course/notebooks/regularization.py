@@ -5,9 +5,9 @@ from autograder.course.nbbuild import NotebookBuilder, fill, literal, run_exampl
 from reference import regularization as ref
 
 ASSIGNMENT = "regularization"
-# training length of the notebook's experiments (the course trains for 30000 steps; the lesson —
-# overfitting and its two cures — is already clear at this length, and CI runs every notebook)
-ITERATIONS = 20000
+# training length of the notebook's experiments (the course trains for 30000 steps; on our data the
+# train/test accuracies of all three runs are the same at 10000 and 20000 steps, and CI runs every notebook)
+ITERATIONS = 10000
 LAMBD = 0.7
 KEEP_PROB = 0.8
 
