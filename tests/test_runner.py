@@ -185,3 +185,14 @@ def test_collect_lists_new_changed_and_graded(course):
     res = CliRunner().invoke(main, ["collect", ASSIGNMENT, "--course", str(course), "--no-exchange"])
     assert res.exit_code == 0, res.output
     assert "2 to grade" in res.output
+
+
+def test_grading_on_a_dask_scheduler_address(course):
+    from distributed import LocalCluster
+    submit(course, "alice")
+    submit(course, "bob", {"add": "    return a - b  # half"})
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        summary = grade_class(course, ASSIGNMENT, scheduler=cluster.scheduler_address, engine=ENGINE,
+                              progress=False)
+    assert summary.mode.startswith("dask tcp://") and summary.graded == 2
+    assert _scores(course) == {"alice": 5.0, "bob": 4.0}
