@@ -61,8 +61,9 @@ def variant(reference: Callable, core: Callable, **knobs: Any) -> Callable:
     impl.__signature__ = signature
     impl.core, impl.knobs = core, dict(knobs)   # for tools that rebuild the variant's source
     impl.__name__ = reference.__name__
-    impl.__qualname__ = f"{reference.__name__}[{', '.join(f'{k}={v!r}' for k, v in knobs.items())}]"
-    impl.__doc__ = f"Known-mistake variant of {reference.__name__} ({core.__name__} with {knobs})."
+    described = ", ".join(f"{k}={getattr(v, '__name__', None) if callable(v) else repr(v)}" for k, v in knobs.items())
+    impl.__qualname__ = f"{reference.__name__}[{described}]"
+    impl.__doc__ = f"Known-mistake variant of {reference.__name__}: {core.__name__}({described})."
     return impl
 
 
