@@ -108,7 +108,10 @@ def function_points(course_dir: str | Path | None, assignment: str) -> dict[str,
 def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> tuple[list[CheckResult], dict]:
     """Check results with points scaled so each function's checks add up to its notebook points."""
     raw = suite.points_by_function()
-    values_ok = {o.spec.function for o in outcomes if o.passed and not o.spec.gated}
+    # gated checks (shape-only, visible example) count only with a passing randomized check
+    has_random = {o.spec.function for o in outcomes if o.spec.randomized}
+    values_ok = {o.spec.function for o in outcomes if o.passed and o.spec.randomized}
+    values_ok |= {o.spec.function for o in outcomes} - has_random
     results, functions = [], {}
     for o in outcomes:
         f = o.spec.function
@@ -117,7 +120,8 @@ def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> t
         earned = max_pts if o.passed and (f in values_ok or not o.spec.gated) else 0.0
         message = o.message
         if o.passed and not earned:
-            message = "right structure, but these points count only once one of the value checks passes"
+            message = ("passed, but these points count only once one of the checks on random inputs "
+                       "passes as well")
         results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
                                    passed=o.passed, message=message, hint=o.hint, mistake_id=o.mistake_id,
                                    concepts=o.spec.concepts, duration_s=round(o.duration_s, 4)))
@@ -194,22 +198,20 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
     adir = assignment_dir(course_dir, assignment)
     session = StudentSession(adir if adir.is_dir() else None, policy,
                              use_tensorflow=(assignment == "tensorflow"))
+    step = "start"
     try:
         session.start()
-    except StudentError as exc:
-        session.close()
-        raise GradingError(f"the sandbox could not start: {exc}") from exc
-    try:
+        step = "load the notebook (preamble)"
         report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None))
+        if not report.alive:   # a top-level cell hung or crashed: reload without it
+            step = "restart"
+            report = session.restart()
     except StudentError as exc:
         session.close()
-        raise GradingError(f"the assignment preamble failed in the sandbox: {exc}") from exc
-    if not report.alive:   # a top-level cell hung or crashed: reload without it
-        try:
-            report = session.restart()
-        except StudentError as exc:
-            session.close()
-            raise GradingError(f"the sandbox could not restart: {exc}") from exc
+        raise GradingError(f"the sandbox could not {step}: {exc}") from exc
+    except BaseException:
+        session.close()    # never leave a sandbox behind
+        raise
     return SessionStudent(session, report.defined), report
 
 

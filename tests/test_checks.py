@@ -68,6 +68,8 @@ def test_hard_coding_the_visible_example_earns_no_randomized_points(assignment):
         randomized = [c.name for c in suite.checks if c.function == f and c.randomized]
         earned = [n for n in randomized if checks[n].passed]
         assert earned == [], (f, earned)
+        if randomized:   # (linear_function takes no input: its output is fixed by the spec)
+            assert r.functions[f]["score"] == 0, f   # the visible example's own points are gated too
 
 
 @pytest.mark.parametrize("choice, message", [("missing", "is not defined in your notebook"),

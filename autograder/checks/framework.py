@@ -111,7 +111,7 @@ class CheckSpec:
     body: Callable[["Ctx"], Any]
     needs: tuple[str, ...]
     randomized: bool
-    gated: bool = False   # points count only if another check of the function passes (shape-only credit)
+    gated: bool = False   # points count only if a randomized check of the function passes
 
 
 @dataclass
@@ -148,14 +148,13 @@ class Suite:
                  rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
         """Register the three standard checks of ``function``.
 
-        ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input (a shape
-                                  check, not a randomized value check; gated: its points count only
-                                  when a value check of the function passes, so right-shaped garbage
-                                  earns nothing)
+        ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input
         ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``)
         ``<function>.random``     (points[2]) values on ``n_random`` inputs drawn by ``random(rng)``
 
         ``fixed``/``random`` return a :class:`Call` (see :func:`call_with`).
+        The structure and fixed checks are *gated*: their points count only when a randomized check
+        of the function passes, so right-shaped garbage or a memorised visible example earns nothing.
         """
         def structure(t: "Ctx") -> None:
             c = random(t.rng)
@@ -177,7 +176,7 @@ class Suite:
                                        ("random", random_cases, points[2], True)):
             if pts:
                 self.check(function, pts, concepts, failure, name=f"{function}.{suffix}",
-                           randomized=rnd, gated=(suffix == "structure"))(body)
+                           randomized=rnd, gated=not rnd)(body)
         self.edge_cases(function, concepts=concepts, failure=failure, rtol=rtol, atol=atol,
                         strict_keys=strict_keys)
 
