@@ -492,10 +492,18 @@ def test_fallback_mode_warns(monkeypatch):
     try:
         with pytest.warns(RuntimeWarning, match="rlimit"):
             assert sandbox_mode() == "rlimit"
-        with StudentSession(None) as s:
+        with StudentSession(None, SandboxPolicy(call_timeout_s=3, max_processes=20)) as s:
             assert s.mode == "rlimit"
-            s.load([{"index": 0, "source": "def f():\n    return 3"}])
+            s.load([{"index": 0, "source": "import os\ndef f():\n    return 3\n"
+                     "def bomb():\n    while True:\n        try:\n            os.fork()\n"
+                     "        except OSError:\n            pass\n"}])
             assert s.call("f") == 3
+            sid = s._h.proc.pid
+            t0 = time.monotonic()
+            with pytest.raises(StudentError):      # as root NPROC is void: the watchdog counts
+                s.call("bomb")
+            assert time.monotonic() - t0 < 8
+            assert launcher._session_processes(sid) == []
     finally:
         monkeypatch.delenv("DEEPGRADE_SANDBOX")
         launcher._reset_mode_cache()

@@ -628,14 +628,26 @@ class StudentSession:
         RLIMIT_AS bounds each process; this bounds the sum (several forked processes each just
         under RLIMIT_AS could otherwise exhaust the host). Polled while waiting for a reply.
         """
-        if self.uid is None or self.mode != "bwrap":
-            return
-        used = _uid_rss_bytes(self.uid)
+        pids = self._pids()
+        used = _rss_bytes(pids)
         limit = self.policy.max_total_memory_bytes
         if used > limit:
             self._kill("memory")
             raise StudentError("memory", f"sandbox processes used {used >> 20} MiB in total "
                                f"(limit {limit >> 20} MiB); sandbox killed")
+        if self.mode != "bwrap" and self.uid is None and len(pids) > self.policy.max_processes:
+            # fallback as root: RLIMIT_NPROC is not enforced for uid 0, so count ourselves
+            self._kill("too many processes")
+            raise StudentError("crashed", f"sandbox started {len(pids)} processes (limit "
+                               f"{self.policy.max_processes}); sandbox killed")
+
+    def _pids(self) -> list[int]:
+        """Host pids of every process of this sandbox (by uid, else by session id)."""
+        if self.uid is not None:
+            return _uid_processes(self.uid)
+        if isinstance(self._h, _PopenHandle):
+            return _session_processes(self._h.proc.pid)
+        return []
 
     def _death_kind(self) -> tuple[str, str]:
         rc = self._h.returncode if self._h else None
@@ -658,6 +670,19 @@ class StudentSession:
             self._dead_reason = reason
         if self._h is None:
             return
+        if self.mode != "bwrap" and self.uid is None and isinstance(self._h, _PopenHandle):
+            sid = self._h.proc.pid         # forks that left the process group: kill by session id,
+            end = time.monotonic() + 5     # repeatedly, since a fork loop may still be spawning
+            while time.monotonic() < end:
+                pids = _session_processes(sid)
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                time.sleep(0.01)
         self._h.kill()
         if self.mode != "bwrap" and self.uid is not None:
             _kill_uid(self.uid)
@@ -698,7 +723,14 @@ class StudentSession:
             os.symlink(p, os.path.join(scratch, p.name))
         config.update(sys_path=[scratch, str(_HERE), str(site)], unlist_paths=[str(_HERE)],
                       cwd=scratch)
-        self.uid = None   # no uid drop outside bwrap: the interpreter may live under /root (0700)
+        # Drop to the fresh uid only if it can still read the interpreter, site-packages, the worker
+        # and the student files (e.g. not when Python lives under /root, mode 0700).
+        needed = [exe, base, site, _HERE] + student_files
+        if os.geteuid() == 0 and all(_world_readable(p) for p in needed):
+            os.chown(scratch, self.uid, self.uid)
+            config["drop_to"] = [self.uid, self.uid]
+        else:
+            self.uid = None
         cmd = [str(exe), "-I", "-S", str(_HERE / "worker.py"), json.dumps(config)]
         if self.mode == "unshare":
             cmd = ["unshare", "--net", "--"] + cmd
@@ -740,10 +772,10 @@ def _cell_status(raw: Any) -> CellStatus:
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _uid_rss_bytes(uid: int) -> int:
-    """Resident memory of all processes owned by ``uid``."""
+def _rss_bytes(pids: Iterable[int]) -> int:
+    """Resident memory of the given processes."""
     total = 0
-    for pid in _uid_processes(uid):
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
                 total += int(fh.read().split()[1]) * _PAGE
@@ -752,13 +784,51 @@ def _uid_rss_bytes(uid: int) -> int:
     return total
 
 
-def _uid_processes(uid: int) -> list[int]:
-    """Host pids of processes owned by ``uid``."""
+def _session_processes(sid: int) -> list[int]:
+    """Host pids of live (non-zombie) processes in session ``sid`` (fallback modes)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    fields = fh.read().rsplit(b")", 1)[1].split()
+                if int(fields[3]) == sid and fields[0] != b"Z":
+                    pids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
+def _is_zombie(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _world_readable(path: Path) -> bool:
+    """True if every ancestor of ``path`` is world-searchable and ``path`` is world-readable."""
+    path = Path(path).resolve()
+    for parent in list(path.parents)[::-1]:
+        try:
+            if not os.stat(parent).st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    try:
+        return bool(os.stat(path).st_mode & 0o004)
+    except OSError:
+        return False
+
+
+def _uid_processes(uid: int) -> list[int]:
+    """Host pids of live (non-zombie) processes owned by ``uid``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid and not _is_zombie(entry):
                     pids.append(int(entry))
             except OSError:
                 pass
