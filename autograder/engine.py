@@ -55,11 +55,12 @@ def assignment_dir(course_dir: str | Path, assignment: str) -> Path:
 
 
 def preamble(assignment: str, adir: Path | None = None) -> str:
-    """Trusted lines run before the student's cells (DESIGN.md: the notebook's first code cell)."""
+    """Trusted lines run before the student's cells (DESIGN.md: the notebook's first code cell);
+    ``from <a>_utils import *`` only when ``adir`` holds that helper module."""
     lines = ["import numpy as np"]
     if assignment == "tensorflow":
         lines.append("import tensorflow as tf")
-    if adir is None or (adir / f"{assignment}_utils.py").is_file():
+    if adir is not None and (adir / f"{assignment}_utils.py").is_file():
         lines.append(f"from {assignment}_utils import *")
     return "\n".join(lines) + "\n"
 
