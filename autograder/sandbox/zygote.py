@@ -93,6 +93,7 @@ class Zygote:
         self.use_tensorflow = use_tensorflow
         self.policy = (policy or SandboxPolicy()).resolved(use_tensorflow)
         self._lock = threading.Lock()
+        self._owner_pid = os.getpid()    # a forked copy of this object must not kill the zygote
         self._errfile = tempfile.TemporaryFile()
         t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -155,7 +156,8 @@ class Zygote:
 
     @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        return (os.getpid() == self._owner_pid and self._proc is not None
+                and self._proc.poll() is None)
 
     def spawn(self, config: dict[str, Any], uid: int) -> _ChildHandle:
         """Fork a worker child with ``config``; returns its handle (the child then says hello)."""
@@ -191,6 +193,8 @@ class Zygote:
 
     def close(self) -> None:
         """Kill the zygote and, with its pid namespace, every child it forked."""
+        if os.getpid() != self._owner_pid:      # inherited through fork: not ours to kill
+            return
         if self._proc is not None and self._proc.poll() is None:
             try:
                 os.killpg(self._proc.pid, 9)
@@ -219,7 +223,7 @@ _SHARED_LOCK = threading.Lock()
 def shared_zygote(assignment_dir: Path | None, policy: SandboxPolicy,
                   use_tensorflow: bool = True) -> Zygote:
     """The process-wide zygote for this assignment folder and policy (started on first use)."""
-    key = (str(assignment_dir), policy, use_tensorflow)
+    key = (os.getpid(), str(assignment_dir), policy, use_tensorflow)   # never share across fork
     with _SHARED_LOCK:
         zyg = _SHARED.get(key)
         if zyg is None or not zyg.alive:
