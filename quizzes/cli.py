@@ -115,7 +115,7 @@ def mastery_show(student, course, db_url, threshold) -> None:
     items = review_list(_db_url(course, db_url), student, threshold, include_mastered=True)
     click.echo(f"{'concept':30} {'P(mastered)':>11} {'obs':>4}")
     for it in items:
-        mark = "mastered" if it.mastered else ""
+        mark = "mastered" if it.mastered else ("not assessed yet" if it.n_obs == 0 else "")
         click.echo(f"{it.concept:30} {it.p_mastery:>11.3f} {it.n_obs:>4}  {mark}")
     todo = [it for it in items if not it.mastered]
     if todo:

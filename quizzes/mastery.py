@@ -260,7 +260,8 @@ class ReviewItem:
 
 def review_list(db_url: str, student: str, threshold: float = THRESHOLD,
                 include_mastered: bool = False) -> list[ReviewItem]:
-    """Concepts ordered by lowest mastery, each pointing at practice questions and notebook sections."""
+    """Concepts below ``threshold`` ordered by lowest mastery (concepts with no observations yet come
+    last), each pointing at practice questions and notebook sections."""
     from quizzes.practice import practice_pool
     from quizzes.schema import load_concepts
     concepts = load_concepts()
@@ -272,7 +273,8 @@ def review_list(db_url: str, student: str, threshold: float = THRESHOLD,
             continue
         qs = tuple(q.id for q in practice_pool(c.week) if cid in q.concepts)
         items.append(ReviewItem(cid, c.name, c.week, p, n, p >= threshold, qs, c.practice))
-    items.sort(key=lambda it: (it.p_mastery, -it.n_obs, it.concept))
+    # assessed concepts first (lowest mastery first), then concepts without any evidence yet
+    items.sort(key=lambda it: (it.n_obs == 0, it.p_mastery, it.concept))
     return items
 
 

@@ -121,12 +121,16 @@ def test_quiz_responses_are_stored_in_bank_order_with_attempts(db):
 def test_review_list_orders_by_lowest_mastery_and_points_to_practice(db):
     record_result(db, result("fay", "regularization", [
         check("a", False, ["dropout"]), check("b", False, ["dropout"]),
-        check("c", True, ["l2_regularization"]), check("d", True, ["l2_regularization"])]))
+        check("c", True, ["l2_regularization"]),
+        check("d", True, ["weight_initialization"]), check("e", True, ["weight_initialization"])]))
     items = review_list(db, "fay")
-    ps = [it.p_mastery for it in items]
-    assert ps == sorted(ps)
-    assert items[0].concept == "dropout"
+    assessed = [it for it in items if it.n_obs]
+    assert [it.concept for it in assessed] == ["dropout", "l2_regularization"]
+    assert items[:2] == assessed                              # unassessed concepts come after
+    assert all(it.n_obs == 0 and it.p_mastery == pytest.approx(0.3) for it in items[2:])
+    assert assessed[0].p_mastery < assessed[1].p_mastery
     assert all(it.p_mastery < 0.95 for it in items)
+    assert "weight_initialization" not in {it.concept for it in items}    # two code checks passed: mastered
     first = items[0]
     assert first.questions and all("dropout" in bank()[qid].concepts for qid in first.questions)
     assert any(s["assignment"] == "regularization" for s in first.sections)
