@@ -1,0 +1,535 @@
+#!/usr/bin/env python
+"""Benchmark: deepgrade vs stock ``nbgrader autograde`` on the same simulated class (issue 8).
+
+    python bench/bench.py [--students 20] [--assignments initialization ...] [--out bench/out]
+                          [--configs stock,plugin,runner1,runner2,dask2,floor] [--seed 0]
+
+One simulated class (``autograder.classsim``: correct notebooks and known mistakes, no broken or hostile
+notebooks) is written into two course folders and graded by every configuration:
+
+  nbgrader-stock      STOCK ``nbgrader autograde`` (nbgrader's Execute: one kernel per notebook, every
+                      cell incl. training and plots) on a course whose test cells additionally carry,
+                      inside ``### BEGIN/END HIDDEN TESTS``, a call running OUR hidden checks in-kernel
+                      (``autograder.checks.inkernel``); stock nbgrader_config, no deepgrade plugin.
+  nbgrader-deepgrade  ``nbgrader autograde`` with the repository's config (deepgrade plugin).
+  runner-1 / runner-2 ``autograder.runner.grade_class`` with 1 and 2 local workers.
+  dask-local-2        the runner through a throw-away Dask LocalCluster with 2 workers.
+  floor               graded functions + hidden checks alone: in-process reference adapter
+                      (``InProcessStudent`` with the student's choices), no sandbox, no notebook.
+
+Every configuration runs as its own child process (wall time includes interpreter start-up and imports,
+like a user typing the command). Memory: the parent samples the child's process tree with psutil
+(every 0.2 s) and reads ``ru_maxrss`` from ``os.wait4`` (largest single reaped process of the tree);
+``peak_rss_mb`` is the larger of the two for the biggest single process, ``peak_tree_rss_mb`` the peak
+sum over all processes of the tree (overcounts pages shared after fork).
+
+Writes ``<out>/results.json``, ``<out>/results.md``, ``<out>/throughput.png`` and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+PY = sys.executable
+BIN = Path(PY).parent
+NUMPY_ASSIGNMENTS = ["initialization", "regularization", "gradient_checking", "optimization", "batchnorm"]
+CONFIGS = {   # short name -> (label, workers)
+    "stock": ("nbgrader-stock", 1),
+    "plugin": ("nbgrader-deepgrade", 1),
+    "runner1": ("runner-1", 1),
+    "runner2": ("runner-2", 2),
+    "dask2": ("dask-local-2", 2),
+    "floor": ("floor", 1),
+}
+STOCK = "nbgrader-stock"
+TIMESTAMP = "2026-11-25 12:00:00.000000 UTC"
+STOCK_CONFIG = '''"""Stock nbgrader configuration of the benchmark's comparison course (no deepgrade plugin)."""
+import os
+
+c = get_config()  # noqa: F821
+_here = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.course_id = "deepgrade-bench-stock"
+c.CourseDirectory.root = _here
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(_here, "gradebook.db")
+c.Exchange.root = os.path.join(_here, "exchange")
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+'''
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+# ------------------------------------------------------------------------------------------- preparation
+def hidden_cell_source(assignment: str, function: str, points: float, visible: str) -> str:
+    """A test cell of the stock course: the visible test code, wrapped (in hidden regions) in a call
+    that runs it and then our hidden checks of ``function`` in the kernel (autograder.checks.inkernel)."""
+    if "'''" in visible or visible.rstrip().endswith("\\"):
+        raise ValueError(f"test_{function}: the visible test cannot be embedded in r''' '''")
+    return ("### BEGIN HIDDEN TESTS\n"
+            "import sys as _dg_sys\n"
+            f"if {str(REPO)!r} not in _dg_sys.path: _dg_sys.path.insert(0, {str(REPO)!r})\n"
+            "from autograder.checks.inkernel import grade_cell as _dg_grade_cell\n"
+            f"_dg_grade_cell({assignment!r}, {function!r}, {float(points)!r}, globals(), r'''\n"
+            "### END HIDDEN TESTS\n"
+            f"{visible.rstrip()}\n"
+            "### BEGIN HIDDEN TESTS\n"
+            "''')\n"
+            "### END HIDDEN TESTS")
+
+
+def make_stock_variant(nb_path: Path, assignment: str) -> int:
+    """Rewrite the source notebook's test cells (see :func:`hidden_cell_source`); returns how many."""
+    from reference.registry import GRADED
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    n = 0
+    for cell in nb["cells"]:
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        gid = meta.get("grade_id") or ""
+        f = gid.removeprefix("test_")
+        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution") \
+                and gid.startswith("test_") and f in GRADED[assignment]:
+            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            cell["source"] = hidden_cell_source(assignment, f, meta["points"], src)
+            n += 1
+    nb_path.write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return n
+
+
+def prepare(work: Path, assignments: list[str], students: int, seed: int) -> dict:
+    """Build + release both courses and write the same simulated class into each."""
+    import numpy as np
+
+    from autograder import classsim
+    from autograder.course.build import build_course
+    from autograder.course.release import release_course
+    from reference.mistakes import mistakes_for
+    from reference.registry import GRADED
+
+    if work.exists():
+        shutil.rmtree(work)
+    ours, stock = work / "deepgrade", work / "stock"
+    build_course(ours, assignments)
+    release_course(ours, assignments, force=True)
+    stock.mkdir(parents=True)
+    (stock / "nbgrader_config.py").write_text(STOCK_CONFIG)
+    build_course(stock, assignments)
+    for a in assignments:
+        make_stock_variant(stock / "source" / a / f"{a}.ipynb", a)
+    release_course(stock, assignments, force=True)
+
+    class_ = classsim.make_students(students, seed)
+    plans: dict[str, dict[str, dict]] = {}
+    for i, a in enumerate(assignments):
+        functions = list(GRADED[a])
+        mistakes = {f: [m.id for m in mistakes_for(a, f)] for f in functions}
+        rng = np.random.default_rng([seed, i])
+        plans[a] = {}
+        for s in class_:
+            sub = classsim.plan_submission(s, a, functions, mistakes, rng, broken_rate=0.0, hostile_rate=0.0)
+            plans[a][s.id] = sub.choices
+            for course in (ours, stock):
+                base = course / "release" / a / f"{a}.ipynb"
+                classsim.write_submission(course, s.id, a, classsim.render_submission(sub, base), TIMESTAMP)
+    (work / "plans.json").write_text(json.dumps(plans, indent=1))
+    return plans
+
+
+# ------------------------------------------------------------------------------------------- measuring
+class TreeSampler:
+    """Peak RSS per process and of the whole tree under ``pid`` (psutil, every ``interval`` s)."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval = pid, interval
+        self.per_pid: dict[int, int] = {}
+        self.names: dict[int, str] = {}
+        self.tree_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        return False
+
+    def _run(self):
+        import psutil
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop.is_set():
+            try:
+                procs = [root] + root.children(recursive=True)
+            except psutil.Error:
+                break
+            total = 0
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                    if p.pid not in self.names:
+                        self.names[p.pid] = " ".join(p.cmdline()[:3])[:80]
+                except psutil.Error:
+                    continue
+                total += rss
+                self.per_pid[p.pid] = max(self.per_pid.get(p.pid, 0), rss)
+            self.tree_peak = max(self.tree_peak, total)
+            self._stop.wait(self.interval)
+
+
+def run_child(cmd: list[str], cwd: Path, log_path: Path, on_line=None) -> dict:
+    """Run ``cmd``; stream its stderr+stdout (each line timestamped to ``on_line``); measure memory."""
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+        with TreeSampler(proc.pid) as sampler:
+            for line in proc.stdout:
+                now = time.perf_counter() - t0
+                log.write(f"{now:9.3f} {line}")
+                if on_line:
+                    on_line(now, line)
+            _, status, ru = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    biggest = max(sampler.per_pid.items(), key=lambda kv: kv[1], default=(0, 0))
+    return {"wall_s": wall, "returncode": proc.returncode,
+            "peak_rss_mb": max(ru.ru_maxrss / 1024, biggest[1] / 2**20),
+            "peak_rss_process": sampler.names.get(biggest[0], ""),
+            "peak_tree_rss_mb": sampler.tree_peak / 2**20,
+            "processes_seen": len(sampler.per_pid),
+            # CPU seconds of the child and every descendant it reaped (less sensitive to a noisy machine)
+            "cpu_s": ru.ru_utime + ru.ru_stime,
+            "loadavg_1min": round((load_before + os.getloadavg()[0]) / 2, 2)}
+
+
+NB_START = re.compile(r"submitted[/\\]([^/\\\s]+)[/\\]")
+
+
+def run_nbgrader(course: Path, assignment: str, log_path: Path) -> tuple[dict, list[float]]:
+    """``nbgrader autograde`` in ``course``; per-notebook times from the timestamped log lines."""
+    starts: list[tuple[float, str]] = []
+
+    def on_line(now, line):
+        m = NB_START.search(line)
+        if m and (not starts or starts[-1][1] != m.group(1)):
+            starts.append((now, m.group(1)))
+
+    info = run_child([str(BIN / "nbgrader"), "autograde", assignment, "--force",
+                      f"--CourseDirectory.root={course}"], course, log_path, on_line)
+    if info["returncode"] != 0:
+        raise RuntimeError(f"nbgrader autograde failed in {course}; see {log_path}")
+    bounds = [t for t, _ in starts] + [info["wall_s"]]
+    per_nb = [b - a for a, b in zip(bounds, bounds[1:])]
+    return info, per_nb
+
+
+def gradebook_scores(course: Path, assignment: str) -> dict[str, tuple[float, float]]:
+    """{student: (score, max_score)} from nbgrader's gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        a = gb.find_assignment(assignment)
+        for st in gb.students:
+            try:
+                sub = gb.find_submission(assignment, st.id)
+            except MissingEntry:
+                continue
+            out[st.id] = (float(sub.score or 0.0), float(a.max_score or 0.0))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- children
+def child_runner(course: str, assignment: str, workers: int, scheduler: str | None, out: str) -> None:
+    from autograder.runner import grade_class
+    times, scores = [], {}
+
+    def on_result(r):
+        times.append(float((r.timing or {}).get("total_s") or 0.0))
+        scores[r.student] = (r.score, r.max_score, r.gradable)
+
+    t0 = time.perf_counter()
+    s = grade_class(course, assignment, workers=workers, scheduler=scheduler, force=True, progress=False,
+                    on_result=on_result)
+    Path(out).write_text(json.dumps({"per_nb": times, "scores": scores, "wall_s": time.perf_counter() - t0,
+                                     "ungradable": s.ungradable, "record_errors": s.record_errors,
+                                     "mode": s.mode}))
+
+
+def child_floor(course: str, assignment: str, plans: str, out: str) -> None:
+    from autograder.checks.adapters import InProcessStudent
+    from autograder.engine import grade_with_student
+    choices_by_student = json.loads(Path(plans).read_text())[assignment]
+    first = next(iter(choices_by_student))
+    grade_with_student(assignment, InProcessStudent(assignment, {}), first, course_dir=course)  # warm-up
+    times, scores = [], {}
+    for student, choices in choices_by_student.items():
+        t0 = time.perf_counter()
+        r = grade_with_student(assignment, InProcessStudent(assignment, choices), student, course_dir=course)
+        times.append(time.perf_counter() - t0)
+        scores[student] = (r.score, r.max_score, r.gradable)
+    Path(out).write_text(json.dumps({"per_nb": times, "scores": scores}))
+
+
+# ------------------------------------------------------------------------------------------- one config
+def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
+    label, workers = CONFIGS[key]
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{label}-{assignment}.log"
+    if key == "stock":
+        course = work / "stock"
+        info, per_nb = run_nbgrader(course, assignment, log)
+        scores = gradebook_scores(course, assignment)
+    elif key == "plugin":
+        course = _fresh_copy(work, label)
+        info, per_nb = run_nbgrader(course, assignment, log)
+        scores = gradebook_scores(course, assignment)
+    else:
+        course = work / "deepgrade" if key == "floor" else _fresh_copy(work, label)
+        out = logs / f"{label}-{assignment}.json"
+        if key == "floor":
+            cmd = [PY, __file__, "_floor", str(course), assignment, str(work / "plans.json"), str(out)]
+        else:
+            sched = "local" if key == "dask2" else "-"
+            cmd = [PY, __file__, "_runner", str(course), assignment, str(workers), sched, str(out)]
+        info = run_child(cmd, course, log)
+        if info["returncode"] != 0:
+            raise RuntimeError(f"{label} failed on {assignment}; see {log}")
+        data = json.loads(out.read_text())
+        per_nb = data["per_nb"]
+        if key == "floor":
+            scores = {s: (v[0], v[1]) for s, v in data["scores"].items()}
+            info["wall_s"] = sum(per_nb)     # the floor is the time inside functions + checks only
+        else:
+            scores = gradebook_scores(course, assignment)
+    n = len(scores)
+    return {"config": label, "assignment": assignment, "workers": workers, "notebooks": n,
+            "wall_s": round(info["wall_s"], 3),
+            "notebooks_per_min": round(60.0 * n / info["wall_s"], 2) if info["wall_s"] else None,
+            "median_s": round(statistics.median(per_nb), 4) if per_nb else None,
+            "p95_s": round(_p95(per_nb), 4) if per_nb else None,
+            "peak_rss_mb": round(info["peak_rss_mb"], 1),
+            "peak_rss_process": info["peak_rss_process"],
+            "peak_tree_rss_mb": round(info["peak_tree_rss_mb"], 1),
+            "cpu_s_per_nb": round(info["cpu_s"] / n, 3) if n and key != "floor" else
+            (round(info["wall_s"] / n, 3) if n else None),
+            "loadavg_1min": info["loadavg_1min"],
+            "scores": {s: list(v) for s, v in sorted(scores.items())}}
+
+
+def _fresh_copy(work: Path, label: str) -> Path:
+    """A private copy of the deepgrade course (its gradebook and autograded/ untouched by others)."""
+    dest = work / "runs" / label
+    if not dest.exists():
+        shutil.copytree(work / "deepgrade", dest, ignore=shutil.ignore_patterns("autograded", ".deepgrade*"))
+    return dest
+
+
+def _p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return xs[0]
+    k = 0.95 * (len(xs) - 1)
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+# ------------------------------------------------------------------------------------------- comparing
+def scores_agree(a: dict, b: dict, tol: float = 1e-6) -> tuple[bool, list[str]]:
+    """Per-student totals equal within ``tol`` after scaling b's max to a's max."""
+    bad = []
+    for s in sorted(set(a) | set(b)):
+        if s not in a or s not in b:
+            bad.append(f"{s}: missing in one run")
+            continue
+        (sa, ma), (sb, mb) = a[s][:2], b[s][:2]
+        scaled = sb * (ma / mb) if mb else sb
+        if abs(sa - scaled) > tol:
+            bad.append(f"{s}: {sa:g} vs {scaled:g}")
+    return not bad, bad
+
+
+def finish(rows: list[dict]) -> list[dict]:
+    """Add ratio_vs_nbgrader and scores_agree (vs stock; else vs the first of our configurations)."""
+    by_a: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        by_a.setdefault(r["assignment"], {})[r["config"]] = r
+    for a, cfgs in by_a.items():
+        stock = cfgs.get(STOCK)
+        ours = [c for c in cfgs if c != STOCK]
+        ref = stock or (cfgs[ours[0]] if ours else None)
+        for r in cfgs.values():
+            r["ratio_vs_nbgrader"] = (round(r["notebooks_per_min"] / stock["notebooks_per_min"], 2)
+                                      if stock and stock["notebooks_per_min"] else None)
+            ok, bad = scores_agree(ref["scores"], r["scores"])
+            r["scores_agree"] = ok
+            r["scores_compared_with"] = ref["config"]
+            r["score_mismatches"] = bad[:20]
+            r["mean_score_pct"] = round(100 * statistics.fmean(v[0] / v[1] for v in r["scores"].values() if v[1]), 2) \
+                if r["scores"] else None
+    return rows
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """One 'ALL' row per configuration over the assignments it ran."""
+    out = []
+    labels = list(dict.fromkeys(r["config"] for r in rows))
+    stock_all = None
+    for label in labels:
+        rs = [r for r in rows if r["config"] == label]
+        n = sum(r["notebooks"] for r in rs)
+        wall = sum(r["wall_s"] for r in rs)
+        agg = {"config": label, "assignment": "ALL", "workers": rs[0]["workers"], "notebooks": n,
+               "wall_s": round(wall, 3), "notebooks_per_min": round(60 * n / wall, 2) if wall else None,
+               "median_s": None, "p95_s": None,
+               "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+               "peak_tree_rss_mb": max(r["peak_tree_rss_mb"] for r in rs),
+               "cpu_s_per_nb": round(sum(r["cpu_s_per_nb"] * r["notebooks"] for r in rs) / n, 3) if n else None,
+               "loadavg_1min": round(statistics.fmean(r["loadavg_1min"] for r in rs), 2),
+               "scores_agree": all(r["scores_agree"] for r in rs),
+               "scores_compared_with": rs[0]["scores_compared_with"]}
+        if label == STOCK:
+            stock_all = agg
+        out.append(agg)
+    for agg in out:
+        agg["ratio_vs_nbgrader"] = (round(agg["notebooks_per_min"] / stock_all["notebooks_per_min"], 2)
+                                    if stock_all and stock_all["notebooks_per_min"] else None)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- reporting
+def markdown(rows: list[dict], meta: dict) -> str:
+    def f(x, fmt):
+        return "–" if x is None else format(x, fmt)
+    lines = [f"Benchmark {meta['date']}: {meta['students']} students per assignment, {meta['cpus']} CPUs, "
+             f"sandbox `{meta['sandbox_mode']}`, Python {meta['python']}.", "",
+             "| assignment | configuration | workers | notebooks | wall s | notebooks/min | median s/nb | "
+             "p95 s/nb | CPU s/nb | peak RSS MB (largest process) | peak tree RSS MB | × stock nbgrader | scores agree | load |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+    for r in rows:
+        agree = "yes" if r["scores_agree"] else "**no**"
+        if r["config"] == r.get("scores_compared_with"):
+            agree = "(reference)"
+        lines.append(f"| {r['assignment']} | {r['config']} | {r['workers']} | {r['notebooks']} | "
+                     f"{r['wall_s']:.1f} | {f(r['notebooks_per_min'], '.1f')} | {f(r['median_s'], '.3f')} | "
+                     f"{f(r['p95_s'], '.3f')} | {f(r.get('cpu_s_per_nb'), '.2f')} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['peak_tree_rss_mb']:.0f} | {f(r['ratio_vs_nbgrader'], '.1f')} | {agree} | "
+                     f"{f(r.get('loadavg_1min'), '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    assignments = list(dict.fromkeys(r["assignment"] for r in rows))
+    configs = [c for c in dict.fromkeys(r["config"] for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(assignments) + 3), 4.5))
+    w = 0.8 / max(1, len(configs))
+    x = np.arange(len(assignments))
+    for i, c in enumerate(configs):
+        vals = [next((r["notebooks_per_min"] or 0 for r in rows if r["config"] == c and r["assignment"] == a), 0)
+                for a in assignments]
+        ax.bar(x + (i - (len(configs) - 1) / 2) * w, vals, w, label=c)
+    ax.set_xticks(x, assignments, rotation=15)
+    ax.set_yscale("log")
+    ax.set_ylabel("notebooks per minute (log)")
+    ax.set_title("Grading throughput: deepgrade vs stock nbgrader")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "_runner":
+        _, course, a, workers, sched, out = argv
+        child_runner(course, a, int(workers), None if sched == "-" else sched, out)
+        return 0
+    if argv and argv[0] == "_floor":
+        _, course, a, plans, out = argv
+        child_floor(course, a, plans, out)
+        return 0
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--students", type=int, default=20)
+    p.add_argument("--assignments", nargs="+", default=NUMPY_ASSIGNMENTS)
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    p.add_argument("--configs", default=",".join(CONFIGS),
+                   help=f"comma-separated subset of {','.join(CONFIGS)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep", action="store_true", help="keep the work folder (courses, logs)")
+    args = p.parse_args(argv)
+    keys = [k.strip() for k in args.configs.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in CONFIGS]
+    if unknown:
+        p.error(f"unknown configuration(s) {unknown}; choose from {list(CONFIGS)}")
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+
+    from autograder.sandbox import sandbox_mode
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "students": args.students,
+            "assignments": args.assignments, "configs": [CONFIGS[k][0] for k in keys],
+            "cpus": len(os.sched_getaffinity(0)), "python": platform.python_version(),
+            "sandbox_mode": sandbox_mode(), "seed": args.seed}
+    t0 = time.perf_counter()
+    print(f"preparing {args.students} students x {len(args.assignments)} assignments in {work} ...", flush=True)
+    prepare(work, args.assignments, args.students, args.seed)
+    meta["prepare_s"] = round(time.perf_counter() - t0, 1)
+    rows = []
+    for a in args.assignments:
+        for k in keys:
+            t1 = time.perf_counter()
+            row = run_config(k, a, work, out / "logs")
+            rows.append(row)
+            print(f"  {a:18s} {row['config']:20s} {row['notebooks']:3d} nb  {row['wall_s']:8.1f} s  "
+                  f"{row['notebooks_per_min']:8.1f} nb/min  peak {row['peak_rss_mb']:.0f} MB  "
+                  f"({time.perf_counter() - t1:.0f} s)", flush=True)
+    rows = finish(rows)
+    summary = aggregate(rows) if len(args.assignments) > 1 else []
+    meta["total_s"] = round(time.perf_counter() - t0, 1)
+    table = markdown(rows + summary, meta)
+    (out / "results.md").write_text(table)
+    (out / "results.json").write_text(json.dumps(rows + summary, indent=1))
+    (out / "results.meta.json").write_text(json.dumps(meta, indent=1))
+    plot(rows, out / "throughput.png")
+    print(table)
+    for r in rows:
+        if not r["scores_agree"]:
+            print(f"scores differ: {r['assignment']} {r['config']} vs {r['scores_compared_with']}: "
+                  f"{r['score_mismatches'][:5]}")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
