@@ -116,7 +116,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
     except (CourseLocked, GradebookError, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary)
-    if summary.record_errors:
+    if summary.record_errors or summary.not_graded:
         raise SystemExit(1)
 
 

@@ -72,18 +72,46 @@ def ungradable(path: str | Path, assignment: str, student: str, reason: str, *, 
                             gradable=False, ungradable_reason=reason, seed=seed)
 
 
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    """``engine.GradingError``: the sandbox/preamble failed — not the student's fault (DESIGN: retry,
+    never record a zero)."""
+    try:
+        from autograder.engine import GradingError
+    except Exception:  # noqa: BLE001 - an engine that cannot import fails every task anyway
+        return False
+    return isinstance(exc, GradingError)
+
+
+@dataclasses.dataclass(frozen=True)
+class InfrastructureFailure:
+    """A submission the grading infrastructure could not grade after retries: nothing is recorded,
+    so the next run grades it again."""
+    student: str
+    assignment: str
+    reason: str
+
+
 def safe_grade(grade_fn: Callable, path: str, assignment: str, student: str, *, course_dir: str | Path,
-               seed: int | None = None) -> SubmissionResult:
-    """Call the engine; ANY exception (or a wrong return type) becomes an ungradable result with the reason."""
+               seed: int | None = None, retries: int = 2, retry_delay: float = 0.5) -> SubmissionResult:
+    """Call the engine. An ``engine.GradingError`` (infrastructure) is retried ``retries`` times and then
+    re-raised; ANY other exception (or a wrong return type) becomes an ungradable result with the reason."""
     if not Path(path).is_file():
         return ungradable(path, assignment, student, f"no notebook submitted: {Path(path).name} is missing",
                           checksum=MISSING, seed=seed)
-    try:
-        result = grade_fn(str(path), assignment, student, course_dir=str(course_dir), seed=seed)
-    except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
-        last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
-        where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
-        return ungradable(path, assignment, student, f"grader error: {type(exc).__name__}: {exc}{where}", seed=seed)
+    for attempt in range(retries + 1):
+        try:
+            result = grade_fn(str(path), assignment, student, course_dir=str(course_dir), seed=seed)
+            break
+        except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
+            if _is_infrastructure_error(exc):
+                if attempt == retries:
+                    raise
+                time.sleep(retry_delay * (attempt + 1))
+                continue
+            last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+            where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
+            return ungradable(path, assignment, student, f"grader error: {type(exc).__name__}: {exc}{where}",
+                              seed=seed)
     if not isinstance(result, SubmissionResult):
         return ungradable(path, assignment, student,
                           f"grader error: engine returned {type(result).__name__}, not SubmissionResult", seed=seed)
@@ -91,13 +119,16 @@ def safe_grade(grade_fn: Callable, path: str, assignment: str, student: str, *, 
 
 
 def _grade_task(engine: str | Callable, path: str, assignment: str, student: str, course_dir: str,
-                seed: int | None) -> SubmissionResult:
+                seed: int | None) -> SubmissionResult | InfrastructureFailure:
     """What a worker runs (top-level so it pickles by reference)."""
     try:
         fn = resolve_engine(engine)
     except Exception as exc:  # noqa: BLE001
         return ungradable(path, assignment, student, f"grader error: {exc}", seed=seed)
-    return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
+    try:
+        return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - only GradingError gets here (after retries)
+        return InfrastructureFailure(student, assignment, f"{type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------- discovery
@@ -187,6 +218,7 @@ class GradeSummary:
     skipped: int = 0
     ungradable: int = 0
     record_errors: list[str] = field(default_factory=list)
+    not_graded: list[str] = field(default_factory=list)     # infrastructure failures, left for the next run
     scores: list[float] = field(default_factory=list)
     max_score: float = 0.0
     wall_s: float = 0.0
@@ -218,8 +250,7 @@ def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submis
     an iterator of (submission, result) in completion order."""
     if workers == 1:                        # in-process, sequential: no pool to pay for
         fn = resolve_engine(engine)
-        return ((s, safe_grade(fn, str(s.path), s.assignment, s.student, course_dir=course_dir, seed=seed))
-                for s in todo)
+        return ((s, _grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
     pool = _local_pool(workers)
     return _drain(pool, _submit_all(pool, todo, engine, course_dir, seed), engine, course_dir, seed, workers)
 
@@ -342,6 +373,10 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         t_grade = time.perf_counter()
         with _progress(progress, len(todo), assignment) as advance:
             for sub, result in stream:
+                if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
+                    summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+                    advance(sub.student)
+                    continue
                 if not result.gradable and not result.max_score:
                     result = dataclasses.replace(result, max_score=max_points)
                 _record(store, course_dir, db_url, sub, result, summary)
@@ -409,6 +444,8 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     console.print(table)
     for err in summary.record_errors:
         console.print(f"[red]not recorded[/red] {err}")
+    for err in summary.not_graded:
+        console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {err}")
 
 
 def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:

@@ -196,3 +196,16 @@ def test_grading_on_a_dask_scheduler_address(course):
                               progress=False)
     assert summary.mode.startswith("dask tcp://") and summary.graded == 2
     assert _scores(course) == {"alice": 5.0, "bob": 4.0}
+
+
+def test_infrastructure_errors_are_retried_and_never_recorded_as_zero(course):
+    submit(course, "kim", {"add": "    return a + b  # infra-once"})
+    submit(course, "lee", {"add": "    return a + b  # infra-fail"})
+    submit(course, "max")
+    summary = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    assert _scores(course) == {"kim": 5.0, "max": 5.0}              # kim retried in the worker
+    assert len(summary.not_graded) == 1 and summary.not_graded[0].startswith("lee/tiny: GradingError")
+    assert summary.graded == 2 and summary.ungradable == 0
+    submit(course, "lee")                                           # the infrastructure is back
+    summary = grade_class(course, ASSIGNMENT, workers=1, engine=ENGINE, progress=False)
+    assert summary.graded == 1 and summary.skipped == 2 and _scores(course)["lee"] == 5.0
