@@ -133,3 +133,11 @@ def test_check_module_runs_under_plain_pytest_on_a_notebook(tmp_path):
     assert "initialize_parameters_he" in fail.stdout and "Hint:" in fail.stdout
     ref = subprocess.run(base + ["--reference"], cwd=REPO, capture_output=True, text=True)
     assert ref.returncode == 0 and f"{n} passed" in ref.stdout
+
+
+@pytest.mark.slow
+def test_minimal_synthesized_notebook_grades_like_the_source(tmp_path):
+    a = "gradient_checking"
+    p = write_notebook(synthesize_submission(a), tmp_path / "minimal.ipynb")
+    r = grade_submission(p, a, "minimal", course_dir=REPO)
+    assert r.gradable and r.cell_errors == [] and r.score == r.max_score > 0
