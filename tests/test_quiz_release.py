@@ -105,3 +105,13 @@ def test_nbgrader_release_keeps_answer_cells_runnable_and_answer_free(tmp_path):
     text = json.dumps(nb) + (released / "quiz_week3_utils.py").read_text()
     for secret in _secrets(3):
         assert secret not in text
+
+
+def test_committed_quiz_sources_match_the_banks(tmp_path):
+    """source/quiz_week<N>/ in the repository is what `deepgrade quiz release` writes from the banks."""
+    for week in (1, 2, 3):
+        fresh = build_quiz(week, tmp_path)
+        committed = REPO / "source" / f"quiz_week{week}"
+        for name in (f"quiz_week{week}.ipynb", f"quiz_week{week}_utils.py"):
+            assert (committed / name).read_text() == (fresh / name).read_text(), \
+                f"{committed / name} is stale: run `deepgrade quiz release --no-nbgrader`"
