@@ -39,7 +39,9 @@ CELLS = [
                            "def bad_arr():\n    return np.array([None, 1], dtype=object)\n"
                            "def gen():\n    return (i for i in range(3))\n"
                            "def raises():\n    raise KeyError('nope')\n"
-                           "def noisy():\n    print('x' * 10_000_000)\n    return 1\n"},
+                           "def noisy():\n    print('x' * 10_000_000)\n    return 1\n"
+                           "def binary_out():\n    import sys, os\n    sys.stdout.buffer.write(b'via buffer ')\n"
+                           "    os.write(1, b'via fd')\n    return 0\n"},
     {"index": 8, "source": "%matplotlib inline\nvalue = (7\n         % 4)\ntext = \"\"\"\n%not a magic\n!nor this\n\"\"\"\n"
                            "def cont():\n    !echo indented\n    listing = !ls\n    return value, text, listing\n"
                            "len?\n"},
@@ -168,6 +170,11 @@ def test_output_is_captured_and_capped(session):
     assert session.call("noisy") == 1
     assert len(session.last_output["stdout"]) < 4096 + 100
     assert "truncated" in session.last_output["stdout"]
+
+
+def test_binary_and_fd_level_output_is_captured(session):
+    assert session.call("binary_out") == 0
+    assert session.last_output["stdout"] == "via buffer via fd"
 
 
 def test_ipython_syntax_neutralized(session):
@@ -484,6 +491,9 @@ def test_submission_budget_is_enforced():
         with pytest.raises(StudentError) as info:
             s.call("nap", 5)
         assert info.value.kind == "timeout" and "submission" in info.value.message
+        with pytest.raises(StudentError) as info:      # a restart does not renew the budget
+            s.restart()
+        assert info.value.kind == "timeout"
 
 
 def test_fallback_mode_warns(monkeypatch):

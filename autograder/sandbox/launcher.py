@@ -396,7 +396,11 @@ class StudentSession:
         if self._h is not None:
             return
         t0 = time.monotonic()
-        self._deadline = t0 + self.policy.submission_timeout_s
+        if not self._deadline:     # the submission budget spans restarts
+            self._deadline = t0 + self.policy.submission_timeout_s
+        if t0 >= self._deadline:
+            self._dead_reason = "submission time limit reached"
+            raise StudentError("timeout", "the submission's time budget is used up")
         self._dead_reason = None
         if self.zygote:
             self._h = self._spawn_from_zygote()

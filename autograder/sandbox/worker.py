@@ -130,7 +130,7 @@ _callable = _builtins_mod.callable
 _isinstance = _builtins_mod.isinstance
 _type = type
 _str, _int, _float, _bool = str, int, float, bool
-_list, _tuple, _dict, _len, _repr = list, tuple, dict, len, repr
+_list, _tuple, _dict, _len, _repr, _bytes = list, tuple, dict, len, repr, bytes
 _BaseException = BaseException
 _monotonic = _time.monotonic
 _setitimer = _signal.setitimer
@@ -179,6 +179,23 @@ class _CappedWriter(_io.TextIOBase):
 
     def getvalue(self):
         return "".join(self._parts)
+
+    @property
+    def buffer(self):
+        """Binary view (``sys.stdout.buffer.write(b"...")``), decoded into the same capped text."""
+        return _BinaryView(self)
+
+
+class _BinaryView:
+    def __init__(self, text):
+        self._text = text
+
+    def write(self, b):
+        self._text.write(_bytes(b).decode("utf-8", "replace"))
+        return _len(b)
+
+    def flush(self):
+        pass
 
 
 def _drain_fd(fd, cap):
