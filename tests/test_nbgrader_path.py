@@ -145,3 +145,17 @@ def test_real_engine_both_paths_agree_on_initialization(tmp_path):
     assert sum(via_runner["perfect"].values()) == 20.0
     assert via_runner["partial"][f"test_{functions[0]}"] == 0.0
     assert sum(via_runner["mistaken"].values()) < 20.0
+
+
+def test_formgrader_autograde_button_uses_the_plugin(course, monkeypatch):
+    """The formgrader's "autograde" button calls NbGraderAPI.autograde(assignment, student) in-process
+    with the course's nbgrader_config.py."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+    submit(course, "bob", {"add": "    return a - b  # half"})
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = NbGraderAPI(config=cfg).autograde(ASSIGNMENT, "bob")
+    assert result["success"], result.get("log")
+    assert "deepgrade: bob tiny scored 4 / 5" in result["log"]
+    assert gradebook_scores(course)["bob"] == {"test_add": 1.0, "test_mul": 3.0}
