@@ -16,7 +16,7 @@ import numpy as np
 from autograder.sandbox import wire
 from autograder.sandbox.launcher import StudentError
 
-from .framework import TF_MARKERS, normalize
+from .compare import TF_MARKERS, normalize
 
 MISSING, RAISES = "missing", "raises"
 Choice = "None | str"  # None = reference, "<function>.<slug>" = a known mistake, "missing", "raises"
