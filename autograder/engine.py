@@ -179,8 +179,9 @@ def grade_with_student(assignment: str, student_obj: Student, student: str = "",
     t0 = time.perf_counter()
     sandbox_before = getattr(student_obj, "sandbox_s", 0.0)
     outcomes = run_suite(suite, student_obj, seed)
-    checks_s = time.perf_counter() - t0
-    sandbox_s += getattr(student_obj, "sandbox_s", 0.0) - sandbox_before
+    calls_s = getattr(student_obj, "sandbox_s", 0.0) - sandbox_before
+    checks_s = max(0.0, time.perf_counter() - t0 - calls_s)   # trusted-side check time only
+    sandbox_s += calls_s
     timing = {"total_s": round(time.perf_counter() - started, 4), "sandbox_s": round(sandbox_s, 4),
               "checks_s": round(checks_s, 4)}
     return _result(assignment, student, notebook, checksum, seed, suite, outcomes,

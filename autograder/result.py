@@ -13,6 +13,8 @@ Shape of the JSON (all keys always present)::
      "grade_cells": {grade_id: {"score": float, "max_score": float}},
      "checks": [CheckResult...], "cell_errors": [{"cell": int, "ename": str, "evalue": str}],
      "timing": {"total_s": float, "sandbox_s": float, "checks_s": float},
+       (sandbox_s: wall time inside the sandbox -- start, loading the cells, the checks' calls;
+        checks_s: trusted-side time of the checks, calls excluded; total_s: the whole grading)
      "sandbox_mode": str, "graded_at": ISO-8601 str}
 """
 from __future__ import annotations
