@@ -366,7 +366,7 @@ def build() -> NotebookBuilder:
       sample of the data, instead of, say, all examples of one class if the file happens to be sorted.
     - **Partition.** Cut the shuffled columns into consecutive batches of `mini_batch_size`. When $m$ is
       not a multiple of the size, the last batch is smaller: it holds the
-      $m - \text{mini\_batch\_size} \cdot \lfloor m / \text{mini\_batch\_size} \rfloor$ examples left over.
+      $m - \text{batch size} \cdot \lfloor m / \text{batch size} \rfloor$ examples left over.
 
     Batch sizes are usually powers of two (32, 64, 128, 256, ...) and small enough that a batch fits in
     memory.
@@ -483,10 +483,10 @@ def build() -> NotebookBuilder:
     it. Shrinking $\alpha$ as training goes on gets the best of both. A common schedule divides the
     initial rate $\alpha_0$ by a factor that grows with the epoch number:
 
-    $$\alpha = \frac{\alpha_0}{1 + \text{decay\_rate} \cdot \text{epoch\_num}}.$$
+    $$\alpha = \frac{\alpha_0}{1 + \text{decay rate} \cdot \text{epoch}}.$$
 
-    Other schedules exist (exponential $\alpha = 0.95^{\text{epoch\_num}} \alpha_0$, $\alpha = k \alpha_0 /
-    \sqrt{\text{epoch\_num}}$, steps by hand), and they all trade speed early for precision late.
+    Other schedules exist (exponential $\alpha = 0.95^{\text{epoch}} \alpha_0$, $\alpha = k \alpha_0 /
+    \sqrt{\text{epoch}}$, steps by hand), and they all trade speed early for precision late.
 
     ### Exercise 9 — `update_lr`
     """)
@@ -496,7 +496,7 @@ def build() -> NotebookBuilder:
     after one epoch and is down to 1% after 99. When training lasts thousands of epochs it is better to
     lower the rate only every `time_interval` epochs — a *scheduled* decay:
 
-    $$\alpha = \frac{\alpha_0}{1 + \text{decay\_rate} \cdot \left\lfloor \frac{\text{epoch\_num}}{\text{time\_interval}} \right\rfloor}.$$
+    $$\alpha = \frac{\alpha_0}{1 + \text{decay rate} \cdot \left\lfloor \frac{\text{epoch}}{\text{interval}} \right\rfloor}.$$
 
     ### Exercise 10 — `schedule_lr_decay`
 

@@ -307,7 +307,7 @@ def build() -> NotebookBuilder:
     Use one Glorot-normal initializer, `tf.keras.initializers.GlorotNormal(seed=1)`, for every
     parameter (biases included) and wrap each result in a `tf.Variable`. Glorot (also called Xavier)
     initialization draws from a normal distribution truncated at two standard deviations, with variance
-    $2 / (\text{fan\_in} + \text{fan\_out})$ — a cousin of the He initialization you wrote in NumPy. The
+    $2 / (\text{fan-in} + \text{fan-out})$ — a cousin of the He initialization you wrote in NumPy. The
     sizes $n_x$ and $C$ are keyword arguments whose defaults fit our digits.
     """)
     nb.exercise(ref.initialize_parameters, points=20, tests=_tests_init())
