@@ -672,3 +672,43 @@ def beta_from_log_sample(low_exp, high_exp, fraction):
 def beta_direct_log(low_exp, high_exp, fraction):
     """Wrong: forgot the 1 - (reported 1 - beta instead of beta)."""
     return _log_sample(10.0 ** low_exp, 10.0 ** high_exp, fraction)
+
+
+@recipe("beta", "t", "a", "d")
+def ewa_corrected_linear(beta, t, a, d):
+    """Bias-corrected EWA at step t of the readings a, a + d, ..., a + (t - 1) d."""
+    from reference.optimization import exponentially_weighted_average
+    values = [a + d * k for k in range(int(t))]
+    return float(exponentially_weighted_average(values, beta, bias_correction=True)[-1])
+
+
+@recipe("beta", "t", "a", "d")
+def ewa_uncorrected_linear(beta, t, a, d):
+    """Wrong: the same average without bias correction."""
+    from reference.optimization import exponentially_weighted_average
+    values = [a + d * k for k in range(int(t))]
+    return float(exponentially_weighted_average(values, beta, bias_correction=False)[-1])
+
+
+@recipe("beta", "t", "a", "d")
+def ewa_last_reading(beta, t, a, d):
+    """Wrong: just the latest reading."""
+    return a + d * (int(t) - 1)
+
+
+@recipe("low", "high")
+def log_scale_exponent_low(low, high):
+    """Lower end of the exponent range r is drawn from (log10 of the smallest value sample_log_uniform returns)."""
+    return math.log10(_log_sample(low, high, 0.0))
+
+
+@recipe("low", "high")
+def log_scale_exponent_natural(low, high):
+    """Wrong: natural logarithm instead of base 10."""
+    return math.log(low)
+
+
+@recipe("low", "high")
+def log_scale_exponent_is_value(low, high):
+    """Wrong: the bound itself instead of its exponent."""
+    return low
