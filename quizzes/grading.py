@@ -142,6 +142,8 @@ def parse_answer(variant: Variant, raw: Any) -> Any:
         raise AnswerFormatError("answer True or False")
     if isinstance(raw, bool):
         raise AnswerFormatError("give a number, not True/False")
+    if getattr(raw, "shape", None) is not None and getattr(raw, "size", 0) == 1:
+        raw = raw.reshape(-1)[0].item()          # a NumPy scalar or 1-element array
     if isinstance(raw, (int, float)):
         value = float(raw)
     elif isinstance(raw, str):

@@ -106,7 +106,7 @@ def analyse(responses: Iterable[Response], questions: dict | None = None) -> lis
             D = sum(r.correct for r in upper) / k - sum(r.correct for r in lower) / k
         q = (questions or {}).get(qid)
         stats = ItemStats(qid, assignment, n, p, r_pb, D)
-        if q is not None and q.is_choice or any(isinstance(r.response, list) for r in rs):
+        if (q is not None and q.is_choice) or any(isinstance(r.response, list) for r in rs):
             stats.choice_rates, stats.no_answer_rate = _choice_rates(rs, len(q.choices) if q is not None else None)
         stats.flags = flags_for(stats, q)
         out.append(stats)

@@ -87,6 +87,14 @@ def test_badly_formed_answers_fail_with_a_reason(qid, raw, reason):
     assert not verdict.passed and reason in verdict.message
 
 
+def test_numpy_numbers_are_accepted():
+    import numpy as np
+    v = make_variant(bank()["w2_lrd_inverse"], "ada")
+    e = v.expected()
+    assert grade_answer(v, np.float64(e)).passed and grade_answer(v, np.array([[e]])).passed
+    assert not grade_answer(v, np.array([e, e])).passed
+
+
 def test_numeric_tolerance_and_distractor_feedback():
     q = bank()["w2_ewa_corrected_t3"]
     v = make_variant(q, "ada")
