@@ -582,3 +582,14 @@ def hog(n, mib):
             s.call("hog", 4, 300)          # each child is far below RLIMIT_AS; the sum is not
         assert info.value.kind == "memory" and time.monotonic() - t0 < 15
         assert _wait_gone(s.uid) == []
+
+
+def test_preamble_failure_is_reported_and_cells_follow_a_good_preamble(tmp_path):
+    (tmp_path / "helpers.py").write_text("import time\nSLOW = time.sleep(0.3)\ndef h():\n    return 'h'\n")
+    with fresh(tmp_path, cell_timeout_s=1) as s:
+        with pytest.raises(StudentError) as info:
+            s.load([{"index": 0, "source": "x = 1"}], preamble="from missing_helpers import *")
+        assert info.value.kind == "exception" and "preamble" in info.value.message
+        report = s.load([{"index": 0, "source": "import time\ntime.sleep(0.8)\ny = h()"},
+                         {"index": 1, "source": "def g():\n    return y"}], preamble="from helpers import *")
+        assert [c.status for c in report.cells] == ["ok", "ok"] and s.call("g") == "h"

@@ -486,13 +486,15 @@ class StudentSession:
         self._send({"op": "load", "cells": cell_list, "preamble": preamble,
                     "cell_timeout": self.policy.cell_timeout_s})
         done: list[CellStatus] = []
-        per_frame = self.policy.cell_timeout_s + _KILL_GRACE_S + (5.0 if preamble else 0.0)
+        per_frame = self.policy.cell_timeout_s + _KILL_GRACE_S   # one progress frame per cell
+        preamble_done = False
         while True:
             try:
                 msg = self._read(min(self._deadline, time.monotonic() + per_frame), "load")
             except StudentError as err:
-                if err.kind not in ("timeout", "crashed"):
-                    raise
+                if preamble and not preamble_done:
+                    raise StudentError(err.kind, f"assignment preamble: {err.message}") from None
+                # the sandbox is dead: blame the cell that was running, skip it on restart()
                 hung = cell_list[len(done)] if len(done) < len(cell_list) else None
                 statuses = list(done)
                 if hung is not None:
@@ -506,14 +508,21 @@ class StudentSession:
             if isinstance(msg, dict) and msg.get("event") == "cell":
                 done.append(_cell_status(msg.get("cell")))
                 continue
+            if isinstance(msg, dict) and msg.get("event") == "preamble":
+                preamble_done = True
+                continue
             if not isinstance(msg, dict) or not msg.get("ok"):
                 self._raise_reply(msg)
             value = msg.get("value")
             if not isinstance(value, dict):
                 raise StudentError("crashed", "malformed load reply")
-            cells_out = [_cell_status(c) for c in value.get("cells", [])] or done
-            self._defined = {n for n in value.get("defined", []) if isinstance(n, str)}
-            return LoadReport(cells_out, set(self._defined), alive=True,
+            if value.get("n_cells") != len(done) or len(done) != len(cell_list):
+                self._kill("inconsistent load reply")
+                raise StudentError("crashed", "the sandbox's load reply does not match its cells")
+            defined = value.get("defined")
+            self._defined = {n for n in defined if isinstance(n, str)} \
+                if isinstance(defined, list) else set()
+            return LoadReport(done, set(self._defined), alive=True,
                               duration_s=time.monotonic() - t0)
 
     def call(self, fn: str, *args: Any, _seed: int | None = None, _timeout: float | None = None,

@@ -530,6 +530,7 @@ def op_load(req):
         if st["status"] != "ok":
             return {"ok": False, "kind": "exception",
                     "message": f"assignment preamble failed: {st.get('message', '')}"}
+        _reply({"event": "preamble"})
     for cell in req.get("cells", []):
         index = cell.get("index")
         source = neutralize_ipython(_str(cell.get("source", "")))
@@ -541,7 +542,7 @@ def op_load(req):
         st["index"] = index
         results.append(st)
         _reply({"event": "cell", "cell": st})
-    return {"ok": True, "value": {"cells": results, "defined": _defined()}}
+    return {"ok": True, "value": {"n_cells": _len(results), "defined": _defined()}}
 
 
 def _lookup(name):
