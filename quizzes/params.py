@@ -234,13 +234,23 @@ def bias_divisor_beta_t(beta, t):
     return beta ** t
 
 
+def _grad_dict(x: float) -> dict:
+    return {"dW1": _one(x), "db1": _one(0.0)}
+
+
+def _scalar_step(update: Callable, w: float, g: float, states: tuple, *hyper) -> list[float]:
+    """One reference optimizer step on a single weight: ``update(parameters, grads, *states, *hyper)``.
+
+    ``states`` are the scalar optimizer states (velocity, squared average, ...) before the step; the
+    result lists the returned values in order (new weight first, then each returned state).
+    """
+    out = update(_scalar_net(w), _grad_dict(g), *[_grad_dict(x) for x in states], *hyper)
+    return [float(o["W1"][0, 0]) if "W1" in o else float(o["dW1"][0, 0]) for o in out]
+
+
 def _momentum(w, g, v, beta, lr):
     from reference.optimization import update_parameters_with_momentum
-    params = _scalar_net(w)
-    grads = {"dW1": _one(g), "db1": _one(0.0)}
-    vel = {"dW1": _one(v), "db1": _one(0.0)}
-    params, vel = update_parameters_with_momentum(params, grads, vel, beta, lr)
-    return float(params["W1"][0, 0]), float(vel["dW1"][0, 0])
+    return _scalar_step(update_parameters_with_momentum, w, g, (v,), beta, lr)
 
 
 @recipe("w", "g", "v", "beta", "lr")
@@ -275,11 +285,7 @@ def momentum_v_no_damping(w, g, v, beta, lr):
 
 def _rmsprop(w, g, s, beta2, lr):
     from reference.optimization import update_parameters_with_rmsprop
-    params = _scalar_net(w)
-    grads = {"dW1": _one(g), "db1": _one(0.0)}
-    sq = {"dW1": _one(s), "db1": _one(0.0)}
-    params, sq = update_parameters_with_rmsprop(params, grads, sq, beta2, lr)
-    return float(params["W1"][0, 0]), float(sq["dW1"][0, 0])
+    return _scalar_step(update_parameters_with_rmsprop, w, g, (s,), beta2, lr)
 
 
 @recipe("w", "g", "s", "beta2", "lr")
@@ -308,13 +314,10 @@ def rmsprop_s_not_squared(w, g, s, beta2, lr):
 
 
 def _adam(w, g, v, s, t, lr, beta1, beta2):
+    """(new weight, v_corrected, s_corrected) after one reference Adam step."""
     from reference.optimization import update_parameters_with_adam
-    params = _scalar_net(w)
-    grads = {"dW1": _one(g), "db1": _one(0.0)}
-    vv = {"dW1": _one(v), "db1": _one(0.0)}
-    ss = {"dW1": _one(s), "db1": _one(0.0)}
-    params, vv, ss, v_corr, s_corr = update_parameters_with_adam(params, grads, vv, ss, int(t), lr, beta1, beta2)
-    return float(params["W1"][0, 0]), float(v_corr["dW1"][0, 0]), float(s_corr["dW1"][0, 0])
+    new_w, _, _, v_corr, s_corr = _scalar_step(update_parameters_with_adam, w, g, (v, s), int(t), lr, beta1, beta2)
+    return new_w, v_corr, s_corr
 
 
 ADAM = ("w", "g", "v", "s", "t", "lr", "beta1", "beta2")
