@@ -19,8 +19,10 @@ def main() -> None:
     Typical flow (run inside a course directory that holds nbgrader_config.py):
       deepgrade build                 build datasets + source notebooks
       deepgrade release               nbgrader generate_assignment for every assignment
+      deepgrade quiz release          build + release the weekly quizzes (quiz_week1..3)
       deepgrade grade ASSIGNMENT      grade all submissions in parallel (hidden checks, sandboxed)
       deepgrade report                write student and instructor reports
+      deepgrade mastery show STUDENT  concept mastery (BKT) and what to review next
       deepgrade demo                  all of the above on a simulated class
     """
 
