@@ -168,3 +168,25 @@ def test_release_without_solutions_fails_every_visible_check(released_course, as
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
             errors = [o for o in cell.outputs if o["output_type"] == "error"]
             assert errors and errors[0]["ename"] == "NotImplementedError", cell.id
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_cells_the_grader_runs_need_no_data(built_course, tmp_path, assignment):
+    """What the engine executes (all code cells but deepgrade-skip and visible tests), with the
+    solutions in place, runs without the .h5 data and defines every graded function."""
+    import shutil
+    folder = tmp_path / assignment
+    shutil.copytree(built_course.source_nb(assignment).parent, folder, ignore=shutil.ignore_patterns("*.h5"))
+    nb = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
+    run = [c for c in nb.cells if c.cell_type == "code" and SKIP_TAG not in c.metadata.get("tags", [])
+           and not c.metadata.get("nbgrader", {}).get("grade")]
+    sys.path.insert(0, str(folder))
+    try:
+        ns: dict = {}
+        for cell in run:
+            exec(cell.source, ns)
+    finally:
+        sys.path.remove(str(folder))
+        for name in [m for m in sys.modules if m.endswith("_utils") or m in ("dg_datasets", "dg_plotting")]:
+            del sys.modules[name]
+    assert set(B.builder_for(assignment).exercises) <= {k for k, v in ns.items() if callable(v)}

@@ -201,7 +201,7 @@ def build() -> NotebookBuilder:
     The backward pass below has two bugs planted in it on purpose (it is given code, not an exercise).
     Run your check on the network defined in the next cell and see whether it notices.
     """)
-    nb.code("# the network and data of the experiments\n" + NET_SETUP.strip())
+    nb.code("# the network and data of the experiments\n" + NET_SETUP.strip(), skip=True)
     nb.given(ref.backward_propagation_n_with_bugs)
     nb.code(BUGGY_CHECK_CELL, skip=True)
     nb.md(r"""

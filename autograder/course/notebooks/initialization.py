@@ -97,7 +97,7 @@ def build() -> NotebookBuilder:
     to learn a curved decision boundary, which makes the differences between the initializers easy
     to see.
     """)
-    nb.code(DATA_CELL)
+    nb.code(DATA_CELL, skip=True)                # only the experiments use the data
     nb.code(DATA_PLOT_CELL, skip=True)
 
     # ---- exercise 1

@@ -167,7 +167,7 @@ def build() -> NotebookBuilder:
     to it — the kind of noise every real data set has. A model that bends its boundary around those
     patches has learned the noise, and the test set (labelled by the true rule) will show it.
     """)
-    nb.code(DATA_CELL)
+    nb.code(DATA_CELL, skip=True)                # only the experiments use the data
     nb.code(DATA_PLOT_CELL, skip=True)
     nb.md(r"""
     ## The model
