@@ -177,3 +177,20 @@ def test_shared_zygote_via_flag(tmp_path):
     finally:
         close_shared_zygotes()
     assert os.getpid() > 0
+
+
+def test_shared_zygote_survives_the_thread_that_started_it(tmp_path):
+    import threading
+    from autograder.sandbox.zygote import close_shared_zygotes, shared_zygote
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("z", shared_zygote(tmp_path, SandboxPolicy(), False)))
+    t.start()
+    t.join()
+    time.sleep(0.3)               # PR_SET_PDEATHSIG would have fired by now if tied to that thread
+    try:
+        assert got["z"].alive
+        with StudentSession(tmp_path, SandboxPolicy(), zygote=True) as s:
+            s.load([{"index": 0, "source": "def f():\n    return 5"}])
+            assert s.call("f") == 5
+    finally:
+        close_shared_zygotes()

@@ -220,6 +220,33 @@ _SHARED: dict[tuple, Zygote] = {}
 _SHARED_LOCK = threading.Lock()
 
 
+def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
+                            use_tensorflow: bool) -> Zygote:
+    """Start a Zygote from a long-lived daemon thread.
+
+    bwrap's --die-with-parent uses PR_SET_PDEATHSIG, which fires when the *thread* that started
+    it ends; a zygote shared by many threads must not die with whichever worker thread came first.
+    """
+    result: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def keeper() -> None:
+        try:
+            result["zygote"] = Zygote(assignment_dir, policy, use_tensorflow)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            result["error"] = exc
+        ready.set()
+        zyg = result.get("zygote")
+        while zyg is not None and zyg.alive:
+            time.sleep(1.0)
+
+    threading.Thread(target=keeper, name="deepgrade-zygote-keeper", daemon=True).start()
+    ready.wait()
+    if "error" in result:
+        raise result["error"]
+    return result["zygote"]
+
+
 def shared_zygote(assignment_dir: Path | None, policy: SandboxPolicy,
                   use_tensorflow: bool = True) -> Zygote:
     """The process-wide zygote for this assignment folder and policy (started on first use)."""
@@ -227,7 +254,7 @@ def shared_zygote(assignment_dir: Path | None, policy: SandboxPolicy,
     with _SHARED_LOCK:
         zyg = _SHARED.get(key)
         if zyg is None or not zyg.alive:
-            zyg = _SHARED[key] = Zygote(assignment_dir, policy, use_tensorflow)
+            zyg = _SHARED[key] = _start_in_keeper_thread(assignment_dir, policy, use_tensorflow)
         return zyg
 
 
