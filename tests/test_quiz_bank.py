@@ -25,11 +25,12 @@ def design_concepts() -> set[str]:
 def test_concept_map_matches_design_and_points_to_notebooks():
     concepts = load_concepts()
     assert set(concepts) == design_concepts()
+    from reference.registry import GRADED
     for c in concepts.values():
-        assert c.description and c.name
+        assert c.description and c.name and c.practice, c.id
         for p in c.practice:
-            assert p["assignment"] in {"initialization", "regularization", "gradient_checking", "optimization",
-                                       "batchnorm", "tensorflow"}
+            assert p["assignment"] in GRADED, (c.id, p)
+            assert set(p["functions"]) <= set(GRADED[p["assignment"]]), (c.id, p["functions"])
 
 
 def test_bank_size_and_coverage():
