@@ -241,3 +241,23 @@ def test_cli_errors_are_clean(tmp_path):
     (empty / "nbgrader_config.py").write_text("c = get_config()\n")
     nothing = runner.invoke(cli, ["release", "--course", str(empty)])
     assert nothing.exit_code != 0 and "run `deepgrade build` first" in nothing.output
+
+
+def _tf_style_solution(z):
+    """A solution that lives outside reference/ (like reference/tf_solutions.py)."""
+    # the comment above the first statement belongs to the solution
+    result = z * 2
+    return result
+
+
+def test_exercise_from_another_module_with_a_new_name():
+    nb = NotebookBuilder("tensorflow")
+    nb.exercise(_tf_style_solution, points=3, tests="assert sigmoid(1) == 2", name="sigmoid")
+    sol, test = nb.cells
+    assert sol.source.startswith("def sigmoid(z):\n")
+    assert "### BEGIN SOLUTION\n    # the comment above" in sol.source
+    assert sol.source.rstrip().endswith("### END SOLUTION")
+    assert nb.exercises == {"sigmoid": _tf_style_solution} and nb.points == {"sigmoid": 3}
+    assert test.metadata["nbgrader"]["grade_id"] == "test_sigmoid"
+    ns: dict = {}
+    exec(sol.source + "\n" + test.source, ns)            # the generated cell is the working solution
