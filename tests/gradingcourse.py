@@ -158,10 +158,16 @@ import shutil  # noqa: E402
 import pytest  # noqa: E402
 
 
+_TEMPLATE: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def released_course(tmp_path_factory) -> Path:
-    """A released tiny course built once per session (nbgrader generate_assignment costs seconds)."""
-    return make_course(tmp_path_factory.mktemp("tiny-template") / "course")
+    """A released tiny course built once per test session (nbgrader generate_assignment costs seconds).
+    Cached here rather than per importing module, so every test module shares one build."""
+    if "course" not in _TEMPLATE:
+        _TEMPLATE["course"] = make_course(tmp_path_factory.mktemp("tiny-template") / "course")
+    return _TEMPLATE["course"]
 
 
 @pytest.fixture
