@@ -4,17 +4,32 @@ The pool of a week is its practice-only questions plus its *parameterized* quiz 
 latter are drawn in a separate seed space (``practice:<random nonce>``) so their numbers are fresh.
 Fixed-answer quiz questions (choice, true/false, fixed numeric) never appear: their explanations
 would give away the graded quiz. When the learner's id is known, a practice variant whose
-parameters coincide with that learner's graded variant is redrawn.
+parameters coincide with that learner's graded variant is redrawn (the id comes from ``--student`` or,
+like the quiz helper, from DEEPGRADE_STUDENT_ID / JUPYTERHUB_USER / a ``.deepgrade_student`` file).
 """
 from __future__ import annotations
 
+import os
 import random
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from quizzes.grading import FORMAT_HINT, Variant, grade_answer, make_variant
 from quizzes.schema import Question, questions_for
+
+
+def default_student() -> str | None:
+    """The learner's id from the environment (as the quiz helper finds it), or None."""
+    for var in ("DEEPGRADE_STUDENT_ID", "JUPYTERHUB_USER"):
+        if os.environ.get(var, "").strip():
+            return os.environ[var].strip()
+    for folder in (Path.cwd(), Path.home()):
+        f = folder / ".deepgrade_student"
+        if f.is_file() and f.read_text(encoding="utf-8").strip():
+            return f.read_text(encoding="utf-8").strip()
+    return None
 
 
 def practice_pool(week: int, concept: str | None = None) -> list[Question]:
@@ -66,6 +81,7 @@ def run_practice(week: int, count: int = 10, *, concept: str | None = None, stud
                  say: Callable[[str], None] = print) -> PracticeSummary:
     """Ask up to ``count`` questions of the week's pool, grading each answer immediately."""
     pool = practice_pool(week, concept)
+    student = student or default_student()
     if not pool:
         raise ValueError(f"no practice questions for week {week}" + (f" and concept {concept}" if concept else ""))
     rng = random.Random(seed)

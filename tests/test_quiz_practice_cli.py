@@ -25,6 +25,17 @@ def test_practice_variants_never_repeat_the_graded_variant():
                 assert practice_variant(q, str(nonce), "ada").params != graded
 
 
+def test_practice_takes_the_learner_id_from_the_environment(monkeypatch):
+    from quizzes import practice
+    monkeypatch.setenv("DEEPGRADE_STUDENT_ID", "zoe")
+    assert practice.default_student() == "zoe"
+    seen = []
+    monkeypatch.setattr(practice, "practice_variant",
+                        lambda q, nonce, student=None: seen.append(student) or make_variant(q, "x", "practice:t"))
+    run_practice(2, 2, seed=1, ask=lambda prompt: "s", say=lambda text: None)
+    assert seen and set(seen) == {"zoe"}
+
+
 def test_run_practice_gives_immediate_feedback():
     shown: list[str] = []
     answers = iter(["s"] + ["A"] * 10)
