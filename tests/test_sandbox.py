@@ -238,6 +238,23 @@ def editable_finder():
         return "imported reference"
     except ImportError:
         return "no reference"
+def kernel_surface():
+    import ctypes, threading, subprocess
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+    for name, call in [("unshare_user", lambda: libc.unshare(0x10000000)),
+                       ("unshare_mount", lambda: libc.unshare(0x00020000)),
+                       ("ptrace_attach_1", lambda: libc.ptrace(16, 1, 0, 0)),
+                       ("mount", lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+                       ("setns", lambda: libc.setns(0, 0))]:
+        ctypes.set_errno(0)
+        out[name] = (call(), ctypes.get_errno())
+    box = []
+    t = threading.Thread(target=lambda: box.append(1))
+    t.start(); t.join()
+    out["thread"] = box == [1]
+    out["subprocess"] = subprocess.run(["/bin/echo", "hi"], capture_output=True).stdout.decode()
+    return out
 def write_repo(path):
     try:
         open(path, "w").write("x")
@@ -313,6 +330,15 @@ def test_runs_unprivileged_with_clean_env(probe):
     assert env["OMP_NUM_THREADS"] == "1" and not any("deepgrade" in v.lower() for v in env.values())
     eff = [line for line in probe.call("caps") if line.startswith("CapEff")][0]
     assert eff.split()[1].strip("0") == ""
+
+
+def test_seccomp_refuses_namespace_mount_and_ptrace_syscalls(probe):
+    if not launcher.seccomp_active(SandboxPolicy()):
+        pytest.skip("seccomp filter not supported here")
+    out = probe.call("kernel_surface")
+    for name in ("unshare_user", "unshare_mount", "ptrace_attach_1", "mount", "setns"):
+        assert out[name] == (-1, 1), (name, out[name])          # -1, EPERM
+    assert out["thread"] is True and out["subprocess"] == "hi\n"   # ordinary work still fine
 
 
 # ------------------------------------------------------------------------------------ hostile code

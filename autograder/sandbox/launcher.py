@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import wire
+from . import seccomp, wire
 from .policy import SandboxPolicy
 
 __all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbox_mode",
@@ -138,6 +138,43 @@ def _bwrap_available() -> bool:
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("bwrap self-test failed: %s", exc)
         return False
+
+
+_SECCOMP_OK: bool | None = None
+
+
+def seccomp_active(policy: SandboxPolicy) -> bool:
+    """Whether bwrap sessions under ``policy`` get the seccomp filter (self-tested once)."""
+    global _SECCOMP_OK
+    if not policy.seccomp or not seccomp.supported():
+        return False
+    if _SECCOMP_OK is None:
+        fd = seccomp.write_program_fd()
+        try:
+            cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
+                "--seccomp", str(fd), str(_python_install()[0]), "-I", "-S", "-c",
+                "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
+                "assert libc.unshare(0x10000000) == -1 and ctypes.get_errno() == 1; "
+                "assert os.fork() or os._exit(0)"]
+            r = subprocess.run(cmd, capture_output=True, timeout=20, pass_fds=(fd,))
+            _SECCOMP_OK = r.returncode == 0
+            if not _SECCOMP_OK:
+                log.warning("seccomp filter self-test failed; sandboxes run without it: %s",
+                            r.stderr.decode(errors="replace")[-300:])
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("seccomp filter self-test failed (%s); sandboxes run without it", exc)
+            _SECCOMP_OK = False
+        finally:
+            os.close(fd)
+    return _SECCOMP_OK
+
+
+def _seccomp_args(policy: SandboxPolicy) -> tuple[list[str], list[int]]:
+    """bwrap arguments and fds that install the seccomp filter (empty when not active)."""
+    if not seccomp_active(policy):
+        return [], []
+    fd = seccomp.write_program_fd()
+    return ["--seccomp", str(fd)], [fd]
 
 
 def _unshare_available() -> bool:
@@ -420,16 +457,19 @@ class StudentSession:
         self.start_s = time.monotonic() - t0
 
     def _spawn_process(self) -> _PopenHandle:
-        cmd, cwd = self._command()
+        cmd, cwd, fds = self._command()
         errfile = tempfile.TemporaryFile()
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=errfile, cwd=cwd, bufsize=0,
-                                    start_new_session=True, close_fds=True,
+                                    start_new_session=True, close_fds=True, pass_fds=fds,
                                     env=None if self.mode == "bwrap" else _sandbox_env(cwd))
         except OSError as exc:
             errfile.close()
             raise StudentError("crashed", f"could not start the sandbox: {exc}") from exc
+        finally:
+            for fd in fds:
+                os.close(fd)
         return _PopenHandle(proc, errfile)
 
     def _spawn_from_zygote(self) -> Any:
@@ -707,7 +747,7 @@ class StudentSession:
             _kill_uid(self.uid)
 
     # ------------------------------------------------------------------ command construction
-    def _command(self) -> tuple[list[str], str]:
+    def _command(self) -> tuple[list[str], str, list[int]]:
         exe, base, site = _python_install()
         pol = self.policy
         self.uid = _UID_BASE + random.SystemRandom().randrange(1, 100_000_000)
@@ -733,8 +773,10 @@ class StudentSession:
             env = _sandbox_env(_WORK_IN)
             for key, val in env.items():
                 cmd += ["--setenv", key, val]
+            sc_args, sc_fds = _seccomp_args(pol)
+            cmd += sc_args
             cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
-            return cmd, "/"
+            return cmd, "/", sc_fds
         # weaker modes: private scratch folder with links to the student files
         self._scratch = tempfile.TemporaryDirectory(prefix="deepgrade-sbx-")
         scratch = self._scratch.name
@@ -753,7 +795,7 @@ class StudentSession:
         cmd = [str(exe), "-I", "-S", str(_HERE / "worker.py"), json.dumps(config)]
         if self.mode == "unshare":
             cmd = ["unshare", "--net", "--"] + cmd
-        return cmd, scratch
+        return cmd, scratch, []
 
 
 # ================================================================================ helpers

@@ -31,6 +31,7 @@ class SandboxPolicy:
     scratch_bytes: int = 256 * MIB        # size of the private tmpfs scratch (bwrap mode)
     max_open_files: int = 256             # RLIMIT_NOFILE
     network: bool = False                 # True is not supported: sandboxes never get a network
+    seccomp: bool = True                  # bwrap mode: refuse namespace/mount/ptrace/... syscalls
 
     def __post_init__(self) -> None:
         if self.network:

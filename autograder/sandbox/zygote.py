@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .launcher import (_COURSE_IN, _VENV_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid,
+                       _seccomp_args,
                        _python_install, _sandbox_env, _student_files, _uid_processes)
 from .policy import SandboxPolicy
 
@@ -110,13 +111,18 @@ class Zygote:
         cmd = _bwrap_prefix("/tmp", shared, [(str(p), f"{_COURSE_IN}/{p.name}") for p in files])
         for key, val in _sandbox_env("/tmp").items():
             cmd += ["--setenv", key, val]
+        sc_args, sc_fds = _seccomp_args(self.policy)
+        cmd += sc_args
         cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._errfile,
-                                          stderr=self._errfile, pass_fds=(theirs.fileno(),),
+                                          stderr=self._errfile,
+                                          pass_fds=(theirs.fileno(), *sc_fds),
                                           start_new_session=True)
         finally:
             theirs.close()
+            for fd in sc_fds:
+                os.close(fd)
         self._sock.settimeout(self.policy.startup_timeout_s)
         try:
             reply = self._request({"op": "ping"})
