@@ -511,7 +511,7 @@ def test_load_timeout_soft_and_hard():
 
 
 def test_submission_budget_is_enforced():
-    with fresh(submission_timeout_s=1.5, call_timeout_s=10) as s:
+    with fresh(submission_timeout_s=3, call_timeout_s=10) as s:
         s.load([{"index": 0, "source": "import time\ndef nap(t):\n    time.sleep(t)\n    return t"}])
         assert s.call("nap", 0.1) == 0.1
         with pytest.raises(StudentError) as info:
@@ -566,7 +566,7 @@ def test_cpu_limit_kills_busy_loop():
         with pytest.raises(StudentError) as info:
             s.call("spin")
         assert info.value.kind == "timeout" and "CPU" in info.value.message
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 15      # 1 CPU-second; wall time stretches on a busy box
 
 
 def test_garbage_on_the_reply_fd_is_rejected_not_trusted():
