@@ -224,3 +224,19 @@ def test_release_holds_no_solution_code(released, assignment):
                   and line.strip() not in given_lines]
         assert secret, f"{fname}: nothing to check"
         assert not [line for line in secret if line in released_lines], f"{fname}: solution leaked"
+
+
+@pytest.mark.parametrize("assignment", PARAMS)
+def test_engine_gives_the_solution_full_marks_and_the_release_none(released, assignment):
+    """The hidden checks agree with the notebook: its own solutions score every point, the released
+    (unsolved) notebook scores none — so visible tests, hidden checks and points fit together."""
+    from autograder.engine import grade_submission
+
+    solved = grade_submission(released / "source" / assignment / f"{assignment}.ipynb", assignment, "solution",
+                              course_dir=released)
+    assert solved.gradable and solved.max_score == 100
+    assert solved.score == 100, [(c.name, c.message) for c in solved.checks if not c.passed]
+    assert set(solved.functions) == set(GRADED[assignment])
+    unsolved = grade_submission(released / "release" / assignment / f"{assignment}.ipynb", assignment, "blank",
+                                course_dir=released)
+    assert unsolved.gradable and unsolved.score == 0
