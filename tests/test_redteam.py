@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.redteam.attacks import ATTACKS, TARGET
+from tests.redteam.attacks import ATTACKS, CELL_BREAK
 from tests.redteam.broken import BROKEN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,10 +83,12 @@ def _submit(course: Path, student: str, nb: dict | bytes) -> None:
     (d / "timestamp.txt").write_text("2026-11-25 12:00:00.000000 UTC")
 
 
-def _with_cell(nb: dict, source: str) -> dict:
+def _with_cells(nb: dict, source: str) -> dict:
+    """The honest notebook with the attack's cells appended (CELL_BREAK separates cells)."""
     nb = json.loads(json.dumps(nb))
-    nb["cells"].append({"cell_type": "code", "metadata": {}, "source": source, "outputs": [],
-                        "execution_count": None, "id": f"attack-{len(nb['cells'])}"})
+    for part in source.split(CELL_BREAK):
+        nb["cells"].append({"cell_type": "code", "metadata": {}, "source": part, "outputs": [],
+                            "execution_count": None, "id": f"attack-{len(nb['cells'])}"})
     return nb
 
 
@@ -117,7 +119,7 @@ def graded_class(tmp_path_factory):
     listener = Listener()
     paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port)
     for a in ATTACKS:
-        _submit(course, f"atk_{a.id}", _with_cell(honest, a.cell.format(**paths)))
+        _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
     for b in BROKEN:
         _submit(course, f"brk_{b.id}", b.make(honest, course))
     before = _sandbox_processes()
@@ -173,7 +175,8 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
     con = sqlite3.connect(graded_class["gradebook"])
     try:
         n_rows = con.execute("SELECT COUNT(*) FROM dg_results").fetchone()[0]
-        over = con.execute("SELECT COUNT(*) FROM grade WHERE auto_score > max_score").fetchone()[0]
+        over = con.execute("SELECT COUNT(*) FROM dg_results WHERE score > max_score").fetchone()[0]
+        over += con.execute("SELECT COUNT(*) FROM grade WHERE auto_score >= 1e6").fetchone()[0]
     finally:
         con.close()
     assert n_rows == len(scores) and over == 0

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 TARGET = "initialize_parameters_he"
 
+# Splits an attack into several appended cells.
+CELL_BREAK = "\n#--- next cell ---\n"
+
 # Returned when an attack fails: a plausible-looking but wrong result.
 WRONG = """
     import numpy as _np
@@ -300,17 +303,26 @@ def initialize_parameters_he(layers_dims):
         p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
     return p
 """ + _fn("    pass")),
-    Attack("shell_escape_and_magics", "run shell commands through IPython syntax", """
-!cat {repo}/reference/initialization.py > /tmp/ref.py
+    Attack("shell_escape_and_magics", "copy the reference with shell escapes and line magics", """
+!cp {repo}/reference/initialization.py /tmp/ref.py
+files = !ls {repo}/reference
 %run {repo}/reference/initialization.py
-%%bash
-cp {repo}/reference/initialization.py /tmp/ref.py
-""" + "\n" + _fn("""
+""" + _fn("""
     import runpy
     try:
         return runpy.run_path("/tmp/ref.py")["initialize_parameters_he"](layers_dims)
     except Exception:
         pass""")),
+    Attack("cell_magic_bash", "copy the reference with a %%bash cell, then load the copy", """%%bash
+cp {repo}/reference/initialization.py /tmp/ref.py
+cp {repo}/reference/initialization.py ./ref.py
+""" + CELL_BREAK + _fn("""
+    import runpy
+    for path in ("/tmp/ref.py", "ref.py"):
+        try:
+            return runpy.run_path(path)["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
     Attack("recursion_bomb", "recurse until the interpreter breaks", _fn("""
     import sys
     sys.setrecursionlimit(10 ** 8)
