@@ -2,7 +2,8 @@
 
 Modes (see :func:`sandbox_mode`):
 
-``bwrap``   bubblewrap with new pid/net/ipc/uts/cgroup/mount namespaces, a minimal read-only root
+``bwrap``   bubblewrap (as root) with new pid/net/ipc/uts/cgroup/mount namespaces, a seccomp filter
+            (:mod:`.seccomp`), a minimal read-only root
             (/usr, the Python install, the venv at /opt/venv, the worker at /opt/deepgrade), a private
             size-capped tmpfs at /tmp (cwd /tmp/work, holding read-only binds of the assignment's
             student files; the whole folder also at /course). All capabilities are dropped except
