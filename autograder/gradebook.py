@@ -22,7 +22,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from nbgrader.api import (Assignment, Comment, Grade, Gradebook, MissingEntry, Notebook, Student,
                           SubmittedAssignment, SubmittedNotebook)
@@ -30,6 +30,7 @@ from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueC
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TEST_CELL_PREFIX = "test_"
+LatePenalty = Callable[[str, float, float], "float | None"]   # (student, score, seconds late) -> penalty
 
 
 class GradebookError(RuntimeError):
@@ -196,16 +197,20 @@ class ResultStore:
 
     # ---------------------------------------------------------------- writes
     def record(self, result: Any, *, timestamp: dt.datetime | None = None,
-               checksum: str | None = None) -> DGResult:
+               checksum: str | None = None, late_penalty: LatePenalty | None = None) -> DGResult:
         """Write one result (nbgrader grades + dg_results row) in a single transaction.
 
         ``checksum`` (the submitted file's sha256, as the runner computes it for resume) overrides the
-        result's own; ``timestamp`` is the submission time (nbgrader's timestamp.txt)."""
+        result's own; ``timestamp`` is the submission time (nbgrader's timestamp.txt);
+        ``late_penalty(student, score, seconds_late)`` is nbgrader's late-submission plugin method
+        (what ``AssignLatePenalties`` applies on the nbgrader path)."""
         s = self.session
         student = str(_get(result, "student"))
         assignment = str(_get(result, "assignment"))
         try:
             self._record(s, result, student, assignment, timestamp, checksum)
+            if late_penalty is not None:
+                self._late_penalty(s, student, assignment, notebook_name(result), late_penalty)
             s.commit()
         except Exception:
             s.rollback()
@@ -267,6 +272,22 @@ class ResultStore:
         row.max_score = float(_get(result, "max_score") or 0.0)
         row.result_json = json.dumps(result_to_dict(result), sort_keys=True, default=str)
         row.graded_at = _graded_at(result)
+        s.flush()
+
+    def _late_penalty(self, s, student: str, assignment: str, nb_name: str, late_penalty: LatePenalty) -> None:
+        """Same rule as nbgrader's ``AssignLatePenalties``: reset, then the plugin's penalty clamped to
+        [0, notebook score] when the submission is late."""
+        sub = self.gb.find_submission(assignment, student)
+        sub_nb = self.gb.find_submission_notebook(nb_name, assignment, student)
+        sub_nb.late_submission_penalty = None
+        s.flush()
+        seconds = sub.total_seconds_late
+        if seconds > 0:
+            s.expire(sub_nb, ["score"])
+            score = float(sub_nb.score)
+            penalty = late_penalty(student, score, seconds)
+            if penalty is not None:
+                sub_nb.late_submission_penalty = min(max(float(penalty), 0.0), score)
         s.flush()
 
     @staticmethod

@@ -322,6 +322,32 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tu
 # ---------------------------------------------------------------------------------------------- main
 
 
+@dataclasses.dataclass(frozen=True)
+class CourseSettings:
+    """What the runner takes from the course's nbgrader_config.py (as nbgrader autograde would)."""
+    db_url: str | None = None
+    late_penalty: Callable[[str, float, float], float | None] | None = None
+
+
+def course_settings(course_dir: str | Path) -> CourseSettings:
+    """Load ``<course>/nbgrader_config.py`` (if any): the gradebook URL and nbgrader's late-submission
+    plugin (``AssignLatePenalties.plugin_class``, configured like on the nbgrader path)."""
+    from autograder.gradebook import GradebookError
+    path = Path(course_dir) / "nbgrader_config.py"
+    if not path.is_file():
+        return CourseSettings()
+    from traitlets.config.loader import PyFileConfigLoader
+    try:
+        cfg = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    except Exception as exc:  # noqa: BLE001 - name the file
+        raise GradebookError(f"{path}: cannot load the nbgrader config: {type(exc).__name__}: {exc}") from exc
+    from nbgrader.preprocessors import AssignLatePenalties
+    late = AssignLatePenalties(config=cfg)
+    plugin = late.plugin_class(parent=late)
+    db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
+    return CourseSettings(db_url=db_url or None, late_penalty=plugin.late_submission_penalty)
+
+
 def default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -345,7 +371,8 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise FileNotFoundError(f"course directory {course_dir} does not exist")
-    db_url = db_url or gradebook.default_db_url(course_dir)
+    settings = course_settings(course_dir)
+    db_url = db_url or settings.db_url or gradebook.default_db_url(course_dir)
     workers = workers or default_workers()
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -379,7 +406,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                     continue
                 if not result.gradable and not result.max_score:
                     result = dataclasses.replace(result, max_score=max_points)
-                _record(store, course_dir, db_url, sub, result, summary)
+                _record(store, course_dir, db_url, sub, result, summary, settings.late_penalty)
                 if on_result is not None:
                     on_result(result)
                 advance(sub.student)
@@ -389,7 +416,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
 
 
 def _record(store, course_dir: Path, db_url: str, sub: Submission, result: SubmissionResult,
-            summary: GradeSummary) -> None:
+            summary: GradeSummary, late_penalty=None) -> None:
     from autograder import gradebook
     summary.graded += 1
     summary.max_score = max(summary.max_score, result.max_score)
@@ -398,7 +425,8 @@ def _record(store, course_dir: Path, db_url: str, sub: Submission, result: Submi
     summary.scores.append(result.score if result.gradable else 0.0)
     try:
         write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
-        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum)
+        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum,
+                     late_penalty=late_penalty)
     except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
         summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
         return
@@ -453,7 +481,8 @@ def submission_status(course_dir: str | Path, assignment: str, db_url: str | Non
     score/max_score of the recorded result (None when new). Read-only: no lock needed."""
     from autograder import gradebook
     course_dir = Path(course_dir).resolve()
-    with gradebook.ResultStore(db_url or gradebook.default_db_url(course_dir)) as store:
+    db_url = db_url or course_settings(course_dir).db_url or gradebook.default_db_url(course_dir)
+    with gradebook.ResultStore(db_url) as store:
         subs = discover(course_dir, assignment, store.check_released(assignment))
         rows = {r.student: r for r in store.results(assignment)}
         out = []

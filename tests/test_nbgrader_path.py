@@ -159,3 +159,25 @@ def test_formgrader_autograde_button_uses_the_plugin(course, monkeypatch):
     assert result["success"], result.get("log")
     assert "deepgrade: bob tiny scored 4 / 5" in result["log"]
     assert gradebook_scores(course)["bob"] == {"test_add": 1.0, "test_mul": 3.0}
+
+
+def test_late_penalties_match_nbgrader(course, tmp_path):
+    """A due date + `penalty_method = "zero"` in nbgrader_config.py: both paths zero the late student."""
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url(course)) as gb:
+        gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-11-19 12:00:00 UTC")
+    with (course / "nbgrader_config.py").open("a") as fh:
+        fh.write('c.LateSubmissionPlugin.penalty_method = "zero"\n')
+    submit(course, "alice")                                   # timestamp 2026-11-20: late
+    ontime = submit(course, "bob")
+    (ontime.parent / "timestamp.txt").write_text("2026-11-18 10:00:00.000000 UTC")
+    runner_copy = tmp_path / "runner-copy"
+    shutil.copytree(course, runner_copy)
+    proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    grade_class(runner_copy, ASSIGNMENT, workers=1, engine="gradingcourse:fake_grade", progress=False)
+
+    def totals(root):
+        with Gradebook(db_url(root)) as gb:
+            return {s.student_id: (s.score, s.late_submission_penalty) for s in gb.assignment_submissions(ASSIGNMENT)}
+    assert totals(course) == totals(runner_copy) == {"alice": (5.0, 5.0), "bob": (5.0, 0.0)}
