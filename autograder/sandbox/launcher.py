@@ -44,7 +44,7 @@ import sysconfig
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -106,10 +106,11 @@ class LoadReport:
     defined: set[str]
     alive: bool = True
     duration_s: float = 0.0
-    errors: list[CellStatus] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.errors = [c for c in self.cells if c.status != "ok"]
+    @property
+    def errors(self) -> list[CellStatus]:
+        """Cells that did not finish cleanly (error, timeout or not run)."""
+        return [c for c in self.cells if c.status != "ok"]
 
 
 # ================================================================================ mode detection
