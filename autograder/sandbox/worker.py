@@ -10,8 +10,11 @@ Protocol (see wire.py for the frame format):
   at in-memory capture files, and ``sys.stdout``/``sys.stderr`` at size-capped buffers -- so nothing
   a student prints can ever land in the reply stream.
 * the first reply is ``{"ok": True, "hello": {...}}`` once start-up (numpy/TF import) is done.
-* ops: ``load``, ``call``, ``get``, ``defined``, ``ping``. ``load`` streams one ``{"event": "cell"}``
-  frame per cell before its final reply, so the trusted side knows which cell hung if it must kill us.
+* ops: ``load``, ``call``, ``get``, ``defined``, ``ping``. ``load`` streams ``{"event": "preamble"}``
+  and then one ``{"event": "cell"}`` frame per cell before its final reply, so the trusted side can
+  give every cell its own deadline and knows which cell hung if it must kill us.
+* zygote mode (``{"zygote": true}``): import numpy (+ TensorFlow) once, then fork one worker per
+  request on a control socket (see :func:`zygote_loop` and autograder/sandbox/zygote.py).
 
 Student code runs in this process, so it *could* write to the reply fd deliberately; the trusted side
 therefore treats every reply as untrusted data and re-validates it (it only ever contains data the
