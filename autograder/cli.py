@@ -110,12 +110,12 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
     """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
     from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
-    from autograder.runner import grade_class, print_summary
+    from autograder.runner import SchedulerUnavailable, grade_class, print_summary
     try:
         summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
                               force=force, wait=wait, db_url=db_url, seed=seed,
                               students=list(students) or None, progress=not no_progress)
-    except (CourseLocked, GradebookError, FileNotFoundError, ValueError) as exc:
+    except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary)
     if summary.record_errors or summary.not_graded:

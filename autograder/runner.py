@@ -256,7 +256,12 @@ def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submis
 
 
 def _drain(pool, futures, engine, course_dir, seed, workers):
-    attempts: dict[Submission, int] = {}
+    """Yield results as they complete. If a worker process dies (e.g. OOM-killed), every unfinished
+    future fails with BrokenProcessPool, culprit and bystanders alike: they are retried in a fresh
+    pool; a submission caught in a second break is then graded ALONE in its own one-process pool, and
+    only if that breaks too is it recorded as ungradable — an innocent submission never gets a zero."""
+    broken_once: set[Submission] = set()
+    suspects: list[Submission] = []
     while futures:
         retry = []
         try:
@@ -265,14 +270,10 @@ def _drain(pool, futures, engine, course_dir, seed, workers):
                 try:
                     yield sub, fut.result()
                 except cf.process.BrokenProcessPool:
-                    # a worker process died (e.g. OOM-killed): the unfinished work goes to a new pool;
-                    # a submission that breaks the pool twice is recorded as ungradable
-                    attempts[sub] = attempts.get(sub, 0) + 1
-                    if attempts[sub] >= 2:
-                        yield sub, ungradable(sub.path, sub.assignment, sub.student,
-                                              "grader error: the grading process died twice on this notebook",
-                                              seed=seed)
+                    if sub in broken_once:
+                        suspects.append(sub)
                     else:
+                        broken_once.add(sub)
                         retry.append(sub)
         finally:
             pool.shutdown(wait=not retry, cancel_futures=True)
@@ -280,26 +281,56 @@ def _drain(pool, futures, engine, course_dir, seed, workers):
         if retry:
             pool = _local_pool(workers)
             futures = _submit_all(pool, retry, engine, course_dir, seed)
+    for sub in suspects:
+        with _local_pool(1) as alone:
+            fut = alone.submit(_grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
+                               seed)
+            try:
+                yield sub, fut.result()
+            except cf.process.BrokenProcessPool:
+                yield sub, ungradable(sub.path, sub.assignment, sub.student,
+                                      "grader error: the grading process died on this notebook (also when "
+                                      "graded alone)", seed=seed)
+
+
+class SchedulerUnavailable(RuntimeError):
+    """The Dask scheduler given with --scheduler cannot be reached (or a LocalCluster cannot start)."""
 
 
 def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
-    from distributed import Client, LocalCluster, as_completed
-    from distributed.scheduler import KilledWorker
+    """Connect (or start a LocalCluster) and submit everything NOW — a bad address fails before any
+    grading — then return an iterator of (submission, result) in completion order.
+
+    Remote workers must see ``course_dir`` at the same path (shared file system) and have deepgrade
+    installed; Dask reschedules the tasks of a worker that dies (up to its ``allowed-failures``)."""
+    from distributed import Client, LocalCluster
 
     cluster = None
-    if scheduler == LOCAL_DASK:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout="20s")
     try:
-        futures = {}
-        for s in todo:
-            fut = client.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
-                                key=f"deepgrade-{s.assignment}-{s.student}-{s.notebook}-{s.checksum[:12]}",
-                                pure=False)
-            futures[fut] = s
+        if scheduler == LOCAL_DASK:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=40)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="20s")
+    except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError(bad address) ...
+        if cluster is not None:
+            cluster.close()
+        raise SchedulerUnavailable(f"cannot use the Dask scheduler {scheduler!r}: {type(exc).__name__}: {exc}") \
+            from exc
+    futures = {}
+    for s in todo:
+        fut = client.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
+                            key=f"deepgrade-{s.assignment}-{s.student}-{s.notebook}-{s.checksum[:12]}",
+                            pure=False)
+        futures[fut] = s
+    return _drain_dask(client, cluster, futures, seed)
+
+
+def _drain_dask(client, cluster, futures, seed):
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+    try:
         for fut in as_completed(list(futures)):
             sub = futures.pop(fut)
             try:
@@ -383,6 +414,10 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
 
     with course_lock(course_dir, wait=wait), gradebook.ResultStore(db_url) as store:
         notebooks = store.check_released(assignment)
+        if len(notebooks) != 1:
+            raise gradebook.GradebookError(
+                f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook ({sorted(notebooks)}); "
+                "deepgrade grades exactly one notebook per assignment (DESIGN.md)")
         max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
         subs = discover(course_dir, assignment, notebooks)
         if students is not None:

@@ -8,7 +8,7 @@
   independently of the sandbox: a solution containing ``raise NotImplementedError`` scores 0, one
   containing ``# half`` half the points, ``# crash-engine`` makes the grade function raise,
   ``# slow`` sleeps, ``# die-once`` kills the
-  grading process the first time, ``# infra-fail``/``# infra-once`` raise engine.GradingError always/once; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
+  grading process the first time (``# die-always``: every time), ``# infra-fail``/``# infra-once`` raise engine.GradingError always/once; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
 """
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
             marker.write_text("failed once")
             from autograder.engine import GradingError
             raise GradingError("the sandbox could not start: simulated once")
+    if any("# die-always" in s for s in sources.values()):
+        os.kill(os.getpid(), 9)
     if any("# die-once" in s for s in sources.values()):
         marker = path.with_name(path.name + ".died")
         if not marker.exists():              # the first attempt kills its own worker process

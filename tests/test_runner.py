@@ -209,3 +209,22 @@ def test_infrastructure_errors_are_retried_and_never_recorded_as_zero(course):
     submit(course, "lee")                                           # the infrastructure is back
     summary = grade_class(course, ASSIGNMENT, workers=1, engine=ENGINE, progress=False)
     assert summary.graded == 1 and summary.skipped == 2 and _scores(course)["lee"] == 5.0
+
+
+def test_a_notebook_that_always_kills_its_worker_does_not_zero_the_others(course):
+    submit(course, "killer", {"add": "    return a + b  # die-always"})
+    for name in ("n1", "n2", "n3", "n4"):
+        submit(course, name, {"add": "    return a + b  # slow"} if name == "n1" else None)
+    summary = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    assert _scores(course) == {"killer": 0.0, "n1": 5.0, "n2": 5.0, "n3": 5.0, "n4": 5.0}
+    assert summary.ungradable == 1
+    with ResultStore(db_url(course)) as store:
+        assert "also when graded alone" in store.get("killer", ASSIGNMENT).result_json
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_and_records_nothing(course):
+    from autograder.runner import SchedulerUnavailable
+    submit(course, "alice")
+    with pytest.raises(SchedulerUnavailable, match="bogus://nowhere:1.*unknown address scheme"):
+        grade_class(course, ASSIGNMENT, scheduler="bogus://nowhere:1", engine=ENGINE, progress=False)
+    assert _rows(course) == []
