@@ -194,3 +194,24 @@ def test_shared_zygote_survives_the_thread_that_started_it(tmp_path):
             assert s.call("f") == 5
     finally:
         close_shared_zygotes()
+
+
+def test_idle_shared_zygote_is_retired_and_replaced(tmp_path, monkeypatch):
+    from autograder.sandbox import zygote as zmod
+    monkeypatch.setenv("DEEPGRADE_ZYGOTE_IDLE_S", "0.4")
+    try:
+        first = zmod.shared_zygote(tmp_path, SandboxPolicy(), False)
+        with StudentSession(tmp_path, SandboxPolicy(), zygote=True) as s:
+            time.sleep(1.0)                    # in use: never retired while a child is out
+            assert first.alive
+            s.load([{"index": 0, "source": "def f():\n    return 1"}])
+            assert s.call("f") == 1
+        end = time.monotonic() + 5
+        while first.alive and time.monotonic() < end:
+            time.sleep(0.1)
+        assert not first.alive                 # idle -> closed, memory given back
+        with StudentSession(tmp_path, SandboxPolicy(), zygote=True) as s:   # a fresh one starts
+            s.load([{"index": 0, "source": "def f():\n    return 2"}])
+            assert s.call("f") == 2
+    finally:
+        zmod.close_shared_zygotes()

@@ -498,6 +498,12 @@ class StudentSession:
         try:
             return zyg.spawn(config, self.uid)
         except OSError as exc:
+            if self.zygote is True:      # the shared zygote died or was retired: one fresh try
+                try:
+                    zyg = shared_zygote(self.assignment_dir, self.policy, self.use_tensorflow)
+                    return zyg.spawn(config, self.uid)
+                except OSError as exc2:
+                    exc = exc2
             raise StudentError("crashed", f"could not start a sandbox from the zygote: {exc}") from exc
 
     def close(self) -> None:

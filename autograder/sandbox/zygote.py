@@ -70,6 +70,7 @@ class _ChildHandle:
             if self.poll() is not None:
                 break
             time.sleep(0.01)
+        self.zygote._release(self.pid)
         for fd in (self.wfd, self.rfd):
             if fd >= 0:
                 try:
@@ -94,6 +95,8 @@ class Zygote:
         self.use_tensorflow = use_tensorflow
         self.policy = (policy or SandboxPolicy()).resolved(use_tensorflow)
         self._lock = threading.Lock()
+        self._active: set[int] = set()       # children handed out and not yet killed
+        self.last_used = time.monotonic()
         self._owner_pid = os.getpid()    # a forked copy of this object must not kill the zygote
         self._errfile = tempfile.TemporaryFile()
         t0 = time.monotonic()
@@ -185,7 +188,17 @@ class Zygote:
             os.close(req_w)
             os.close(rep_r)
             raise ZygoteError(f"zygote spawn failed: {reply!r}")
+        self._active.add(pid)
+        self.last_used = time.monotonic()
         return _ChildHandle(self, pid, uid, req_w, rep_r)
+
+    def _release(self, pid: int) -> None:
+        self._active.discard(pid)
+        self.last_used = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the last child was handed out or released; 0 while children are in use."""
+        return 0.0 if self._active else time.monotonic() - self.last_used
 
     def status(self, pid: int) -> int | None:
         """Exit status of a child once the zygote has reaped it (-signal if killed), else None."""
@@ -243,8 +256,15 @@ def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
             result["error"] = exc
         ready.set()
         zyg = result.get("zygote")
+        idle_s = float(os.environ.get("DEEPGRADE_ZYGOTE_IDLE_S", "300"))
         while zyg is not None and zyg.alive:
-            time.sleep(1.0)
+            time.sleep(min(1.0, idle_s / 4))
+            if zyg.idle_for() > idle_s:          # unused for a while: give the memory back
+                with _SHARED_LOCK:
+                    for key, value in list(_SHARED.items()):
+                        if value is zyg:
+                            del _SHARED[key]
+                zyg.close()
 
     threading.Thread(target=keeper, name="deepgrade-zygote-keeper", daemon=True).start()
     ready.wait()
@@ -256,6 +276,7 @@ def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
 def shared_zygote(assignment_dir: Path | None, policy: SandboxPolicy,
                   use_tensorflow: bool = True) -> Zygote:
     """The process-wide zygote for this assignment folder and policy (started on first use)."""
+    policy = policy.resolved(use_tensorflow)
     key = (os.getpid(), str(assignment_dir), policy, use_tensorflow)   # never share across fork
     with _SHARED_LOCK:
         zyg = _SHARED.get(key)
