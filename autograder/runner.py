@@ -162,6 +162,10 @@ def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Pat
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temp file + rename, so a kill never leaves a half-written file; temp files a killed
+    run left behind are removed."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
