@@ -228,3 +228,18 @@ def test_an_unreachable_scheduler_is_a_clear_error_and_records_nothing(course):
     with pytest.raises(SchedulerUnavailable, match="bogus://nowhere:1.*unknown address scheme"):
         grade_class(course, ASSIGNMENT, scheduler="bogus://nowhere:1", engine=ENGINE, progress=False)
     assert _rows(course) == []
+
+
+def test_other_database_url_and_student_filter(course, tmp_path):
+    import shutil
+    elsewhere = tmp_path / "elsewhere" / "grades.sqlite"
+    elsewhere.parent.mkdir()
+    shutil.move(course / "gradebook.db", elsewhere)
+    standard_class(course)
+    url = f"sqlite:///{elsewhere}"
+    summary = grade_class(course, ASSIGNMENT, workers=1, engine=ENGINE, progress=False, db_url=url,
+                          students=["alice", "bob"])
+    assert summary.submissions == 2 and summary.graded == 2
+    assert not (course / "gradebook.db").exists()
+    with ResultStore(url) as store:
+        assert {r.student: r.score for r in store.results()} == {"alice": 5.0, "bob": 4.0}
