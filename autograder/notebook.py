@@ -132,15 +132,18 @@ def read_submission(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> Par
                                        f"{exc.msg}") from None
     except RecursionError:
         raise UngradableNotebook(path, "invalid JSON: nested too deeply") from None
-    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise UngradableNotebook(path, "not a notebook (no 'cells' list)")
+    if not isinstance(nb, dict):
+        raise UngradableNotebook(path, "not a notebook (the JSON is not an object)")
     major = nb.get("nbformat")
     minor = nb.get("nbformat_minor", 0)
-    if not isinstance(major, int) or isinstance(major, bool):
-        raise UngradableNotebook(path, "not a notebook (missing nbformat version)")
-    if major < 4:
+    # the version decides how to read the rest: an nbformat 3 file has worksheets, not cells
+    if isinstance(major, int) and not isinstance(major, bool) and major < 4:
         raise UngradableNotebook(path, f"nbformat {major} is too old (version 4 is required; "
                                        f"re-save the notebook in a current Jupyter)")
+    if not isinstance(nb.get("cells"), list):
+        raise UngradableNotebook(path, "not a notebook (no 'cells' list)")
+    if not isinstance(major, int) or isinstance(major, bool):
+        raise UngradableNotebook(path, "not a notebook (missing nbformat version)")
     cells: list[CodeCell] = []
     for index, raw in enumerate(nb["cells"]):
         if not isinstance(raw, dict):
