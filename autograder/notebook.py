@@ -133,7 +133,7 @@ def read_submission(path: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> Par
     except RecursionError:
         raise UngradableNotebook(path, "invalid JSON: nested too deeply") from None
     if not isinstance(nb, dict):
-        raise UngradableNotebook(path, "not a notebook (the JSON is not an object)")
+        raise UngradableNotebook(path, "not a notebook (no 'cells' list: the JSON is not an object)")
     major = nb.get("nbformat")
     minor = nb.get("nbformat_minor", 0)
     # the version decides how to read the rest: an nbformat 3 file has worksheets, not cells
