@@ -28,6 +28,7 @@ import signal as _signal
 import sys as _sys
 
 _CONFIG = _json.loads(_sys.argv[1]) if len(_sys.argv) > 1 else {}
+_sys.argv = [""]                 # as in a notebook kernel: student code sees no worker arguments
 _sys.dont_write_bytecode = True
 for _p in reversed(_CONFIG.get("sys_path", [])):
     if _p not in _sys.path:
@@ -469,7 +470,8 @@ def _materialize(value):
 # namespace, not this worker); the wire module is dropped from sys.modules (we keep our references).
 _main_module = _types.ModuleType("__main__")
 NS = _main_module.__dict__
-NS.update({"__builtins__": _builtins_mod, "get_ipython": lambda: _NOOP})
+NS.update({"__builtins__": _builtins_mod, "get_ipython": lambda: _NOOP,
+           "display": lambda *objs, **kwargs: None})     # IPython's display(): a no-op here
 _HIDDEN = frozenset(NS)
 _sys.modules["__main__"] = _main_module
 _sys.modules.pop("wire", None)
