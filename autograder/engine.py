@@ -253,3 +253,25 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
                                   sandbox_mode=student_obj.session.mode, started=started)
     finally:
         student_obj.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.engine NOTEBOOK ASSIGNMENT STUDENT [--course-dir D] [--seed N] [--gradescope]``:
+    grade one notebook and print the SubmissionResult JSON (or Gradescope's results.json)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m autograder.engine", description=main.__doc__)
+    ap.add_argument("notebook")
+    ap.add_argument("assignment")
+    ap.add_argument("student")
+    ap.add_argument("--course-dir", default=".")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--gradescope", action="store_true", help="print Gradescope's results.json instead")
+    a = ap.parse_args(argv)
+    r = grade_submission(a.notebook, a.assignment, a.student, course_dir=a.course_dir, seed=a.seed)
+    print(json.dumps(r.to_gradescope(), indent=1) if a.gradescope else r.to_json(indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

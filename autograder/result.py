@@ -197,7 +197,7 @@ class SubmissionResult:
             if c.hint:
                 out += f"\nHint: {c.hint}"
             tests.append({
-                "name": f"{c.function}: {c.name}",
+                "name": c.name if c.name.startswith(f"{c.function}.") else f"{c.function}: {c.name}",
                 "score": round(c.points, 4), "max_score": round(c.max_points, 4),
                 "output": out, "visibility": visibility,
                 "tags": list(c.concepts),

@@ -141,3 +141,15 @@ def test_minimal_synthesized_notebook_grades_like_the_source(tmp_path):
     p = write_notebook(synthesize_submission(a), tmp_path / "minimal.ipynb")
     r = grade_submission(p, a, "minimal", course_dir=REPO)
     assert r.gradable and r.cell_errors == [] and r.score == r.max_score > 0
+
+
+def test_command_line_prints_result_json(tmp_path, capsys):
+    from autograder.engine import main
+    from autograder.result import SubmissionResult
+    p = tmp_path / "bad.ipynb"
+    p.write_text("{")
+    assert main([str(p), "initialization", "ada", "--course-dir", str(REPO)]) == 0
+    r = SubmissionResult.from_json(capsys.readouterr().out)
+    assert not r.gradable and r.student == "ada"
+    main([str(p), "initialization", "ada", "--course-dir", str(REPO), "--gradescope"])
+    assert "could not be graded" in json.loads(capsys.readouterr().out)["output"]

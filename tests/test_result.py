@@ -68,7 +68,7 @@ def test_gradescope_export_shape():
     assert len(gs["tests"]) == 3
     t = gs["tests"][1]
     assert set(t) >= {"name", "score", "max_score", "output", "visibility"}
-    assert t["name"] == "f: f.random" and t["score"] == 0.0 and t["max_score"] == 3.0
+    assert t["name"] == "f.random" and t["score"] == 0.0 and t["max_score"] == 3.0
     assert "Hint: divide by m" in t["output"]
     assert sum(x["max_score"] for x in gs["tests"]) == gs["max_score"]
     json.dumps(gs)  # serializable
