@@ -101,6 +101,9 @@ def test_not_a_notebook(tmp_path):
 
 def test_old_nbformat(tmp_path):
     assert "nbformat 3" in reason(write(tmp_path, nb([], nbformat=3), name="old.ipynb"))
+    v3 = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},        # the real v3 layout
+          "worksheets": [{"cells": [{"cell_type": "code", "input": "x = 1"}]}]}
+    assert "nbformat 3 is too old" in reason(write(tmp_path, v3, name="v3.ipynb"))
 
 
 def test_too_large_checked_before_reading(tmp_path, monkeypatch):
