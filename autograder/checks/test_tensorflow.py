@@ -53,7 +53,7 @@ def _sizes(rng):
     return call_with(n_x=int(rng.integers(64, 200)), n_classes=int(rng.integers(2, 11)))
 
 
-@S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], randomized=True,
+@S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], gated=True,
          name="initialize_parameters.structure",
          failure="parameters should be W1 (25, n_x), b1 (25, 1), W2 (12, 25), b2 (12, 1), "
                  "W3 (n_classes, 12), b3 (n_classes, 1)")
