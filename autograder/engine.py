@@ -25,7 +25,7 @@ from autograder.checks import CODE_ASSIGNMENTS, code_suite
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
 
-__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed",
+__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed", "ungradable",
            "function_points", "assignment_dir", "preamble", "select_cells", "open_student"]
 
 
