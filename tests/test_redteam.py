@@ -58,16 +58,17 @@ class Listener:
         self.sock.close()
 
 
-def _sandbox_processes() -> int:
-    """Processes that look like sandboxed workers (bwrap or the worker script)."""
+def _sandbox_processes(course: Path) -> int:
+    """Live sandboxes of this class: bwrap processes whose command line binds this course's files."""
     n = 0
+    needle = str(course).encode()
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"bwrap" in cmd or b"deepgrade/worker" in cmd or b"/opt/deepgrade" in cmd:
+            if b"bwrap" in cmd and needle in cmd:
                 n += 1
     return n
 
@@ -122,13 +123,12 @@ def graded_class(tmp_path_factory):
         _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
     for b in BROKEN:
         _submit(course, f"brk_{b.id}", b.make(honest, course))
-    before = _sandbox_processes()
     results = {}
     summary = grade_class(course, ASSIGNMENT, workers=2, progress=False, engine=engine, force=True,
                           on_result=lambda r: results.__setitem__(r.student, r))
     listener.close()
     yield dict(course=course, gradebook=gradebook, results=results, summary=summary,
-               clean_scores=clean_scores, listener=listener, procs_before=before)
+               clean_scores=clean_scores, listener=listener)
 
 
 def _scores(db: Path) -> dict[str, float]:
@@ -186,4 +186,4 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
 
 
 def test_no_sandbox_outlives_the_run(graded_class):
-    assert _sandbox_processes() <= graded_class["procs_before"]
+    assert _sandbox_processes(graded_class["course"]) == 0
