@@ -24,10 +24,11 @@ unprivileged bwrap cannot bind /root/.pyenv (0700). Privileged bwrap + an in-san
 fresh uid does work: a fork loop stops at the limit (EAGAIN). NPROC counts threads too, hence
 512 for TensorFlow.
 
-Measured on the 2-core dev box (idle / loaded): session start (bwrap + python + numpy) 0.18 /
-0.38 s; TensorFlow session start 4.3 s; from a zygote 0.01-0.03 s (numpy) and 0.05-0.1 s + first
-TF op (TF); ping 0.09 ms; call with a 10x10 array 0.2 ms; an 8 MB array each way ~0.9 s loaded
-(JSON + base64, ~25-50 ms per MB); close 6 ms.
+Measured on the 2-core dev box with ``python -m autograder.sandbox`` (quiet / busy machine):
+session start (bwrap + python + numpy) 0.14-0.18 / 0.33-0.38 s; TensorFlow session start 4.3-5.4 s;
+a session forked from a zygote 8 ms (numpy) / 30 ms (TF; the first TF op then costs ~0.25 s);
+ping 0.09 ms; call with a 10x10 array 0.19 ms; an 8 MB array each way ~0.9 s busy (JSON + base64,
+~25-50 ms per MB); close 1-6 ms.
 """
 from __future__ import annotations
 
