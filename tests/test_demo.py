@@ -25,6 +25,29 @@ def test_demo_end_to_end_small_class(tmp_path):
     for s in {r.student for r in results}:
         page = (reports / "students" / s / "index.html").read_text()
         assert "Mastery" in page and "data:image/png;base64," in page
+    # the instructor report's numbers are the gradebook's: mean % per assignment from nbgrader's grades
+    import re
+    import sqlite3
+    con = sqlite3.connect(tmp_path / "course" / "gradebook.db")
+    try:
+        per_student = con.execute(
+            "SELECT assignment.name, submitted_assignment.id, SUM(grade.auto_score) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN assignment ON submitted_assignment.assignment_id = assignment.id "
+            "GROUP BY assignment.name, submitted_assignment.id").fetchall()
+    finally:
+        con.close()
+    page = (reports / "instructor" / "course.html").read_text()
+    for o in summary.outcomes:
+        scores = [v for a, _, v in per_student if a == o.assignment]
+        max_score = max(r.max_score for r in results if r.assignment == o.assignment)
+        expected = 100 * sum(scores) / len(scores) / max_score
+        row = re.search(rf'href="#{o.assignment}">{o.assignment}</a></td><td class="num">(\d+)</td>'
+                        rf'<td class="num">(\d+)</td>\s*<td class="num">([\d.]+)</td>', page)
+        assert row, f"no overview row for {o.assignment}"
+        assert int(row.group(1)) == len(scores) == 4
+        assert float(row.group(3)) == pytest.approx(expected, abs=0.051)
     # deterministic for a seed: the same plan gives the same notebooks
     from autograder import classsim
     a = classsim.make_students(4, 7)
