@@ -60,7 +60,7 @@ def assignment_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def session(assignment_dir):
     policy = SandboxPolicy(call_timeout_s=5, max_output_bytes=4096)
-    with StudentSession(assignment_dir, policy) as s:
+    with StudentSession(assignment_dir, policy, zygote=False) as s:
         s.report = s.load(CELLS)
         yield s
 
@@ -102,7 +102,7 @@ def _bwrap_children() -> list[dict]:
 
 
 def fresh(tmp_path=None, **policy) -> StudentSession:
-    return StudentSession(tmp_path, SandboxPolicy(**policy))
+    return StudentSession(tmp_path, SandboxPolicy(**policy), zygote=False)   # per-process mode
 
 
 # ------------------------------------------------------------------------------------ normal use
@@ -266,7 +266,7 @@ def write_repo(path):
 
 @pytest.fixture(scope="module")
 def probe(assignment_dir):
-    with StudentSession(assignment_dir, SandboxPolicy(call_timeout_s=5)) as s:
+    with StudentSession(assignment_dir, SandboxPolicy(call_timeout_s=5), zygote=False) as s:
         assert not s.load([{"index": 0, "source": PROBES.replace("REPO", str(REPO))}]).errors
         yield s
 

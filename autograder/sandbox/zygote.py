@@ -12,8 +12,10 @@ two pipe ends (requests, replies) with SCM_RIGHTS; the child then speaks the nor
 on those pipes. The trusted side kills a child (and everything it forked) by uid from the host.
 
 Differences from one-process-per-session (documented trade-offs): all children of one zygote share
-the pid namespace (other uids' processes are visible in /proc but not accessible) and the /tmp tmpfs
-size budget.
+the pid and IPC namespaces (other uids' processes are visible in /proc but not accessible) and the
+/tmp tmpfs, sized 4 x ``scratch_bytes`` for all children together (each file is still capped by
+RLIMIT_FSIZE; a child's scratch dir is removed when it ends). The runner grades one submission at a
+time per worker process, so in practice a zygote has one child at a time.
 """
 from __future__ import annotations
 
