@@ -12,32 +12,48 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
-import matplotlib
+import numpy as np
 
-# Headless Linux (CI, the grader) has no display: draw off-screen. Jupyter sets MPLBACKEND itself.
-if (sys.platform.startswith("linux") and "matplotlib.pyplot" not in sys.modules
-        and not os.environ.get("MPLBACKEND")
-        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
-    matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+if TYPE_CHECKING:  # annotations only: matplotlib itself is imported on first use
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # What ``from dg_plotting import *`` brings into a notebook (the course build copies this module there).
 __all__ = ["plot_dataset", "plot_decision_boundary", "plot_costs", "plot_log_samples", "plot_images_grid"]
 
-PALETTE = plt.get_cmap("tab10").colors      # class c is drawn in PALETTE[c % 10]
+
+def _pyplot():
+    """``matplotlib.pyplot``, imported on first use.
+
+    Importing pyplot costs ~0.6 s, and the grader imports this module for every submission without ever
+    plotting, so the import waits until a plot is drawn. Headless Linux (CI, the grader) has no display:
+    draw off-screen. Jupyter sets MPLBACKEND itself.
+    """
+    import matplotlib
+    if (sys.platform.startswith("linux") and "matplotlib.pyplot" not in sys.modules
+            and not os.environ.get("MPLBACKEND")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _palette() -> tuple:
+    """Class c is drawn in ``_palette()[c % 10]`` (matplotlib's tab10)."""
+    return _pyplot().get_cmap("tab10").colors
+
+
+def _listed_colormap(n_classes: int):
+    from matplotlib.colors import ListedColormap
+    return ListedColormap([_palette()[c % 10] for c in range(n_classes)])
 
 
 def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float] = (5.0, 4.0)) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = _pyplot().subplots(figsize=figsize)
     return fig, ax
 
 
@@ -63,7 +79,7 @@ def plot_dataset(X, Y, ax: Axes | None = None, title: str | None = None,
     for c in np.unique(labels):
         chosen = labels == c
         name = class_names[c] if class_names is not None else f"class {c}"
-        ax.scatter(X[0, chosen], X[1, chosen], s=18, color=PALETTE[c % 10], edgecolors="k",
+        ax.scatter(X[0, chosen], X[1, chosen], s=18, color=_palette()[c % 10], edgecolors="k",
                    linewidths=0.4, label=name)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
@@ -97,7 +113,7 @@ def plot_decision_boundary(predict_fn: Callable[[np.ndarray], np.ndarray], X, y,
     n_classes = int(max(predicted.max(), labels.max())) + 1
     fig, ax = _figure_and_axes(ax)
     ax.contourf(g1, g2, predicted, levels=np.arange(n_classes + 1) - 0.5,
-                cmap=ListedColormap([PALETTE[c % 10] for c in range(n_classes)]), alpha=0.3)
+                cmap=_listed_colormap(n_classes), alpha=0.3)
     plot_dataset(X, labels, ax=ax, title=title)
     return fig, ax
 
@@ -140,7 +156,7 @@ def plot_log_samples(samples, ax: Axes | None = None, title: str | None = None,
     low, high = samples.min(), samples.max()
     edges = np.logspace(np.log10(low), np.log10(high) if high > low else np.log10(low) + 1, bins + 1)
     fig, ax = _figure_and_axes(ax)
-    ax.hist(samples, bins=edges, color=PALETTE[0], alpha=0.7, edgecolor="k")
+    ax.hist(samples, bins=edges, color=_palette()[0], alpha=0.7, edgecolor="k")
     ax.plot(samples, np.zeros_like(samples), "|", color="k", markersize=10)
     ax.set_xscale("log")
     ax.set_xlabel("value (log scale)")
@@ -170,7 +186,7 @@ def plot_images_grid(images, labels, ncols: int = 8,
         raise ValueError(f"need one label per image ({images.shape[0]}), got {labels.size}")
     ncols = max(1, min(ncols, images.shape[0]))
     nrows = -(-images.shape[0] // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.4 * nrows), squeeze=False)
+    fig, axes = _pyplot().subplots(nrows, ncols, figsize=(1.2 * ncols, 1.4 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < images.shape[0]:
