@@ -538,7 +538,7 @@ def build() -> NotebookBuilder:
     Three interleaved spiral arms, one per class. No linear model can separate them, and a
     network needs several layers to bend its decision regions around the arms.
     """)
-    nb.code(DATA_CELL)
+    nb.code(DATA_CELL, skip=True)                # only the experiments use the data
     nb.code(PLOT_DATA_CELL, skip=True)
     nb.md(r"""
     The network below is given: ReLU hidden layers, each with batch norm (your `batchnorm_forward`,

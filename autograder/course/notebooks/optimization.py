@@ -554,7 +554,7 @@ def build() -> NotebookBuilder:
 
     The data set: two interleaving half-moons, which a straight line cannot separate.
     """)
-    nb.code(DATA_CELL)
+    nb.code(DATA_CELL, skip=True)                # only the experiments use the data
     nb.code(PLOT_DATA_CELL, skip=True)
     nb.md(r"""
     The model below is given. It trains the three-layer network LINEAR → RELU → LINEAR → RELU → LINEAR →

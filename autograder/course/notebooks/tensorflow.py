@@ -358,7 +358,7 @@ def build() -> NotebookBuilder:
     The data: scikit-learn's 1797 handwritten digits, 8×8 gray images with pixel values 0 to 16, split
     into a training and a test set with the same share of each digit.
     """)
-    nb.code(DATA_CELL)
+    nb.code(DATA_CELL, skip=True)                # only the experiments use the data
     nb.code(PLOT_DIGITS_CELL, skip=True)
     nb.md(r"""
     The input pipeline is given. `tf.data.Dataset` streams the examples; `map` applies a function to
