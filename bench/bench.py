@@ -501,7 +501,7 @@ def plot(rows: list[dict], path: Path) -> None:
     import numpy as np
     assignments = list(dict.fromkeys(r["assignment"] for r in rows))
     configs = [c for c in dict.fromkeys(r["config"] for r in rows)]
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(assignments) + 3), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(assignments) + 5), 4.5))
     w = 0.8 / max(1, len(configs))
     x = np.arange(len(assignments))
     for i, c in enumerate(configs):
@@ -512,7 +512,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("notebooks per minute (log)")
     ax.set_title("Grading throughput: deepgrade vs stock nbgrader")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -551,7 +551,7 @@ def refresh(out: Path) -> list[dict]:
         r["startup_s"] = round(st, 2) if st is not None else None
         r["steady_notebooks_per_min"] = (round(60.0 * r["notebooks"] / (r["wall_s"] - st), 2)
                                          if st is not None and r["wall_s"] > st else None)
-    order = {a: i for i, a in enumerate(list(dict.fromkeys(meta.get("assignments", []) + args.assignments)))}
+    order = {a: i for i, a in enumerate(meta.get("assignments", []))}
     labels = {label: i for i, (label, _) in enumerate(CONFIGS.values())}
     rows.sort(key=lambda r: (order.get(r["assignment"], 99), labels.get(r["config"], 99)))
     rows = finish(rows)
