@@ -143,11 +143,14 @@ def _outcome(workdir: Path, assignment: str, g, seconds: float) -> AssignmentOut
 
 def _print_summary(summary: DemoSummary, console: Console) -> None:
     table = Table(title=f"deepgrade demo — {summary.students} simulated students")
-    for col in ("assignment", "submissions", "mean score", "ungradable", "most common mistake", "time"):
-        table.add_column(col, justify="right" if col in ("submissions", "mean score", "ungradable", "time") else "left")
+    table.add_column("assignment", no_wrap=True)
+    for col in ("n", "mean", "broken"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("most common mistake (count)", overflow="fold", min_width=20)
+    table.add_column("time", justify="right", no_wrap=True)
     for o in summary.outcomes:
         mistake = f"{o.top_mistake} ({o.top_mistake_count})" if o.top_mistake_count else "—"
-        table.add_row(o.assignment, str(o.submissions), f"{o.mean_pct:.1f} %", str(o.ungradable), mistake,
+        table.add_row(o.assignment, str(o.submissions), f"{o.mean_pct:.1f}%", str(o.ungradable), mistake,
                       f"{o.seconds:.1f} s")
     console.print(table)
     console.print(f"Total time: {sum(summary.phases.values()):.1f} s")
