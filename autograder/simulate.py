@@ -65,8 +65,12 @@ def _lambda_source(fn: Callable) -> str:
 class _Bundler:
     """Collects the source of a function and everything it references, in definition order."""
 
-    def __init__(self, assignment: str):
+    def __init__(self, assignment: str, root: str | None = None):
+        from reference.registry import GRADED
         self.helpers = _helper_names(assignment)
+        # other graded functions are the student's own, defined in their own cells: call them by name,
+        # never bundle the reference's copy (it would overwrite the student's version of that function)
+        self.other_graded = set(GRADED.get(assignment, {})) - {root}
         self.defs: dict[str, str] = {}          # name -> source (insertion order = definition order)
         self.imports: set[str] = set()
 
@@ -149,6 +153,8 @@ class _Bundler:
         return src
 
     def _add_global(self, name: str, value: Any) -> None:
+        if name in self.other_graded:
+            return
         if isinstance(value, types.FunctionType):
             self.add_function(value, name)
         elif name not in self.defs and not self._is_helper(name, value):
@@ -173,7 +179,7 @@ def function_source(assignment: str, function: str, choice: str | None = None) -
         if mistake.function != function:
             raise ValueError(f"mistake {choice!r} belongs to {mistake.function!r}, not {function!r}")
         impl = mistake.impl
-    b = _Bundler(assignment)
+    b = _Bundler(assignment, root=function)
     b.add_function(impl, function)
     return b.source()
 

@@ -18,9 +18,12 @@ NUMPY = ["initialization", "regularization", "gradient_checking", "optimization"
 
 
 def _run_source(assignment: str, function: str, source: str):
-    """Execute a synthesized cell next to the assignment's given helpers; return the function."""
+    """Execute a synthesized cell next to the assignment's given helpers and the (reference) versions of
+    the OTHER graded functions, as in a notebook where the student wrote those in their own cells;
+    return the function."""
     import numpy as np
-    ns = {"np": np, **HELPERS[assignment]}
+    others = {f: impl for f, impl in GRADED[assignment].items() if f != function}
+    ns = {"np": np, **HELPERS[assignment], **others}
     exec(compile(source, f"<{function}>", "exec"), ns)
     return ns[function]
 
@@ -72,3 +75,13 @@ def test_minimal_notebook_and_bad_choices():
         synthesize_submission("gradient_checking", {"nope": None})
     with pytest.raises(ValueError):
         synthesize_submission("optimization", {"update_lr": "schedule_lr_decay.no_floor"})
+
+
+def test_a_cell_never_redefines_another_graded_function():
+    """A mistake in one function must survive the cells written for the others (gradient_check calls
+    forward_propagation: its cell must call the student's version, not bundle the reference's)."""
+    for assignment in NUMPY:
+        for f in GRADED[assignment]:
+            defined = {n.name for n in ast.parse(function_source(assignment, f)).body
+                       if isinstance(n, ast.FunctionDef)}
+            assert defined & set(GRADED[assignment]) == {f}, (assignment, f, defined)
