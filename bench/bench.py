@@ -54,10 +54,9 @@ CONFIGS = {   # short name -> (label, workers)
     "runner2": ("runner-2", 2),
     "dask2": ("dask-local-2", 2),
     "floor": ("floor", 1),
-    # the speed-up proposed in README.md, measured: plotting helpers import matplotlib on first use
-    # (patched into this configuration's copy of the course) + NumPy sandboxes forked from a zygote
-    "fast1": ("runner-1-lazyplot-zygote", 1),
-    "fast2": ("runner-2-lazyplot-zygote", 2),
+    # optional speed knob: NumPy sandboxes forked from a pre-imported zygote (DEEPGRADE_ZYGOTE=all)
+    "fast1": ("runner-1-zygote", 1),
+    "fast2": ("runner-2-zygote", 2),
 }
 DEFAULT_CONFIGS = "stock,plugin,runner1,runner2,dask2,floor"
 STOCK = "nbgrader-stock"
@@ -327,7 +326,6 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
             cmd = [PY, __file__, "_runner", str(course), assignment, str(workers), sched, str(out)]
         extra_env = None
         if key.startswith("fast"):
-            lazy_plotting(course / "release" / assignment)
             extra_env = {"DEEPGRADE_ZYGOTE": "all"}
         info = run_child(cmd, course, log, env=extra_env)
         if info["returncode"] != 0:
@@ -359,24 +357,6 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
             (round(info["wall_s"] / n, 3) if n else None),
             "loadavg_1min": info["loadavg_1min"],
             "scores": {s: list(v) for s, v in sorted(scores.items())}}
-
-
-def lazy_plotting(folder: Path) -> None:
-    """Replace ``folder/dg_plotting.py`` by a shim whose ``plot_*`` import the real module (and so
-    matplotlib) on first use; the real module moves to ``dg_plotting_real.py``. Idempotent."""
-    import ast
-    real, target = folder / "dg_plotting_real.py", folder / "dg_plotting.py"
-    if real.exists():
-        return
-    text = target.read_text()
-    real.write_text(text)
-    names = [n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name.startswith("plot_")]
-    shim = ['"""Lazy shim (bench): matplotlib is imported by the first plot."""', "import importlib as _il",
-            "_m = None", "", "def _load():", "    global _m", "    if _m is None:",
-            "        _m = _il.import_module('dg_plotting_real')", "    return _m", "", f"__all__ = {names!r}"]
-    for n in names:
-        shim += ["", f"def {n}(*a, **k):", f"    return _load().{n}(*a, **k)"]
-    target.write_text("\n".join(shim) + "\n")
 
 
 def _fresh_copy(work: Path, label: str) -> Path:
