@@ -129,3 +129,11 @@ def test_reports_render_in_headless_chromium(tmp_path, data):
         finally:
             browser.close()
     assert (ARTIFACTS / "student_report.png").stat().st_size > 10_000
+
+
+def test_assignment_where_every_check_passes(data):
+    perfect = ReportData(results=[r for r in data.results if r.student == "alice"],
+                         concept_labels=data.concept_labels)
+    page = render_instructor_html(perfect)
+    assert "Every gradable submission passed every check." in page
+    assert "Checks failed most often" not in page
