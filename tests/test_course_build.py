@@ -55,9 +55,10 @@ def test_committed_source_matches_reference(assignment):
     utils = (folder / f"{assignment}_utils.py").read_text(encoding="utf-8")
     assert utils == B.helpers_source(assignment), f"source/{assignment}/{assignment}_utils.py is stale"
     graded = set(GRADED[assignment])
-    for fname, module in B.COPIED_MODULES.items():
-        assert (folder / fname).read_text(encoding="utf-8") == B.copied_module_source(module, graded), \
-            f"source/{assignment}/{fname} is stale"
+    for fname, module in B.COPIED_MODULES.items():      # build products (gitignored), current when present
+        if (folder / fname).exists():
+            assert (folder / fname).read_text(encoding="utf-8") == B.copied_module_source(module, graded), \
+                f"source/{assignment}/{fname} is stale"
 
 
 @pytest.mark.parametrize("assignment", COMMITTED)

@@ -286,6 +286,18 @@ def ensure_config(course: Path) -> bool:
     return True
 
 
+def write_copied_modules(folder: Path, assignment: str, report: AssignmentBuild | None = None) -> None:
+    """Write the generated copies of reference/datasets.py and reference/plotting.py beside the notebook.
+
+    They are build products (gitignored in the repository): students need them in the released folder,
+    the repository keeps one source of each in ``reference/``.
+    """
+    graded = set(graded_names(assignment))
+    report = report or AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb")
+    for fname, module_name in COPIED_MODULES.items():
+        _write_if_changed(folder / fname, copied_module_source(module_name, graded), report)
+
+
 def build_assignment(course: Path, assignment: str, *, data: bool = True) -> AssignmentBuild:
     """Write ``course/source/<assignment>/`` (notebook, helpers, copied modules, data)."""
     folder = course / "source" / assignment
@@ -296,9 +308,7 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
     report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=dict(builder.points))
     _write_if_changed(report.notebook, notebook_json(nb), report)
     _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
-    graded = set(graded_names(assignment))
-    for fname, module_name in COPIED_MODULES.items():
-        _write_if_changed(folder / fname, copied_module_source(module_name, graded), report)
+    write_copied_modules(folder, assignment, report)
     builder_fn = data_builder(assignment) if data else None
     if builder_fn is not None:
         target = folder / f"{assignment}_data.h5"
