@@ -6,6 +6,7 @@ the embedded defaults (SQLite gradebook, local process pool) and prints a summar
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,17 +40,14 @@ class DemoSummary:
     phases: dict[str, float] = field(default_factory=dict)
 
 
+@contextmanager
 def _phase(summary: DemoSummary, name: str, console: Console):
-    class _Timer:
-        def __enter__(self):
-            console.print(f"[bold]→ {name}[/bold]")
-            self.t0 = time.perf_counter()
-
-        def __exit__(self, *exc):
-            summary.phases[name] = time.perf_counter() - self.t0
-            if exc[0] is None:
-                console.print(f"  done in {summary.phases[name]:.1f} s")
-    return _Timer()
+    """Print the phase, time it into ``summary.phases``."""
+    console.print(f"[bold]→ {name}[/bold]")
+    t0 = time.perf_counter()
+    yield
+    summary.phases[name] = time.perf_counter() - t0
+    console.print(f"  done in {summary.phases[name]:.1f} s")
 
 
 def simulate_code_submissions(course: Path, assignment: str, students: list[classsim.SimStudent],
@@ -105,8 +103,8 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
     for a in assignments + quiz_names:
         with _phase(summary, f"grade {a} (parallel, sandboxed)", console):
             t0 = time.perf_counter()
-            g = grade_class(workdir, a, workers=workers, progress=True, force=False)
-            summary.outcomes.append(_outcome(workdir, a, g, time.perf_counter() - t0))
+            grade_class(workdir, a, workers=workers, progress=True, force=False)
+            summary.outcomes.append(_outcome(workdir, a, time.perf_counter() - t0))
     with _phase(summary, "write student and instructor reports", console):
         data = load_report_data(workdir)
         summary.reports_dir = workdir / "reports"
@@ -126,19 +124,16 @@ def _exports(workdir: Path) -> list[tuple[str, str]]:
     return [("class CSV", "../exports/class.csv")]
 
 
-def _outcome(workdir: Path, assignment: str, g, seconds: float) -> AssignmentOutcome:
+def _outcome(workdir: Path, assignment: str, seconds: float) -> AssignmentOutcome:
+    """The summary row of one graded assignment, from the same statistics the instructor report shows."""
     from autograder import gradebook
     from autograder.exports import load_results
+    from autograder.reports.data import assignment_stats
 
-    results = load_results(gradebook.default_db_url(workdir), assignment)
-    counts: dict[str, int] = {}
-    for r in results:
-        for m in r.mistakes:
-            counts[m] = counts.get(m, 0) + 1
-    top = max(counts.items(), key=lambda kv: kv[1], default=("—", 0))
-    pct = [100 * r.score / r.max_score for r in results if r.max_score]
-    return AssignmentOutcome(assignment, len(results), float(np.mean(pct)) if pct else 0.0,
-                             sum(not r.gradable for r in results), top[0], top[1], seconds)
+    stats = assignment_stats(assignment, load_results(gradebook.default_db_url(workdir), assignment))
+    top_id, _, top_n = stats.misconceptions[0] if stats.misconceptions else ("—", "", 0)
+    return AssignmentOutcome(assignment, stats.n_submissions, stats.mean_pct, len(stats.ungradable),
+                             top_id, top_n, seconds)
 
 
 def _print_summary(summary: DemoSummary, console: Console) -> None:
