@@ -25,7 +25,8 @@ from autograder.checks import CODE_ASSIGNMENTS, code_suite
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
 
-__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed", "ungradable",
+__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed", "submitted_code",
+           "ungradable",
            "function_points", "assignment_dir", "preamble", "select_cells", "open_student"]
 
 
@@ -34,9 +35,31 @@ class GradingError(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------ setup
-def stable_seed(assignment: str, student: str) -> int:
-    """Per-submission seed: the same (assignment, student) always gets the same random inputs."""
-    return int.from_bytes(hashlib.sha256(f"{assignment}\0{student}".encode()).digest()[:4], "big")
+def stable_seed(assignment: str, student: str, code: list[str] | None = None) -> int:
+    """Seed of the randomized checks of one submission.
+
+    ``code``: the source of every code cell the engine executes (:func:`submitted_code`), in order.
+    The seed is a hash of assignment, student and that code, so
+    - regrading the same file (or a re-saved copy: outputs, metadata, markdown, execution counts
+      changed) draws exactly the same inputs, on both grading paths (`deepgrade grade`, `nbgrader
+      autograde` both call :func:`grade_submission`);
+    - any change to the code that runs (a graded function, a helper cell, a table of answers kept in
+      a global) draws new inputs, so answers learned from earlier feedback do not carry over.
+    The source is hashed exactly as written (no normalisation: code can read its own cell text).
+    ``code=None`` (no notebook: ungradable submissions, in-process tests) hashes assignment and student.
+    """
+    h = hashlib.sha256(f"{assignment}\0{student}".encode())
+    if code is not None:
+        h.update(b"\0code")
+        for source in code:
+            data = source.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "big") + data)
+    return int.from_bytes(h.digest()[:4], "big")
+
+
+def submitted_code(cells: list) -> list[str]:
+    """Sources of the code cells the engine runs (``select_cells``), the input of :func:`stable_seed`."""
+    return [c.source for c in select_cells(cells)]
 
 
 def load_suite(assignment: str, student: str = "") -> Suite:
@@ -109,10 +132,15 @@ def function_points(course_dir: str | Path | None, assignment: str) -> dict[str,
 def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> tuple[list[CheckResult], dict]:
     """Check results with points scaled so each function's checks add up to its notebook points."""
     raw = suite.points_by_function()
-    # gated checks (shape-only, visible example) count only with a passing randomized check
-    has_random = {o.spec.function for o in outcomes if o.spec.randomized}
-    values_ok = {o.spec.function for o in outcomes if o.passed and o.spec.randomized}
-    values_ok |= {o.spec.function for o in outcomes} - has_random
+    # gated checks (shape-only, visible example, properties, edge cases) count only once a key check
+    # of the function (exact values on randomized inputs) passes; functions without one: always
+    has_key = {o.spec.function for o in outcomes if o.spec.key}
+    values_ok = {o.spec.function for o in outcomes if o.passed and o.spec.key}
+    values_ok |= {o.spec.function for o in outcomes} - has_key
+    key_names: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.spec.key:
+            key_names.setdefault(o.spec.function, []).append(f"`{o.spec.name}`")
     results, functions = [], {}
     for o in outcomes:
         f = o.spec.function
@@ -121,8 +149,8 @@ def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> t
         earned = max_pts if o.passed and (f in values_ok or not o.spec.gated) else 0.0
         message = o.message
         if o.passed and not earned:
-            message = ("passed, but these points count only once one of the checks on random inputs "
-                       "passes as well")
+            message = ("passed, but these points count only once the check on random inputs "
+                       f"({' or '.join(key_names.get(f, []))}) passes as well")
         results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
                                    passed=o.passed, message=message, hint=o.hint, mistake_id=o.mistake_id,
                                    concepts=o.spec.concepts, duration_s=round(o.duration_s, 4)))
@@ -229,6 +257,7 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
 
     started = time.perf_counter()
     notebook_path = Path(notebook_path)
+    fixed_seed = seed is not None
     seed = stable_seed(assignment, student) if seed is None else int(seed)
     if assignment not in CODE_ASSIGNMENTS and not assignment.startswith("quiz_"):
         raise ValueError(f"unknown assignment {assignment!r}")
@@ -243,6 +272,8 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
                           f"{parsed.assignment!r}, not {assignment!r}",
                           course_dir=course_dir, seed=seed, started=started)
     checksum = file_checksum(notebook_path)
+    if not fixed_seed:
+        seed = stable_seed(assignment, student, submitted_code(parsed.cells))
     t0 = time.perf_counter()
     student_obj, report = open_student(select_cells(parsed.cells), assignment, course_dir, policy)
     load_s = time.perf_counter() - t0

@@ -6,14 +6,19 @@ trusted side never needs TensorFlow to know the right answer.
 What can and cannot be matched:
 - linear_function, sigmoid, one_hot_matrix, forward_propagation, compute_total_loss are deterministic
   and match TensorFlow to floating-point tolerance (sigmoid in float32, like ``tf.cast(z, tf.float32)``).
-- initialize_parameters cannot reproduce TensorFlow's random stream (``GlorotNormal(seed=1)`` uses
-  TF's own generator). The twin draws from the *same distribution* — a normal truncated at two
-  standard deviations whose variance is ``2 / (fan_in + fan_out)`` with Keras's fan convention for a
-  2-D shape ``(rows, cols)``: ``fan_in = rows``, ``fan_out = cols`` — so checks compare shapes and
-  variances (see :func:`glorot_variance`), never values.
+- initialize_parameters: ``GlorotNormal(seed=1)`` (Keras 3 on TensorFlow) gives every tensor of shape
+  ``s`` the first ``prod(s)`` values of one fixed stream of standard truncated normals, times the Glorot
+  std for ``s``. The stream's first 5,000 values are stored in ``glorot_normal_seed1.json`` (written with
+  TensorFlow by :func:`write_glorot_stream`; a TensorFlow test checks it still matches), so the twin
+  returns TensorFlow's values for ``seed=1`` (any ``n_x <= 200``). Other seeds draw from the same
+  distribution with a private NumPy generator (values differ from TensorFlow's).
 Conventions: examples are columns; ``X: (n_x, m)``, logits and labels ``(n_classes, m)``.
 """
 from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -82,24 +87,59 @@ def glorot_normal(rng, shape):
     return draws * np.sqrt(glorot_variance(shape)) / TRUNCATED_NORMAL_STD
 
 
+GLOROT_STREAM_FILE = Path(__file__).with_name("glorot_normal_seed1.json")
+
+
+@lru_cache(maxsize=1)
+def glorot_stream() -> np.ndarray:
+    """The standard truncated-normal stream of ``GlorotNormal(seed=1)`` (5,000 values, float64)."""
+    return np.asarray(json.loads(GLOROT_STREAM_FILE.read_text())["values"], dtype=np.float64)
+
+
+def glorot_seed1(shape):
+    """What ``tf.keras.initializers.GlorotNormal(seed=1)(shape)`` returns, as float32."""
+    size = int(np.prod(shape))
+    stream = glorot_stream()
+    if size > stream.size:
+        raise ValueError(f"shape {shape} needs {size} values; the stored stream has {stream.size}")
+    std = np.sqrt(glorot_variance(shape)) / TRUNCATED_NORMAL_STD
+    return (stream[:size].reshape(shape) * std).astype(np.float32)
+
+
+def write_glorot_stream(n: int = 5000, path: Path = GLOROT_STREAM_FILE) -> None:
+    """Regenerate the stored stream with TensorFlow (needs TensorFlow; run after a TF upgrade)."""
+    import tensorflow as tf
+    shape = (1, n)
+    std = np.sqrt(glorot_variance(shape)) / TRUNCATED_NORMAL_STD
+    values = tf.keras.initializers.GlorotNormal(seed=1)(shape).numpy().astype(np.float64).ravel() / std
+    path.write_text(json.dumps({
+        "about": "tf.keras.initializers.GlorotNormal(seed=1): every tensor of shape s is the first prod(s) "
+                 "values of this standard stream (a normal truncated at 2), times sqrt(2 / (rows + cols)) / "
+                 "0.87962566103423978, reshaped row-major. Written by reference.tf_twin.write_glorot_stream.",
+        "tensorflow": tf.__version__, "values": [float(f"{x:.9g}") for x in values]}))
+
+
 def initialize_parameters(n_x=64, n_classes=10, seed=1):
     """Glorot-normal weights *and* biases for the LINEAR->RELU->LINEAR->RELU->LINEAR net.
 
-    Same shapes and distribution as the TensorFlow version (which initializes every tensor,
-    biases included, with ``tf.keras.initializers.GlorotNormal(seed=1)``); values differ.
+    Same values as the TensorFlow version for ``seed=1`` (which initializes every tensor, biases
+    included, with ``tf.keras.initializers.GlorotNormal(seed=1)``: see :func:`glorot_seed1`); other
+    seeds draw the same distribution from a private NumPy generator.
 
     Arguments:
-    n_x -- number of input features
+    n_x -- number of input features (at most 200 for seed=1)
     n_classes -- number of output classes
-    seed -- seed of a private numpy Generator
+    seed -- 1 (TensorFlow's values) or the seed of a private numpy Generator
 
     Returns:
     parameters -- dict with W1 (25, n_x), b1 (25, 1), W2 (12, 25), b2 (12, 1), W3 (n_classes, 12),
                   b3 (n_classes, 1), float32
     """
-    rng = np.random.default_rng(seed)
     shapes = {"W1": (25, n_x), "b1": (25, 1), "W2": (12, 25), "b2": (12, 1),
               "W3": (n_classes, 12), "b3": (n_classes, 1)}
+    if seed == 1:
+        return {name: glorot_seed1(shape) for name, shape in shapes.items()}
+    rng = np.random.default_rng(seed)
     return {name: glorot_normal(rng, shape).astype(np.float32) for name, shape in shapes.items()}
 
 

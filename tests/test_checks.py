@@ -26,15 +26,16 @@ def test_reference_gets_full_marks(assignment, reference_results):
 
 
 @pytest.mark.parametrize("assignment", CODE_ASSIGNMENTS)
-def test_every_graded_function_has_structure_and_randomized_checks(assignment):
+def test_every_graded_function_has_structure_and_a_key_check_that_gates_the_rest(assignment):
     suite = code_suite(assignment)
     assert set(suite.functions) == set(GRADED[assignment])
     for f in GRADED[assignment]:
         specs = [c for c in suite.checks if c.function == f]
         assert any(c.name == f"{f}.structure" for c in specs), f
-        rnd = sum(c.points for c in specs if c.randomized)
-        # randomized checks carry most of the points (functions without inputs excepted)
-        assert rnd > sum(c.points for c in specs) / 2 or f == "linear_function", f
+        keys = [c for c in specs if c.key]
+        assert keys and all(c.randomized for c in keys), f
+        assert all(c.gated for c in specs if not c.key), f       # nothing else counts before a key passes
+        assert [c.name for c in specs if c.reveal] in ([f"{f}.fixed"], []), f   # only the visible example
         assert all(c.concepts for c in specs), f
 
 

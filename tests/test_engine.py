@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.engine import (function_points, grade_submission, load_suite, select_cells, stable_seed)
+from autograder.engine import (function_points, grade_submission, load_suite, select_cells, stable_seed,
+                               submitted_code)
 from autograder.notebook import read_submission
 from autograder.sandbox import SandboxPolicy
 from autograder.simulate import synthesize_submission, write_notebook
@@ -39,7 +40,8 @@ def test_source_notebook_gets_full_marks_in_the_sandbox(assignment):
     assert r.max_score == pytest.approx(sum(points.values())) and r.score == r.max_score
     assert {k: v["max_score"] for k, v in r.grade_cells.items()} == pytest.approx(points)
     assert r.checksum == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert r.seed == stable_seed(assignment, "ref") and r.sandbox_mode
+    code = submitted_code(read_submission(path).cells)     # the seed follows the code that runs
+    assert r.seed == stable_seed(assignment, "ref", code) != stable_seed(assignment, "ref") and r.sandbox_mode
     assert r.timing["total_s"] >= r.timing["sandbox_s"] > 0
 
 

@@ -8,15 +8,16 @@ does), so the checks see exactly the data they would get from the real boundary.
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from autograder.sandbox import wire
 from autograder.sandbox.launcher import StudentError
 
-from .compare import TF_MARKERS, normalize
+from .compare import TF_MARKERS, normalize, salted_numpy_seed
 
 MISSING, RAISES = "missing", "raises"
 Choice = "None | str"  # None = reference, "<function>.<slug>" = a known mistake, "missing", "raises"
@@ -43,6 +44,21 @@ def _materialize_like_worker(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_materialize_like_worker(v) for v in value)
     return value
+
+
+@contextlib.contextmanager
+def call_options(seed: int | None, salt: int | None) -> Iterator[None]:
+    """What the sandbox worker does around a call with ``_seed``/``_seed_salt``: seed NumPy's global
+    generator, salt ``np.random.seed`` (``compare.salted_numpy_seed``); the caller's global NumPy
+    state is restored afterwards (in-process students share this process with the grader)."""
+    state = np.random.get_state()
+    try:
+        if seed is not None:
+            np.random.seed(int(seed) % 2**32)
+        with salted_numpy_seed(salt):
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 def _raiser(function: str) -> Callable:
@@ -95,13 +111,15 @@ class InProcessStudent:
     def get(self, name: str) -> Any:
         raise _student_error("missing", f"name {name!r} is not defined")
 
-    def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: str, *args: Any, _seed: int | None = None, _seed_salt: int | None = None,
+             **kwargs: Any) -> Any:
         if fn not in self.impls:
             raise _student_error("missing", f"function {fn!r} is not defined")
         a = _materialize_like_worker(_through_wire(args))
         k = _materialize_like_worker(_through_wire(kwargs))
         try:
-            out = self.impls[fn](*a, **k)
+            with call_options(_seed, _seed_salt):
+                out = self.impls[fn](*a, **k)
         except Exception as exc:
             raise _student_error("exception", f"{type(exc).__name__}: {exc}") from None
         try:

@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
-from .compare import (TF_MARKERS, diff, normalize, structure_diff, tf_constant, tf_variable,  # noqa: F401
-                      unwrap_markers, value_diff)
+from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, normalize,  # noqa: F401
+                      salted_numpy_seed, structure_diff, tf_constant, tf_variable, unwrap_markers, value_diff)
 
 # --------------------------------------------------------------------------------------------------
 # failures
@@ -104,7 +104,17 @@ class Student(Protocol):
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One registered check. ``needs``: functions that must be defined for the check to run."""
+    """One registered check. ``needs``: functions that must be defined for the check to run.
+
+    randomized  inputs come from ``t.rng`` (seeded per submission, see ``engine.stable_seed``)
+    key         compares exact values on randomized inputs: no constant, input-ignoring, seed-ignoring or
+                memorised implementation passes it. A passing key check releases the function's gated points.
+    gated       points count only when a key check of the function passes (functions without key checks:
+                always count)
+    reveal      failure messages may name the expected values (only for the inputs the course shows)
+    edge        plain-words description of a deterministic edge-case input ("21 examples and mini-batches
+                of 64"); failures start with "with <edge>, ..."
+    """
     name: str
     function: str
     points: float
@@ -113,7 +123,10 @@ class CheckSpec:
     body: Callable[["Ctx"], Any]
     needs: tuple[str, ...]
     randomized: bool
-    gated: bool = False   # points count only if a randomized check of the function passes
+    gated: bool = False
+    key: bool = False
+    reveal: bool = False
+    edge: str = ""
 
 
 @dataclass
@@ -132,13 +145,19 @@ class Suite:
 
     def check(self, function: str, points: float = 1.0, concepts: Iterable[str] = (), failure: str = "",
               needs: Iterable[str] | None = None, name: str | None = None,
-              randomized: bool = False, gated: bool = False) -> Callable:
-        """Decorator registering a check into this suite (see module docstring)."""
+              randomized: bool = False, gated: bool | None = None, key: bool = False, reveal: bool = False,
+              edge: str = "") -> Callable:
+        """Decorator registering a check into this suite (see module docstring and :class:`CheckSpec`).
+
+        ``gated`` defaults to ``not key``: in a function that has a key check, every other check's
+        points wait for it (a statistical property, a finite-output check or a shape check can be met
+        by code that ignores its inputs or its seed)."""
         def deco(body: Callable) -> Callable:
             spec = CheckSpec(name=name or f"{function}.{body.__name__}", function=function, points=float(points),
                              concepts=tuple(concepts), failure=failure, body=body,
                              needs=tuple(needs) if needs is not None else (function,),
-                             randomized=randomized, gated=gated)
+                             randomized=randomized or key, gated=(not key) if gated is None else gated,
+                             key=key, reveal=reveal, edge=edge)
             self.add(spec)
             body._dg_check = spec  # type: ignore[attr-defined]
             return body
@@ -147,19 +166,30 @@ class Suite:
     def standard(self, function: str, *, concepts: Iterable[str], failure: str,
                  fixed: Callable[[], "Call"], random: Callable[[np.random.Generator], "Call"],
                  points: tuple[float, float, float] = (1, 1, 3), n_random: int = 3,
-                 rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
-        """Register the three standard checks of ``function``.
+                 rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True,
+                 edges: Iterable[tuple[str, str, Callable[[], "Call"]]] = ()) -> None:
+        """Register the standard checks of ``function``.
 
         ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input
-        ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``)
-        ``<function>.random``     (points[2]) values on ``n_random`` inputs drawn by ``random(rng)``
+        ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``); the only
+                                  check whose messages name expected values
+        ``<function>.random``     (points[2]) the key check: values on ``n_random`` inputs drawn by ``random(rng)``
+        ``<function>.edge.<slug>`` (1 each) deterministic edge cases: ``edges`` = (slug, description, call)
+                                  plus the trigger inputs of the function's known mistakes
 
-        ``fixed``/``random`` return a :class:`Call` (see :func:`call_with`).
-        The structure and fixed checks are *gated*: their points count only when a randomized check
-        of the function passes, so right-shaped garbage or a memorised visible example earns nothing.
+        ``fixed``/``random`` return a :class:`Call` (see :func:`call_with`); ``random`` may return a list
+        of Calls that must all pass (e.g. both values of a flag). ``random`` must draw from a
+        distribution that stays on one side of every behaviour boundary of plausible code (fixed layer
+        count, more examples than one mini-batch, ...): the boundaries are the edge cases, which every
+        student gets. Everything but the key check is gated: right-shaped garbage or a memorised
+        visible example earns nothing.
         """
+        def draw(rng: np.random.Generator) -> list["Call"]:
+            c = random(rng)
+            return list(c) if isinstance(c, (list, tuple)) else [c]
+
         def structure(t: "Ctx") -> None:
-            c = random(t.rng)
+            c = draw(t.rng)[0]
             t.expect_structure(*c.args, strict_keys=strict_keys, **c.kwargs)
 
         def fixed_case(t: "Ctx") -> None:
@@ -168,35 +198,44 @@ class Suite:
 
         def random_cases(t: "Ctx") -> None:
             for _ in range(n_random):
-                c = random(t.rng)
-                t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
+                for c in draw(t.rng):
+                    t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
 
         concepts = tuple(concepts)
         self.visible[function] = fixed
-        for suffix, body, pts, rnd in (("structure", structure, points[0], False),
-                                       ("fixed", fixed_case, points[1], False),
-                                       ("random", random_cases, points[2], True)):
+        for suffix, body, pts, flags in (("structure", structure, points[0], {}),
+                                         ("fixed", fixed_case, points[1], {"reveal": True}),
+                                         ("random", random_cases, points[2], {"key": True})):
             if pts:
-                self.check(function, pts, concepts, failure, name=f"{function}.{suffix}",
-                           randomized=rnd, gated=not rnd)(body)
-        self.edge_cases(function, concepts=concepts, failure=failure, rtol=rtol, atol=atol,
-                        strict_keys=strict_keys)
+                self.check(function, pts, concepts, failure, name=f"{function}.{suffix}", **flags)(body)
+        for slug, description, call in edges:
+            self.edge(function, slug, description, call, concepts=concepts, failure=failure, rtol=rtol,
+                      atol=atol, strict_keys=strict_keys)
+        self.mistake_edges(function, concepts=concepts, failure=failure, rtol=rtol, atol=atol,
+                           strict_keys=strict_keys)
 
-    def edge_cases(self, function: str, *, concepts: Iterable[str], failure: str, points: float = 1,
-                   rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True) -> None:
-        """``<function>.edge_cases``: the trigger inputs of the function's known mistakes that need
-        special inputs (``Mistake.example_inputs``, e.g. huge softmax scores), drawn with a
-        per-submission seed. Registered only when such mistakes exist."""
-        triggers = [m for m in known_mistakes(self.assignment, function) if m.example_inputs is not None]
-        if not triggers:
-            return
+    def edge(self, function: str, slug: str, description: str, call: Callable[[], "Call"], *,
+             concepts: Iterable[str], failure: str, points: float = 1, rtol: float = 1e-5, atol: float = 1e-7,
+             strict_keys: bool = True) -> None:
+        """``<function>.edge.<slug>``: student vs reference on one deterministic input (``call()``),
+        described in plain words (``description``) in the feedback. Gated; never names expected values."""
+        def body(t: "Ctx") -> None:
+            c = call()
+            t.expect(*c.args, rtol=rtol, atol=atol, strict_keys=strict_keys, **c.kwargs)
 
-        def edge(t: "Ctx") -> None:
-            for m in triggers:
-                args, kwargs = m.example_inputs(int(t.rng.integers(0, 2**31 - 1)))
-                t.expect(*args, rtol=rtol, atol=atol, strict_keys=strict_keys, **kwargs)
+        self.check(function, points, tuple(concepts), failure, name=f"{function}.edge.{slug}", edge=description)(body)
 
-        self.check(function, points, tuple(concepts), failure, name=f"{function}.edge_cases", randomized=True)(edge)
+    def mistake_edges(self, function: str, *, concepts: Iterable[str], failure: str, rtol: float = 1e-5,
+                      atol: float = 1e-7, strict_keys: bool = True) -> None:
+        """One deterministic edge check per known mistake that needs special inputs
+        (``Mistake.example_inputs`` at seed 0, described by ``Mistake.trigger``), e.g. huge softmax scores."""
+        for m in known_mistakes(self.assignment, function):
+            if m.example_inputs is None:
+                continue
+            args, kwargs = m.example_inputs(0)
+            self.edge(function, m.id.split(".", 1)[1], m.trigger or "a special input",
+                      lambda a=args, k=kwargs: Call(a, k), concepts=concepts, failure=failure, rtol=rtol,
+                      atol=atol, strict_keys=strict_keys)
 
     @property
     def functions(self) -> list[str]:
@@ -238,7 +277,8 @@ def suite_for_module(module_name: str) -> Suite:
 
 
 def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), failure: str = "",
-          needs: Iterable[str] | None = None, name: str | None = None, randomized: bool = False) -> Callable:
+          needs: Iterable[str] | None = None, name: str | None = None, randomized: bool = False,
+          gated: bool | None = None, key: bool = False) -> Callable:
     """Register a check into the calling module's suite.
 
     function   graded function under test (its reference is ``reference.registry.GRADED``)
@@ -246,12 +286,12 @@ def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), fail
     concepts   concept ids (DESIGN.md) this check exercises
     failure    what a failure tells the student (prefixed to the specific message)
     needs      functions that must exist in the notebook (default: ``[function]``)
-    randomized True when inputs come from ``t.rng`` (these carry most points: memorised visible
-               outputs earn nothing here)
+    randomized True when inputs come from ``t.rng``
+    key, gated see :class:`CheckSpec`
     """
     def deco(body: Callable) -> Callable:
         return suite_for_module(body.__module__).check(
-            function, points, concepts, failure, needs, name, randomized)(body)
+            function, points, concepts, failure, needs, name, randomized, gated, key)(body)
     return deco
 
 
@@ -294,18 +334,45 @@ class Ctx:
         self.spec, self.assignment, self.student, self.seed = spec, assignment, student, seed
         self.function = spec.function
         self.rng = np.random.default_rng(check_seed(seed, spec.name))
+        self.last_inputs = ""   # the latest call's inputs in plain words (for error messages)
 
     # -- calls -------------------------------------------------------------------------------
+    def describe_inputs(self, fn: str, args: tuple, kwargs: dict) -> str:
+        """The inputs of a call to ``fn`` in plain words (argument names from the reference)."""
+        try:
+            ref = reference_function(self.assignment, fn)
+        except Exception:  # noqa: BLE001 - no reference (quizzes): name arguments by position
+            ref = None
+        kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        return describe_inputs(ref, args, kwargs)
+
     def call_fn(self, fn: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the student's ``fn``; a failed call fails the check with a learner-facing message."""
+        """Call the student's ``fn``; a failed call fails the check with a learner-facing message that
+        names the inputs' shapes (and a network's layer count)."""
+        self.last_inputs = self.describe_inputs(fn, args, kwargs)
         try:
             return self.student.call(fn, *args, **kwargs)
         except CheckFailed:
             raise
         except Exception as exc:  # StudentError from the sandbox or the in-process adapter
-            if student_error_kind(exc) is None:
+            kind = student_error_kind(exc)
+            if kind is None:
                 raise
-            raise CheckFailed(describe_student_error(fn, exc), call_error=True) from None
+            message = describe_student_error(fn, exc)
+            if kind != "missing":
+                detail = str(getattr(exc, "message", "") or exc)
+                message += f". It was called with {self.last_inputs}.{missing_key_note(detail, args, kwargs)}"
+            raise CheckFailed(message, call_error=True) from None
+
+    def call_salted(self, *args: Any, salt: int, state: int, **kwargs: Any) -> Any:
+        """Call the student's function with NumPy's global generator seeded with ``state`` first and
+        ``np.random.seed(s)`` inside the call seeding with ``s + salt`` (see ``compare.salted_numpy_seed``)."""
+        return self.call(*args, _seed=int(state), _seed_salt=int(salt), **kwargs)
+
+    def reference_salted(self, *args: Any, salt: int, **kwargs: Any) -> Any:
+        """The reference's output under the same salt as :meth:`call_salted`."""
+        with salted_numpy_seed(salt):
+            return self.reference(*args, **kwargs)
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
         """Call the student's version of the function under test."""
@@ -330,7 +397,7 @@ class Ctx:
         """
         g = project(got) if project else got
         e = project(expected) if project else expected
-        d = diff(g, e, what, rtol, atol, strict_keys)
+        d = diff(g, e, what, rtol, atol, strict_keys, reveal=self.spec.reveal)
         if d is None:
             return
         hint = mistake_id = None
@@ -414,16 +481,20 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
     if missing:
         msg = "; ".join(f"`{f}` is not defined in your notebook" for f in missing)
         return Outcome(spec, False, msg, None, None, time.perf_counter() - t0)
+    ctx = Ctx(spec, assignment, student, seed)
+    edge = f"with {spec.edge}, " if spec.edge else ""
     try:
-        spec.body(Ctx(spec, assignment, student, seed))
+        spec.body(ctx)
     except CheckFailed as e:
         msg = f"{spec.failure}: {e.message}" if spec.failure and not e.call_error else e.message
-        return Outcome(spec, False, msg, e.hint, e.mistake_id, time.perf_counter() - t0)
+        return Outcome(spec, False, edge + msg, e.hint, e.mistake_id, time.perf_counter() - t0)
     except Exception as e:  # the student's output broke an assumption of the check
         kind = student_error_kind(e)
         msg = (describe_student_error(spec.function, e) if kind else
                f"your output could not be checked ({type(e).__name__}: {e})")
-        return Outcome(spec, False, msg, None, None, time.perf_counter() - t0)
+        if ctx.last_inputs:
+            msg += f". The call's inputs were {ctx.last_inputs}"
+        return Outcome(spec, False, edge + msg, None, None, time.perf_counter() - t0)
     return Outcome(spec, True, "passed", None, None, time.perf_counter() - t0)
 
 

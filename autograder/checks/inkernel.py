@@ -31,7 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .adapters import InProcessStudent, _student_error, _through_wire
+from .adapters import InProcessStudent, _student_error, _through_wire, call_options
 from .framework import TF_MARKERS, normalize, run_check
 
 __all__ = ["KernelStudent", "student_id", "score_function", "grade_cell"]
@@ -84,15 +84,17 @@ class KernelStudent(InProcessStudent):
             raise _student_error("missing", f"name {name!r} is not defined")
         return _through_wire(normalize(_to_plain(self.namespace[name])))
 
-    def call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
+    def call(self, fn: str, *args: Any, _seed: int | None = None, _seed_salt: int | None = None,
+             **kwargs: Any) -> Any:
         if self.assignment != "tensorflow":
-            return super().call(fn, *args, **kwargs)
+            return super().call(fn, *args, _seed=_seed, _seed_salt=_seed_salt, **kwargs)
         if fn not in self.impls:
             raise _student_error("missing", f"function {fn!r} is not defined")
         a = _tf_materialize(_through_wire(args))
         k = _tf_materialize(_through_wire(kwargs))
         try:
-            out = self.impls[fn](*a, **k)
+            with call_options(_seed, _seed_salt):
+                out = self.impls[fn](*a, **k)
         except Exception as exc:
             raise _student_error("exception", f"{type(exc).__name__}: {exc}") from None
         try:

@@ -1,20 +1,30 @@
 """Input generators shared by the hidden checks (trusted side only).
 
-All functions draw from the Generator they are given (per-check, per-submission seeded), except the
-``course_*`` ones, which rebuild the fixed inputs the course shows from NumPy's legacy seeded stream
+All functions draw from the Generator they are given (per-check, per-submission seeded), except
+``fixed_rng`` (edge cases: the same for everyone) and the ``course_*`` ones, which rebuild the fixed inputs the course shows from NumPy's legacy seeded stream
 (without touching the global generator).
 Shapes follow the course: activations ``(n_units, m)``, ``Wl: (n_l, n_{l-1})``, ``bl: (n_l, 1)``.
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 
-def layer_dims(rng: np.random.Generator, n_layers: tuple[int, int] = (2, 4),
-               sizes: tuple[int, int] = (1, 7)) -> list[int]:
-    """Random ``[n_0, ..., n_L]`` with L in ``n_layers`` (inclusive) and sizes in ``sizes``."""
-    L = int(rng.integers(n_layers[0], n_layers[1] + 1))
-    return [int(n) for n in rng.integers(sizes[0], sizes[1] + 1, size=L + 1)]
+def layer_dims(rng: np.random.Generator, n_layers: int = 3, sizes: tuple[int, int] = (2, 7)) -> list[int]:
+    """Random ``[n_0, ..., n_L]`` with exactly ``n_layers`` layers, sizes in ``sizes`` (inclusive) and
+    adjacent sizes distinct.
+
+    The layer count is fixed and no layer has one unit, so code written for a fixed number of layers,
+    or that mixes up n_l and n_{l-1}, fails on every draw (one-layer and one-unit networks are
+    deterministic edge cases of the checks instead)."""
+    dims = [int(rng.integers(sizes[0], sizes[1] + 1))]
+    while len(dims) < n_layers + 1:
+        n = int(rng.integers(sizes[0], sizes[1] + 1))
+        if n != dims[-1]:
+            dims.append(n)
+    return dims
 
 
 def parameters(rng: np.random.Generator, dims: list[int], scale: float = 1.0) -> dict:
@@ -49,13 +59,23 @@ def probabilities(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
 
 
 def three_layer_net(rng: np.random.Generator, n_x: tuple[int, int] = (2, 5),
-                    hidden: tuple[int, int] = (2, 6), m: tuple[int, int] = (3, 9)):
-    """``(X (n_x, m), Y (1, m), parameters)`` for LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID."""
+                    hidden: tuple[int, int] = (2, 6), m: tuple[int, int] = (7, 12)):
+    """``(X (n_x, m), Y (1, m), parameters)`` for LINEAR->RELU->LINEAR->RELU->LINEAR->SIGMOID.
+
+    The number of examples ``m`` is larger than every layer size, so code that takes m from the wrong
+    axis fails on every draw; adjacent layer sizes differ."""
     nx = int(rng.integers(n_x[0], n_x[1] + 1))
-    n1, n2 = (int(n) for n in rng.integers(hidden[0], hidden[1] + 1, size=2))
+    dims = [nx] + layer_dims(rng, 2, hidden)[1:] + [1]
+    while dims[1] == nx:
+        dims[1] = int(rng.integers(hidden[0], hidden[1] + 1))
     mm = int(rng.integers(m[0], m[1] + 1))
     X = rng.standard_normal((nx, mm))
-    return X, binary_labels(rng, mm), parameters(rng, [nx, n1, n2, 1])
+    return X, binary_labels(rng, mm), parameters(rng, dims)
+
+
+def fixed_rng(name: str) -> np.random.Generator:
+    """A generator that depends only on ``name``: the inputs of deterministic edge cases."""
+    return np.random.default_rng(zlib.crc32(name.encode()))
 
 
 def course_stream(seed: int) -> np.random.RandomState:

@@ -81,8 +81,8 @@ S.standard("update_running_stats", concepts=BN + ["ewa_bias_correction"],
            failure="running = momentum * running + (1 - momentum) * batch statistic, for mean and variance")
 
 
-def _inference(rng):
-    Z, gamma, beta = _layer(rng, m=int(rng.choice([1, 5])))
+def _inference(rng, m=None):
+    Z, gamma, beta = _layer(rng, m=m or int(rng.integers(2, 9)))
     n = Z.shape[0]
     return call_with(Z, gamma, beta, rng.standard_normal((n, 1)), rng.uniform(0.2, 3, (n, 1)))
 
@@ -93,12 +93,15 @@ def _course_inference():
 
 
 S.standard("batchnorm_inference", concepts=BN, fixed=_course_inference, random=_inference,
+           edges=(("single_example", "a single example (Z of shape (n, 1))",
+                   lambda: _inference(inputs.fixed_rng("bn_single"), m=1)),),
            failure="at test time normalize with the running mean and variance, not the batch's own statistics")
 
 
 # ---- softmax --------------------------------------------------------------------------------------
-def _scores(rng, scale=3.0):
-    C, m = int(rng.integers(2, 7)), int(rng.integers(1, 8))
+def _scores(rng, scale=3.0, m=None):
+    """Scores (C, m) with 2 to 6 classes and 2 to 7 examples (one example is an edge case)."""
+    C, m = int(rng.integers(2, 7)), m or int(rng.integers(2, 8))
     return rng.standard_normal((C, m)) * scale
 
 
@@ -112,6 +115,8 @@ _COURSE_Z = np.array([[1.0, 2.0, -1.0], [0.5, -1.0, 3.0], [2.0, 0.0, 0.0]])
 _COURSE_Y = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=float)
 
 S.standard("softmax", concepts=SOFTMAX, fixed=lambda: call_with(_COURSE_Z), random=lambda rng: call_with(_scores(rng)),
+           edges=(("single_example", "a single example (scores of shape (4, 1))",
+                   lambda: call_with(_scores(inputs.fixed_rng("softmax_single"), m=1))),),
            failure="softmax is exp(Z - max) / sum(exp(Z - max)) down each column (one column per example)")
 
 
@@ -127,21 +132,25 @@ def stable_for_large_scores(t):
                         "sum to 1", A, (Z,))
 
 
-def _cost(rng):
-    Z = _scores(rng)
+def _cost(rng, m=None):
+    Z = _scores(rng, m=m)
     return call_with(_softmax(Z), _one_hot(rng, *Z.shape))
 
 
+SINGLE_COST = (("single_example", "a single example (A and Y of shape (C, 1))",
+                lambda: _cost(inputs.fixed_rng("cost_single"), m=1)),)
+
+
 S.standard("softmax_cost", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
-           random=_cost, failure="the cost is -(1/m) * sum(Y * log(A)) over classes and examples")
+           random=_cost, edges=SINGLE_COST, failure="the cost is -(1/m) * sum(Y * log(A)) over classes and examples")
 S.standard("softmax_backward", concepts=SOFTMAX, fixed=lambda: call_with(_softmax(_COURSE_Z), _COURSE_Y),
-           random=_cost, points=(1, 1, 3), failure="the gradient with respect to Z is A - Y")
+           random=_cost, points=(1, 1, 3), edges=SINGLE_COST, failure="the gradient with respect to Z is A - Y")
 
 
 # ---- hyperparameter sampling ----------------------------------------------------------------------
 def _log_uniform(rng):
     low = float(10 ** rng.uniform(-6, -2))
-    return call_with(low, low * float(10 ** rng.uniform(1, 4)), int(rng.integers(3, 20)), int(rng.integers(0, 10**6)))
+    return call_with(low, low * float(10 ** rng.uniform(1, 4)), int(rng.integers(6, 20)), int(rng.integers(1, 10**6)))
 
 
 S.standard("sample_log_uniform", concepts=["hyperparameter_search"], fixed=lambda: call_with(1e-4, 1.0, 5, 0),

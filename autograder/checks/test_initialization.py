@@ -11,19 +11,24 @@ CONCEPTS = ["weight_initialization"]
 
 
 def _dims(rng):
-    return call_with(inputs.layer_dims(rng, n_layers=(1, 4), sizes=(1, 9)))
+    """Three layers of 2 to 9 units (adjacent sizes differ): see ``inputs.layer_dims``."""
+    return call_with(inputs.layer_dims(rng, n_layers=3, sizes=(2, 9)))
 
 
 def _course_dims():
     return call_with([3, 2, 1])
 
 
-S.standard("initialize_parameters_zeros", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+#: the same for every student: a one-layer network and layers of a single unit
+EDGES = (("one_layer", "a one-layer network (layers_dims = [5, 2])", lambda: call_with([5, 2])),
+         ("one_unit_layers", "layers of one unit (layers_dims = [4, 1, 3, 1])", lambda: call_with([4, 1, 3, 1])))
+
+S.standard("initialize_parameters_zeros", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
            failure="every W and b should be zeros of shape (n_l, n_{l-1}) and (n_l, 1)")
-S.standard("initialize_parameters_random", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+S.standard("initialize_parameters_random", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
            failure="after np.random.seed(3), draw W1, W2, ... with np.random.randn(n_l, n_{l-1}) * 10 "
                    "and use zero biases")
-S.standard("initialize_parameters_he", concepts=CONCEPTS, fixed=_course_dims, random=_dims,
+S.standard("initialize_parameters_he", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
            failure="after np.random.seed(3), draw W_l with np.random.randn(n_l, n_{l-1}) "
                    "* sqrt(2 / n_{l-1}) and use zero biases")
 
@@ -31,7 +36,8 @@ S.standard("initialize_parameters_he", concepts=CONCEPTS, fixed=_course_dims, ra
 @S.check("initialize_parameters_he", points=1, concepts=CONCEPTS, randomized=True,
          failure="He weights should have variance close to 2 / n_{l-1}")
 def he_variance_on_wide_layers(t):
-    """Statistical property on a wide net: Var(W_l) ~= 2 / n_{l-1} (independent of the seed)."""
+    """Statistical property on a wide net: Var(W_l) ~= 2 / n_{l-1} (independent of the seed, so gated:
+    its points count only with ``initialize_parameters_he.random``, which needs the course's seed)."""
     n0 = int(t.rng.integers(150, 400))
     dims = [n0, 200, 100]
     params = t.call(dims)

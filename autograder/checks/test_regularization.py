@@ -76,15 +76,25 @@ def _random_backward_dropout(rng):
     return _backward_dropout(X, Y, params, float(rng.uniform(0.5, 0.9)))
 
 
+def _single_example(make):
+    """Edge case: the net's inputs for one example (m = 1), the same for every student."""
+    return (("single_example", "a single example (m = 1)",
+             lambda: make(*inputs.three_layer_net(inputs.fixed_rng("single_example"), m=(1, 1)))),)
+
+
 # ---- checks --------------------------------------------------------------------------------------
 S.standard("compute_cost_with_regularization", concepts=L2, fixed=_course_cost_case,
            random=_random_cost_case,
+           edges=_single_example(lambda X, Y, params: call_with(np.array([[0.3]]), Y, params, 0.5)),
            failure="the cost should be compute_cost(A3, Y) + lambd / (2 m) * (sum(W1²) + sum(W2²) + sum(W3²))")
 S.standard("backward_propagation_with_regularization", concepts=L2, fixed=_course_backward_l2,
            random=_random_backward_l2,
+           edges=_single_example(lambda X, Y, params: _backward_l2(X, Y, params, 0.5)),
            failure="each dW_l should be the plain gradient plus (lambd / m) * W_l; the biases get no penalty")
 S.standard("forward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_forward_dropout,
            random=_random_forward_dropout,
+           edges=(("keep_everything", "keep_prob = 1 (no unit is dropped)",
+                   lambda: call_with(*inputs.three_layer_net(inputs.fixed_rng("keep1"))[::2], 1.0)),),
            failure="after np.random.seed(1), mask A1 then A2 with (np.random.rand(...) < keep_prob) "
                    "and divide by keep_prob")
 S.standard("backward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_backward_dropout,

@@ -24,10 +24,23 @@ def f32(a) -> np.ndarray:
 
 
 # ---- linear_function, sigmoid, one_hot_matrix -----------------------------------------------------
+LINEAR = ("after np.random.seed(1), draw X (3, 1), W (4, 3), b (4, 1) with np.random.randn in that order "
+          "and return W X + b")
 S.standard("linear_function", concepts=TF, fixed=call_with, random=lambda rng: call_with(),
-           points=(1, 2, 0), **F32,
-           failure="after np.random.seed(1), draw X (3, 1), W (4, 3), b (4, 1) with np.random.randn in that "
-                   "order and return W X + b")
+           points=(1, 1, 0), **F32, failure=LINEAR)
+
+
+@S.check("linear_function", points=2, concepts=TF, key=True, name="linear_function.random",
+         failure=LINEAR + " (the grader ran it with NumPy's generator set up so that np.random.seed(1) starts a "
+                          "different stream: the output must come from those draws, not from stored numbers)")
+def follows_the_seeded_draws(t):
+    """Key check of a function without inputs: every np.random.seed(s) inside the call seeds with
+    s + salt (a per-submission salt), and the global generator starts elsewhere; the reference runs
+    under the same salt. A constant, a memorised output or code that skips np.random.seed(1) fails."""
+    for _ in range(2):
+        salt, state = (int(x) for x in t.rng.integers(1, 2**31, size=2))
+        got = t.call_salted(salt=salt, state=state)
+        t.compare(got, t.reference_salted(salt=salt), what="linear_function()", **F32)
 
 
 def _sigmoid_input(rng):
@@ -40,7 +53,7 @@ S.standard("sigmoid", concepts=TF, fixed=lambda: call_with(-1.0), random=_sigmoi
 
 
 def _label(rng):
-    C = int(rng.integers(2, 12))
+    C = int(rng.integers(5, 13))   # never the visible example's 4
     return call_with(tf_constant(np.int64(rng.integers(0, C))), C)
 
 
@@ -50,7 +63,8 @@ S.standard("one_hot_matrix", concepts=TF + ["softmax_regression"], fixed=lambda:
 
 # ---- initialize_parameters ------------------------------------------------------------------------
 def _sizes(rng):
-    return call_with(n_x=int(rng.integers(64, 200)), n_classes=int(rng.integers(2, 11)))
+    """Never the defaults (n_x=64, n_classes=10); n_x <= 200 (the stored GlorotNormal stream's reach)."""
+    return call_with(n_x=int(rng.integers(65, 201)), n_classes=int(rng.integers(2, 10)))
 
 
 @S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], gated=True,
@@ -62,7 +76,16 @@ def shapes(t):
     t.expect_structure(**_sizes(t.rng).kwargs)
 
 
-@S.check("initialize_parameters", points=2, concepts=TF + ["weight_initialization"], randomized=True,
+@S.check("initialize_parameters", points=2, concepts=TF + ["weight_initialization"], key=True,
+         name="initialize_parameters.random",
+         failure="use one tf.keras.initializers.GlorotNormal(seed=1) for every weight and bias")
+def seeded_values(t):
+    """Key check: TensorFlow's exact GlorotNormal(seed=1) values for random sizes (``tf_twin.glorot_seed1``)."""
+    kw = _sizes(t.rng).kwargs
+    t.expect(**kw, **F32)
+
+
+@S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], randomized=True,
          failure="use tf.keras.initializers.GlorotNormal(seed=1) for every weight and bias")
 def glorot_statistics(t):
     """Variance ~= 2 / (rows + cols) (pooled over all tensors, and for W1 alone); truncated at 2 std."""
@@ -89,7 +112,7 @@ def glorot_statistics(t):
 def _net(rng, n_x=None, C=None, m=None):
     n_x = n_x or int(rng.integers(3, 10))
     C = C or int(rng.integers(2, 7))
-    m = m or int(rng.integers(1, 8))
+    m = m or int(rng.integers(3, 9))
     shapes = {"W1": (25, n_x), "b1": (25, 1), "W2": (12, 25), "b2": (12, 1), "W3": (C, 12), "b3": (C, 1)}
     params = {k: tf_variable(f32(rng.standard_normal(s) * 0.5)) for k, s in shapes.items()}
     return call_with(tf_constant(f32(rng.standard_normal((n_x, m)))), params)

@@ -581,11 +581,17 @@ class StudentSession:
                               duration_s=time.monotonic() - t0)
 
     def call(self, fn: str, *args: Any, _seed: int | None = None, _timeout: float | None = None,
-             **kwargs: Any) -> Any:
-        """Call student function ``fn`` with plain-data arguments; return its plain-data result."""
+             _seed_salt: int | None = None, **kwargs: Any) -> Any:
+        """Call student function ``fn`` with plain-data arguments; return its plain-data result.
+
+        ``_seed``: seed NumPy/random/TF before the call; ``_seed_salt``: during the call
+        ``np.random.seed(s)`` seeds with ``(s + salt) mod 2**32`` (hidden checks of functions that seed
+        themselves, see ``autograder.checks.compare.salted_numpy_seed``)."""
         if not isinstance(fn, str):
             raise TypeError("fn must be the function's name (str)")
         request = {"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs, "seed": _seed}
+        if _seed_salt is not None:
+            request["seed_salt"] = int(_seed_salt)
         return self._roundtrip(request, _timeout or self.policy.call_timeout_s)
 
     def get(self, name: str, _timeout: float | None = None) -> Any:

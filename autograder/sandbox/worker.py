@@ -556,6 +556,13 @@ def _lookup(name):
     return NS[name]
 
 
+def _salted_seed(salt):
+    """``np.random.seed`` during a call with a seed salt: seeds with ``(s + salt) mod 2**32``."""
+    def seed(s=None):
+        _np_seed(None if s is None else (_int(s) + salt) % 4294967296)
+    return seed
+
+
 def op_call(req):
     name = req.get("fn")
     try:
@@ -574,9 +581,15 @@ def op_call(req):
                 _py_seed(seed)
                 if _TF is not None:
                     _TF.random.set_seed(seed)
+            salt = req.get("seed_salt")
+            salted = _type(salt) is _int
+            if salted:
+                _np.random.seed = _salted_seed(salt)
             try:
                 result = fn(*args, **kwargs)
             finally:
+                if salted:
+                    _np.random.seed = _np_seed
                 _restore_builtins()
             reply = {"ok": True, "value": to_plain(result)}
         except BadOutput as exc:
