@@ -52,7 +52,7 @@ class _Student:
 def test_suite_runs_checks_and_reports_failures_with_prefix():
     s = Suite("demo")
 
-    @s.check("double", points=2, failure="double x")
+    @s.check("double", points=2, failure="double x", reveal=True)   # (a visible example)
     def wrong(t):
         t.compare(t.call(3), 6)
 
