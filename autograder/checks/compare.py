@@ -298,7 +298,8 @@ def normalize(obj: Any) -> Any:
 
 @contextlib.contextmanager
 def salted_numpy_seed(salt: int | None) -> Iterator[None]:
-    """While active, ``np.random.seed(s)`` seeds with ``(s + salt) mod 2**32`` (``salt=None``: no change).
+    """While active, ``np.random.seed(s)`` seeds with ``(s + salt) mod 2**32``, and so does
+    ``np.random.RandomState(s)`` (``salt=None``: no change).
 
     The sandbox worker does the same around a call made with ``_seed_salt`` (``worker.op_call``), so a
     function that must seed NumPy itself (``np.random.seed(1)``) draws different numbers in every
@@ -307,13 +308,20 @@ def salted_numpy_seed(salt: int | None) -> Iterator[None]:
     if salt is None:
         yield
         return
-    original = np.random.seed
+    original, original_state = np.random.seed, np.random.RandomState
+
+    def salted(s: Any) -> Any:
+        return None if s is None else (int(s) + int(salt)) % 2**32
 
     def seed(s: Any = None) -> None:
-        original(None if s is None else (int(s) + int(salt)) % 2**32)
+        original(salted(s))
 
-    np.random.seed = seed
+    class SaltedRandomState(original_state):
+        def __init__(self, s: Any = None):
+            super().__init__(salted(s))
+
+    np.random.seed, np.random.RandomState = seed, SaltedRandomState
     try:
         yield
     finally:
-        np.random.seed = original
+        np.random.seed, np.random.RandomState = original, original_state

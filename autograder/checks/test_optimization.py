@@ -194,6 +194,7 @@ def _random_schedule(rng):
     """Epochs in the second half of an interval, where floor and round differ."""
     interval = int(rng.integers(10, 91))   # never the visible example's 100
     epoch = int(rng.integers(0, 20)) * interval + int(rng.integers(interval // 2 + 1, interval))
+    epoch += interval if epoch == 100 else 0   # never the visible example's epoch
     return call_with(float(rng.uniform(0.1, 1.0)), epoch, float(rng.uniform(0.1, 2.0)), time_interval=interval)
 
 

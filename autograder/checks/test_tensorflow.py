@@ -53,8 +53,9 @@ S.standard("sigmoid", concepts=TF, fixed=lambda: call_with(-1.0), random=_sigmoi
 
 
 def _label(rng):
-    C = int(rng.integers(5, 13))   # never the visible example's 4
-    return call_with(tf_constant(np.int64(rng.integers(0, C))), C)
+    C = int(rng.integers(7, 13))   # never the visible example's 4 nor the default 6
+    label = int(rng.choice([0] + list(range(2, C))))   # nor its label 1
+    return call_with(tf_constant(np.int64(label)), C)
 
 
 S.standard("one_hot_matrix", concepts=TF + ["softmax_regression"], fixed=lambda: call_with(1, 4),
@@ -63,8 +64,9 @@ S.standard("one_hot_matrix", concepts=TF + ["softmax_regression"], fixed=lambda:
 
 # ---- initialize_parameters ------------------------------------------------------------------------
 def _sizes(rng):
-    """Never the defaults (n_x=64, n_classes=10); n_x <= 200 (the stored GlorotNormal stream's reach)."""
-    return call_with(n_x=int(rng.integers(65, 201)), n_classes=int(rng.integers(2, 10)))
+    """Never the defaults (n_x=64, n_classes=10) nor the course's 6 classes; n_x <= 200 (the stored
+    GlorotNormal stream's reach)."""
+    return call_with(n_x=int(rng.integers(65, 201)), n_classes=int(rng.choice([2, 3, 4, 5, 7, 8, 9])))
 
 
 @S.check("initialize_parameters", points=1, concepts=TF + ["weight_initialization"], gated=True,

@@ -121,6 +121,7 @@ if _CONFIG.get("tensorflow"):
 
 # private references captured before student code runs
 _np_seed = _np.random.seed
+_np_RandomState = _np.random.RandomState
 _np_asarray = _np.asarray
 _ndarray = _np.ndarray
 _np_generic = _np.generic
@@ -556,11 +557,24 @@ def _lookup(name):
     return NS[name]
 
 
-def _salted_seed(salt):
-    """``np.random.seed`` during a call with a seed salt: seeds with ``(s + salt) mod 2**32``."""
-    def seed(s=None):
-        _np_seed(None if s is None else (_int(s) + salt) % 4294967296)
-    return seed
+_SALT = [0]   # the seed salt of the call in progress (set only around calls that carry one)
+
+
+def _salted(s):
+    return None if s is None else (_int(s) + _SALT[0]) % 4294967296
+
+
+def _salted_np_seed(s=None):
+    """``np.random.seed`` during a call with a seed salt: seeds with ``(s + salt) mod 2**32``
+    (autograder.checks.compare.salted_numpy_seed does the same on the trusted side)."""
+    _np_seed(_salted(s))
+
+
+class _SaltedRandomState(_np_RandomState):
+    """``np.random.RandomState`` during a call with a seed salt (defined before student code runs)."""
+
+    def __init__(self, s=None):
+        _np_RandomState.__init__(self, _salted(s))
 
 
 def op_call(req):
@@ -584,12 +598,13 @@ def op_call(req):
             salt = req.get("seed_salt")
             salted = _type(salt) is _int
             if salted:
-                _np.random.seed = _salted_seed(salt)
+                _SALT[0] = salt
+                _np.random.seed, _np.random.RandomState = _salted_np_seed, _SaltedRandomState
             try:
                 result = fn(*args, **kwargs)
             finally:
                 if salted:
-                    _np.random.seed = _np_seed
+                    _np.random.seed, _np.random.RandomState = _np_seed, _np_RandomState
                 _restore_builtins()
             reply = {"ok": True, "value": to_plain(result)}
         except BadOutput as exc:
