@@ -27,10 +27,17 @@ S.standard("backward_propagation", concepts=CONCEPTS, fixed=lambda: call_with(2,
 
 
 def _random_gradient_check(rng):
-    """A large epsilon: for the linear J the two-sided estimate is exact up to ~1e-15, so the
-    expected difference is ~0 (a memorised 2.9e-10 from the visible example fails)."""
+    """Two regimes, both exact for any correct formula (so no constant passes both):
+
+    - a large epsilon: for the linear J the two-sided estimate is exact up to ~1e-15, so the expected
+      difference is ~0 (a memorised 2.9e-10 from the visible example fails);
+    - a huge theta (2**55 to 2**62) with epsilon below half its float spacing: theta + epsilon and
+      theta - epsilon both round to theta, the estimate is exactly 0 and the difference exactly 1
+      (a function that returns 0 without computing anything fails)."""
     x, theta = _scalars(rng)
-    return call_with(x, theta, epsilon=float(10 ** rng.uniform(-1, 0)))
+    huge = float(rng.choice([-1.0, 1.0])) * 2.0 ** int(rng.integers(55, 63))
+    return [call_with(x, theta, epsilon=float(10 ** rng.uniform(-1, 0))),
+            call_with(x, huge, epsilon=float(rng.uniform(1.0, 8.0)))]
 
 
 S.standard("gradient_check", concepts=CONCEPTS, fixed=lambda: call_with(2, 4),
