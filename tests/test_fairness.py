@@ -89,25 +89,6 @@ def backward_propagation_with_regularization(X, Y, cache, lambd):
     return {"dZ3": dZ3, "dW3": dW3, "db3": db3, "dA2": dA2, "dZ2": dZ2, "dW2": dW2, "db2": db2,
             "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
 """),
-    ("regularization", "backward_propagation_with_regularization", "in_place", """
-def backward_propagation_with_regularization(X, Y, cache, lambd):
-    m = X.shape[1]
-    (Z1, A1, W1, b1, Z2, A2, W2, b2, Z3, A3, W3, b3) = cache
-    dZ3 = A3
-    dZ3 -= Y
-    dW3 = 1. / m * np.dot(dZ3, A2.T) + lambd / m * W3
-    db3 = 1. / m * np.sum(dZ3, axis=1, keepdims=True)
-    dA2 = np.dot(W3.T, dZ3)
-    dZ2 = dA2 * (A2 > 0)
-    dW2 = 1. / m * np.dot(dZ2, A1.T) + lambd / m * W2
-    db2 = 1. / m * np.sum(dZ2, axis=1, keepdims=True)
-    dA1 = np.dot(W2.T, dZ2)
-    dZ1 = dA1 * (A1 > 0)
-    dW1 = 1. / m * np.dot(dZ1, X.T) + lambd / m * W1
-    db1 = 1. / m * np.sum(dZ1, axis=1, keepdims=True)
-    return {"dZ3": dZ3, "dW3": dW3, "db3": db3, "dA2": dA2, "dZ2": dZ2, "dW2": dW2, "db2": db2,
-            "dA1": dA1, "dZ1": dZ1, "dW1": dW1, "db1": db1}
-"""),
     ("regularization", "forward_propagation_with_dropout", "boolean_masks", """
 def forward_propagation_with_dropout(X, parameters, keep_prob=0.5):
     np.random.seed(1)
@@ -262,6 +243,12 @@ def linear_function():
 ]
 
 
+_M_FROM_FEATURES = next(c[3] for c in CORPUS if c[2] == "m_from_features")
+CORPUS.append(("regularization", "backward_propagation_with_regularization", "in_place",   # dZ3 = A3; dZ3 -= Y
+               _M_FROM_FEATURES.replace("m = X.shape[0]", "m = X.shape[1]")
+               .replace("dZ3 = A3 - Y", "dZ3 = A3\n    dZ3 -= Y")))
+
+
 def _same_everywhere(assignment, function, impl):
     results = {seed: grade_function(assignment, function, impl, seed) for seed in seeds(assignment)}
     scores = {score for score, _ in results.values()}
@@ -326,3 +313,18 @@ def test_randomized_draws_stay_off_the_boundaries():
         assert len(dims) == 4 and min(dims) >= 2 and all(a != b for a, b in zip(dims, dims[1:]))
         X, Y, params = inputs.three_layer_net(rng)
         assert X.shape[1] > max(p.shape[0] for p in params.values()) and params["W1"].shape[0] != X.shape[0]
+
+
+@pytest.mark.parametrize("assignment", CODE_ASSIGNMENTS)
+def test_every_failed_call_names_its_inputs_in_plain_words(assignment):
+    """Issue 14: a function that raises gets, in every check, the shapes of what it was called with."""
+    from autograder.checks.adapters import InProcessStudent
+    from autograder.checks.framework import run_suite
+    from fairness_helpers import function_suite
+    from reference.registry import GRADED
+    for function in GRADED[assignment]:
+        outcomes = run_suite(function_suite(assignment, function), InProcessStudent(assignment, {function: "raises"}), 3)
+        for o in outcomes:
+            assert "raised an error: RuntimeError" in o.message and "It was called with " in o.message, o.message
+            if "parameters" in o.message.split("It was called with ")[1][:12]:
+                assert "-layer network (W1 (" in o.message, o.message

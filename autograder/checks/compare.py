@@ -218,12 +218,14 @@ def describe_value(x: Any) -> str:
         L = _network_layers(x)
         shapes = ", ".join(f"{k} {tuple(np.shape(v))}" for k, v in x.items())
         if L is not None:
-            kind = "gradients of" if all(str(k).startswith("d") for k in x) else "parameters of"
-            return f"{kind} a {L}-layer network ({shapes})"
+            kind = "dW/db entries" if all(str(k).startswith("d") for k in x) else "parameters"
+            return f"{kind} of a {L}-layer network ({shapes})"
         return f"a dict with keys {list(map(str, x))}"
     if isinstance(x, (list, tuple)):
         if x and all(isinstance(v, (int, float, np.number)) for v in x) and len(x) <= 12:
             return f"the {type(x).__name__} {list(x)}"
+        if x and len(x) <= 16 and all(isinstance(v, np.ndarray) for v in x):
+            return f"a {type(x).__name__} of {len(x)} arrays of shapes {', '.join(str(v.shape) for v in x)}"
         return f"a {type(x).__name__} of {len(x)} items"
     return "None" if x is None else f"a {type(x).__name__}"
 

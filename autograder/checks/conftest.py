@@ -37,11 +37,19 @@ def _assignment(module) -> str:
 
 @pytest.fixture(scope="module")
 def deepgrade_seed(request) -> int:
-    from autograder.engine import stable_seed
+    """--seed, else the engine's seed: from the student id and, with --submission, the notebook's code."""
+    from autograder.engine import stable_seed, submitted_code
+    from autograder.notebook import UngradableNotebook, read_submission
     seed = request.config.getoption("--seed")
     if seed is not None:
         return seed
-    return stable_seed(_assignment(request.module), request.config.getoption("--student-id"))
+    code, path = None, request.config.getoption("--submission")
+    if path:
+        try:
+            code = submitted_code(read_submission(Path(path)).cells)
+        except UngradableNotebook:
+            code = None
+    return stable_seed(_assignment(request.module), request.config.getoption("--student-id"), code)
 
 
 @pytest.fixture(scope="module")
