@@ -204,3 +204,29 @@ def test_tensorflow_key_checks_follow_real_tensorflow_code():
                 assert score == sum(c.points for c in suite.checks), [o.message for o in outcomes if not o.passed]
             else:
                 assert score == 0, [o.spec.name for o in outcomes if o.passed]
+
+
+def test_salted_seed_in_the_real_sandbox_matches_the_trusted_side(tmp_path):
+    """``_seed_salt``: inside the call np.random.seed(s) and RandomState(s) seed with s + salt, exactly as
+    ``compare.salted_numpy_seed`` does here; afterwards the sandbox's NumPy is back to normal."""
+    from autograder.checks.compare import salted_numpy_seed
+    from autograder.sandbox import SandboxPolicy, StudentSession
+    cells = [{"index": 0, "source": "import numpy as np\n"
+                                     "def seeded():\n    np.random.seed(1)\n    return np.random.randn(3)\n"
+                                     "def own_state():\n    return np.random.RandomState(1).randn(2)\n"
+                                     "def constant():\n    return np.array([1.6243, -0.6118, -0.5282])\n"}]
+
+    def expected(salt):
+        with salted_numpy_seed(salt):
+            np.random.seed(1)
+            return np.random.randn(3), np.random.RandomState(1).randn(2)
+
+    with StudentSession(tmp_path, SandboxPolicy(call_timeout_s=10), zygote=False) as session:
+        session.load(cells)
+        for salt in (12345, 2**31 - 5):
+            seeded, own = expected(salt)
+            assert np.array_equal(session.call("seeded", _seed=3, _seed_salt=salt), seeded)
+            assert np.array_equal(session.call("own_state", _seed_salt=salt), own)
+            assert not np.allclose(session.call("constant", _seed_salt=salt), seeded, atol=1e-3)
+        np.random.seed(1)
+        assert np.array_equal(session.call("seeded"), np.random.randn(3))   # unsalted again
