@@ -146,6 +146,11 @@ def test_real_engine_both_paths_agree_on_initialization(tmp_path):
     assert via_runner["partial"][f"test_{functions[0]}"] == 0.0
     assert sum(via_runner["mistaken"].values()) < 20.0
 
+    def seeds(r):   # the randomized checks' seed (from the submitted code) is the same on both paths
+        with ResultStore(db_url(r)) as store:
+            return {x.student: json.loads(x.result_json)["seed"] for x in store.results()}
+    assert seeds(root) == seeds(runner_copy) and len(set(seeds(root).values())) == 3
+
 
 def test_formgrader_autograde_button_uses_the_plugin(course, monkeypatch):
     """The formgrader's "autograde" button calls NbGraderAPI.autograde(assignment, student) in-process
