@@ -91,3 +91,31 @@ def test_per_check_random_generator_is_independent_of_order():
     s.checks.reverse()
     run_suite(s, stu, seed=7)
     assert seen["a"][0] == seen["a"][1] and seen["b"][0] == seen["b"][1] and seen["a"][0] != seen["b"][0]
+
+
+def test_hidden_value_differences_say_how_far_without_the_number():
+    e = np.array([[0.4242, -1.5], [2.0, 0.0]])
+    msg = value_diff(e * np.array([[2.0, 1.0], [1.0, 1.0]]), e, reveal=False)
+    assert msg == ("`output` differs from the expected values in 1 of 4 entries "
+                   "(e.g. the entry at index (0, 0) is about 2 times the expected value)")
+    assert "0.4242" not in msg and "0.8484" not in msg
+    assert value_diff(-0.31, 0.31, reveal=False) == "`output` has the wrong sign"
+    assert value_diff(0.3101, 0.31, reveal=False) == "`output` is off by less than 1%"
+    assert value_diff(1.0, 0.0, reveal=False) == "`output` should be 0"
+    assert value_diff(float("nan"), 0.31, reveal=False) == "`output` is nan, not a finite number"
+    assert value_diff("x", "y", reveal=False) == "`output` is not the expected value"
+
+
+def test_inputs_in_plain_words_and_the_missing_layer_note():
+    from autograder.checks.compare import describe_inputs, missing_key_note
+    from reference.optimization import update_parameters_with_gd
+    params = {"W1": np.zeros((3, 4)), "b1": np.zeros((3, 1))}
+    grads = {"dW1": np.zeros((3, 4)), "db1": np.zeros((3, 1))}
+    words = describe_inputs(update_parameters_with_gd, (params, grads, 0.01), {})
+    assert words == ("parameters: parameters of a 1-layer network (W1 (3, 4), b1 (3, 1)); grads: dW/db entries of a "
+                     "1-layer network (dW1 (3, 4), db1 (3, 1)); learning_rate: 0.01")
+    note = missing_key_note("KeyError: 'W2'", (params, grads, 0.01), {})
+    assert "has 1 layer, so there is no 'W2'" in note
+    assert missing_key_note("KeyError: 'W1'", (params,), {}) == ""
+    assert describe_inputs(None, (np.zeros((2, 5)), (np.ones(3), np.ones((2, 2)))), {}) == (
+        "argument 1: an array of shape (2, 5); argument 2: a tuple of 2 arrays of shapes (3,), (2, 2)")

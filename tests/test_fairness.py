@@ -328,3 +328,60 @@ def test_every_failed_call_names_its_inputs_in_plain_words(assignment):
             assert "raised an error: RuntimeError" in o.message and "It was called with " in o.message, o.message
             if "parameters" in o.message.split("It was called with ")[1][:12]:
                 assert "-layer network (W1 (" in o.message, o.message
+
+
+TF_CORPUS = [   # real TensorFlow code, as learners write it
+    ("compute_total_loss", "mean_not_sum", """
+def compute_total_loss(logits, labels):
+    return tf.reduce_mean(tf.keras.losses.categorical_crossentropy(tf.transpose(labels), tf.transpose(logits),
+                                                                   from_logits=True))
+"""),
+    ("compute_total_loss", "no_transpose", """
+def compute_total_loss(logits, labels):
+    return tf.reduce_sum(tf.keras.losses.categorical_crossentropy(labels, logits, from_logits=True))
+"""),
+    ("one_hot_matrix", "column_vector", """
+def one_hot_matrix(label, C=6):
+    return tf.reshape(tf.one_hot(label, C, axis=0), (C, 1))
+"""),
+    ("sigmoid", "float64", """   # (within float32 tolerance: full marks for everyone)
+def sigmoid(z):
+    return tf.math.sigmoid(tf.cast(z, tf.float64))
+"""),
+    ("linear_function", "own_random_state", """
+def linear_function():
+    rs = np.random.RandomState(1)
+    X = tf.constant(rs.randn(3, 1))
+    W = tf.constant(rs.randn(4, 3))
+    b = tf.constant(rs.randn(4, 1))
+    return tf.add(tf.matmul(W, X), b)
+"""),
+]
+
+
+@pytest.mark.tensorflow
+def test_real_tensorflow_code_scores_the_same_for_20_students():
+    """The course's TF solutions (full marks for everyone) and fragile TF variants, through the in-kernel
+    student that hands TensorFlow objects to the code, exactly as the sandbox does."""
+    import tensorflow as tf
+
+    from autograder.checks.framework import run_suite
+    from autograder.checks.inkernel import KernelStudent
+    from autograder.engine import _scale
+    from fairness_helpers import function_suite
+    from reference import tf_solutions
+    cases = [(f, "course_solution", getattr(tf_solutions, f)) for f in ("linear_function", "compute_total_loss")]
+    for function, slug, source in TF_CORPUS:
+        namespace = {"np": np, "tf": tf}
+        exec(compile(source, f"<tf:{slug}>", "exec"), namespace)
+        cases.append((function, slug, namespace[function]))
+    for function, slug, impl in cases:
+        suite = function_suite("tensorflow", function)
+        results = set()
+        for seed in seeds("tensorflow"):
+            outcomes = run_suite(suite, KernelStudent("tensorflow", {function: impl}), seed)
+            results.add((_scale(outcomes, suite, {})[1][function]["score"], tuple(o.passed for o in outcomes)))
+        assert len(results) == 1, (function, slug, results)
+        (score, passed), = results
+        if slug == "course_solution":
+            assert score == sum(c.points for c in suite.checks), function
