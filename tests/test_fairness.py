@@ -16,6 +16,23 @@ from reference.mistakes import MISTAKES
 from fairness_helpers import exec_source, grade_function, seeds
 
 # ---- fragile but plausible learner code (our own) -----------------------------------------------
+_HE = """
+def initialize_parameters_he(layers_dims):
+    np.random.seed(3)
+    parameters = {}
+    L = len(layers_dims) - 1
+    for l in range(1, L + 1):
+        parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
+        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
+    return parameters
+"""
+_SHUFFLED = """
+def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
+    np.random.seed(seed)
+    m = X.shape[1]
+    permutation = list(np.random.permutation(m))
+    shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation].reshape((1, m))"""
+
 # (assignment, function, slug, source): the source defines ``function`` as a learner might write it.
 CORPUS = [
     # initialization
@@ -44,25 +61,9 @@ def initialize_parameters_random(layers_dims):
         parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
     return parameters
 """),
-    ("initialization", "initialize_parameters_he", "fan_out", """
-def initialize_parameters_he(layers_dims):
-    np.random.seed(3)
-    parameters = {}
-    for l in range(1, len(layers_dims)):
-        parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l])
-        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
-    return parameters
-"""),
-    ("initialization", "initialize_parameters_he", "last_layer_skipped", """
-def initialize_parameters_he(layers_dims):
-    np.random.seed(3)
-    parameters = {}
-    L = len(layers_dims) - 1
-    for l in range(1, L):
-        parameters['W' + str(l)] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
-        parameters['b' + str(l)] = np.zeros((layers_dims[l], 1))
-    return parameters
-"""),
+    ("initialization", "initialize_parameters_he", "fan_out",
+     _HE.replace("np.sqrt(2 / layers_dims[l - 1])", "np.sqrt(2 / layers_dims[l])")),
+    ("initialization", "initialize_parameters_he", "last_layer_skipped", _HE.replace("range(1, L + 1)", "range(1, L)")),
     # regularization
     ("regularization", "compute_cost_with_regularization", "m_from_rows", """
 def compute_cost_with_regularization(A3, Y, parameters, lambd):
@@ -133,13 +134,7 @@ def backward_propagation(x, theta):
     return theta
 """),
     # optimization
-    ("optimization", "random_mini_batches", "loop_variable_leftover", """
-import math
-def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
-    np.random.seed(seed)
-    m = X.shape[1]
-    permutation = list(np.random.permutation(m))
-    shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation].reshape((1, m))
+    ("optimization", "random_mini_batches", "loop_variable_leftover", "import math\n" + _SHUFFLED + """
     mini_batches = []
     for k in range(math.floor(m / mini_batch_size)):
         mini_batches.append((shuffled_X[:, k * mini_batch_size:(k + 1) * mini_batch_size],
@@ -148,17 +143,11 @@ def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
         mini_batches.append((shuffled_X[:, (k + 1) * mini_batch_size:], shuffled_Y[:, (k + 1) * mini_batch_size:]))
     return mini_batches
 """),
-    ("optimization", "random_mini_batches", "always_a_last_batch", """
-def random_mini_batches(X, Y, mini_batch_size=64, seed=0):
-    np.random.seed(seed)
-    m = X.shape[1]
-    permutation = list(np.random.permutation(m))
-    shuffled_X, shuffled_Y = X[:, permutation], Y[:, permutation]
+    ("optimization", "random_mini_batches", "always_a_last_batch", _SHUFFLED + """
     full = m // mini_batch_size
-    mini_batches = [(shuffled_X[:, k * mini_batch_size:(k + 1) * mini_batch_size],
-                     shuffled_Y[:, k * mini_batch_size:(k + 1) * mini_batch_size]) for k in range(full)]
-    mini_batches.append((shuffled_X[:, full * mini_batch_size:], shuffled_Y[:, full * mini_batch_size:]))
-    return mini_batches
+    batches = [(shuffled_X[:, k * mini_batch_size:(k + 1) * mini_batch_size],
+                shuffled_Y[:, k * mini_batch_size:(k + 1) * mini_batch_size]) for k in range(full)]
+    return batches + [(shuffled_X[:, full * mini_batch_size:], shuffled_Y[:, full * mini_batch_size:])]
 """),
     ("optimization", "update_parameters_with_gd", "two_layers_only", """
 def update_parameters_with_gd(parameters, grads, learning_rate):
