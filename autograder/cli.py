@@ -153,19 +153,32 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
 @click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
-@click.option("--no-exchange", is_flag=True, help="Do not run `nbgrader collect`; only show what is pending.")
+@click.option("--no-exchange", is_flag=True, help="Do not read the exchange; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
-    """`nbgrader collect ASSIGNMENT` (exchange -> submitted/), then list new/changed/graded submissions."""
+    """Collect ASSIGNMENT from nbgrader's exchange into submitted/ (links, special files, foreign owners
+    and bad times refused), then list new/changed/graded submissions. Exit status 1 if anything was refused."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from autograder.collect import CollectError, collect_assignment
     from autograder.gradebook import GradebookError
-    from autograder.runner import collect_from_exchange, submission_status
+    from autograder.runner import submission_status
     root = _course_root(course)
+    refused = []
     if not no_exchange:
-        proc = collect_from_exchange(root, assignment)
-        if proc.returncode != 0:
-            raise click.ClickException(f"nbgrader collect {assignment} failed in {root}:\n{proc.stderr[-2000:]}")
+        try:
+            got = collect_assignment(root, assignment)
+        except CollectError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(f"collected {len(got.collected)} ({len(got.updated)} updated), "
+                   f"{len(got.unchanged)} unchanged, {len(got.refused)} refused, "
+                   f"{len(got.skipped_files)} file(s) refused")
+        refused = got.refused + got.skipped_files
+        for r in got.refused:
+            click.echo(f"REFUSED submission {r.line()!r}", err=True)
+        for r in got.skipped_files:
+            click.echo(f"REFUSED file {r.line()!r}", err=True)
     try:
         rows = submission_status(root, assignment, db_url)
     except GradebookError as exc:
@@ -175,10 +188,12 @@ def collect(assignment, course, db_url, no_exchange) -> None:
         table.add_column(col)
     for r in rows:
         score = "" if r["score"] is None else f"{r['score']:g} / {r['max_score']:g}"
-        table.add_row(r["student"], r["notebook"], r["status"], score)
+        table.add_row(escape(r["student"]), escape(r["notebook"]), r["status"], score)
     Console().print(table)
     todo = sum(r["status"] != "graded" for r in rows)
     click.echo(f"{todo} to grade: deepgrade grade {assignment}" if todo else "all graded")
+    if refused:
+        raise SystemExit(1)
 
 
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------

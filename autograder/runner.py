@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
 import statistics
-import subprocess
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from autograder.result import SubmissionResult, file_checksum
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 MISSING = "missing"          # checksum recorded for a notebook that was not submitted
+REFUSED = "refused"          # checksum recorded for a submission the file rules refuse (never read)
 LOCAL_DASK = "local"         # scheduler= value that starts a throw-away Dask LocalCluster
 
 
@@ -54,6 +54,7 @@ class Submission:
     notebook: str            # nbgrader notebook id (file stem)
     path: Path
     checksum: str
+    refused: str | None = None   # why the file rules refuse it (autograder.submission_files); not graded
 
 
 def resolve_engine(engine: str | Callable) -> Callable:
@@ -138,7 +139,10 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
     """Every (student, notebook) of ``assignment`` in nbgrader's submitted/ layout, sorted by student.
 
     A student folder lacking one of the assignment's notebooks yields a Submission whose file does not
-    exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook)."""
+    exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook). The file rules
+    of :func:`autograder.submission_files.submitted_problem` are checked before anything is read: a
+    refused submission carries the reason and is recorded ungradable without being opened."""
+    from autograder.submission_files import submitted_problem
     root = Path(course_dir) / "submitted"
     subs = []
     if not root.is_dir():
@@ -149,8 +153,9 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
             continue
         for nb in sorted(notebooks):
             path = a_dir / f"{nb}.ipynb"
-            checksum = file_checksum(path) if path.is_file() else MISSING
-            subs.append(Submission(student_dir.name, assignment, nb, path, checksum))
+            refused = submitted_problem(a_dir, nb)
+            checksum = REFUSED if refused else file_checksum(path) if path.is_file() else MISSING
+            subs.append(Submission(student_dir.name, assignment, nb, path, checksum, refused))
     return subs
 
 
@@ -178,6 +183,8 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     out = autograded_dir(course_dir, sub.student, sub.assignment)
     out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
+    if sub.refused:                  # never open what the file rules refused
+        return out
     stamp = sub.path.parent / "timestamp.txt"
     if stamp.is_file():
         _atomic_write(out / "timestamp.txt", stamp.read_text())
@@ -432,12 +439,16 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         todo = [s for s in subs if force or done.get(s.student) != s.checksum]
         summary.skipped = len(subs) - len(todo)
 
+        refused = [(s, ungradable(s.path, s.assignment, s.student, s.refused, checksum=REFUSED, seed=seed))
+                   for s in todo if s.refused]
+        todo = [s for s in todo if not s.refused]
         if scheduler:
             stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
+        stream = itertools.chain(refused, stream)
         t_grade = time.perf_counter()
-        with _progress(progress, len(todo), assignment) as advance:
+        with _progress(progress, len(todo) + len(refused), assignment) as advance:
             for sub, result in stream:
                 if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
                     summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
@@ -464,7 +475,8 @@ def _record(store, course_dir: Path, db_url: str, sub: Submission, result: Submi
     summary.scores.append(result.score if result.gradable else 0.0)
     try:
         write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
-        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum,
+        stamp = None if sub.refused else gradebook.read_timestamp(sub.path.parent)
+        store.record(result, timestamp=stamp, checksum=sub.checksum,
                      late_penalty=late_penalty)
     except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
         summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
@@ -532,14 +544,3 @@ def submission_status(course_dir: str | Path, assignment: str, db_url: str | Non
                         "score": None if row is None else row.score,
                         "max_score": None if row is None else row.max_score})
     return out
-
-
-def collect_from_exchange(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
-    """``nbgrader collect ASSIGNMENT`` in the course folder (exchange -> submitted/), with this
-    environment's ``bin`` on PATH (nbgrader calls ``alembic`` from there)."""
-    bindir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    exe = bindir / "nbgrader"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
-    return subprocess.run([*cmd, "collect", assignment, "--update"], cwd=course_dir, env=env,
-                          capture_output=True, text=True)
