@@ -27,6 +27,8 @@ from traitlets import Integer, Unicode
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.safe_text import neutralize_notebook
+
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
 
@@ -66,8 +68,10 @@ def feedback_text(result: Any, function: str) -> str:
 
 
 def annotate_notebook(nb: Any, result: Any) -> Any:
-    """Replace the outputs of every test cell ``test_<f>`` of ``nb`` (a NotebookNode or plain dict)
-    with one stdout stream holding the feedback text for ``f``. Returns ``nb`` (changed in place)."""
+    """Neutralize ``nb`` (a NotebookNode or plain dict; see :func:`autograder.safe_text.neutralize_notebook`:
+    nothing the student wrote renders as HTML in the feedback), then give every test cell ``test_<f>``
+    one stdout stream holding the feedback text for ``f``. Returns ``nb`` (changed in place)."""
+    neutralize_notebook(nb)
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id", "")
