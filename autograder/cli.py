@@ -99,22 +99,35 @@ def _course_root(course):
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Local worker processes (default: number of cores; 1 = in-process, sequential).")
 @click.option("--scheduler", default=None, metavar="ADDR",
-              help="Grade on a Dask cluster (tcp://host:8786), or 'local' for a throw-away LocalCluster.")
+              help="Grade on a Dask cluster (tls://host:8786 with --tls-*, or tcp://), or 'local' for a "
+                   "throw-away LocalCluster secured with a temporary TLS certificate.")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
 @click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
 @click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
 @click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress) -> None:
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None,
+              help="CA certificate that signed the Dask scheduler's certificate (with --scheduler tls://...).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None,
+              help="Our client certificate for the Dask cluster (default: Dask's config distributed.comm.tls).")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
+              help="Private key of --tls-cert, if not in the same file.")
+def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress,
+          tls_ca_file, tls_cert, tls_key) -> None:
     """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
     from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
     try:
+        security = None                 # Dask's configuration; imported only when asked (start-up time)
+        if tls_ca_file or tls_cert or tls_key:
+            from autograder.dask_security import client_security
+            security = client_security(tls_ca_file, tls_cert, tls_key)
         summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
                               force=force, wait=wait, db_url=db_url, seed=seed,
-                              students=list(students) or None, progress=not no_progress)
+                              students=list(students) or None, progress=not no_progress,
+                              dask_security=security)
     except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary)

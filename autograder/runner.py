@@ -18,8 +18,8 @@ while the pool starts in milliseconds (no scheduler, nanny and worker processes,
 and it is stdlib. Workers are forked (measured: 5 tiny submissions in 0.18 s with ``fork`` vs 3.7 s
 with ``forkserver``, which re-imports everything per worker); they are forked before the progress
 bar's thread starts, and the main process never runs TensorFlow (forking after a TF op hangs). Dask is used when a scheduler address is given (many machines) — or
-``scheduler="local"`` for a throw-away LocalCluster — and then Dask reschedules the tasks of a worker
-that dies mid-task.
+``scheduler="local"`` for a throw-away LocalCluster secured with a temporary TLS certificate
+(:mod:`autograder.dask_security`) — and then Dask reschedules the tasks of a worker that dies mid-task.
 """
 from __future__ import annotations
 
@@ -308,22 +308,24 @@ class SchedulerUnavailable(RuntimeError):
     """The Dask scheduler given with --scheduler cannot be reached (or a LocalCluster cannot start)."""
 
 
-def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
+def _run_dask(todo, engine, course_dir, seed, scheduler, workers,
+              security=None) -> Iterator[tuple[Submission, SubmissionResult]]:
     """Connect (or start a LocalCluster) and submit everything NOW — a bad address fails before any
     grading — then return an iterator of (submission, result) in completion order.
 
     Remote workers must see ``course_dir`` at the same path (shared file system) and have deepgrade
     installed; Dask reschedules the tasks of a worker that dies (up to its ``allowed-failures``)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from autograder.dask_security import local_secure_cluster
 
     cluster = None
     try:
-        if scheduler == LOCAL_DASK:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+        if scheduler == LOCAL_DASK:            # mutual TLS with a certificate made for this run
+            cluster = local_secure_cluster(workers, silence_logs=40)
             client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout="20s")
+        else:                                    # security None: Dask's configuration (dask_security)
+            client = Client(scheduler, timeout="20s", security=security)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError(bad address) ...
         if cluster is not None:
             cluster.close()
@@ -401,11 +403,13 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                 scheduler: str | None = None, force: bool = False, progress: bool = True,
                 wait: bool = False, db_url: str | None = None, seed: int | None = None,
                 engine: str | Callable = DEFAULT_ENGINE, students: Iterable[str] | None = None,
-                on_result: Callable[[SubmissionResult], None] | None = None) -> GradeSummary:
+                on_result: Callable[[SubmissionResult], None] | None = None,
+                dask_security: Any = None) -> GradeSummary:
     """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
 
     ``engine`` is the grade function or its import path (default: the real engine); ``students``
-    limits the run to some students; ``on_result`` is called in the main process after each record.
+    limits the run to some students; ``on_result`` is called in the main process after each record;
+    ``dask_security`` (a ``distributed.security.Security``) connects to a TLS ``scheduler`` address.
     """
     from autograder import gradebook
     from autograder.locking import course_lock
@@ -443,7 +447,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                    for s in todo if s.refused]
         todo = [s for s in todo if not s.refused]
         if scheduler:
-            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
+            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
         stream = itertools.chain(refused, stream)
