@@ -515,6 +515,7 @@ class _progress:
 def print_summary(summary: GradeSummary, console=None) -> None:
     """The end-of-run table: graded, skipped, ungradable, mean score, seconds per notebook."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
@@ -525,10 +526,10 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     table.add_row(str(summary.submissions), str(summary.graded), str(summary.skipped), str(summary.ungradable),
                   mean, spn, f"{summary.wall_s:.1f}")
     console.print(table)
-    for err in summary.record_errors:
-        console.print(f"[red]not recorded[/red] {err}")
+    for err in summary.record_errors:               # escape(): error text may quote a submission
+        console.print(f"[red]not recorded[/red] {escape(err)}")
     for err in summary.not_graded:
-        console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {err}")
+        console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {escape(err)}")
 
 
 def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:

@@ -45,6 +45,12 @@ def markdown_text(text: Any) -> str:
     return _AUTOLINK.sub(lambda m: m.group(1).replace("/", "\\/").replace(".", "\\."), text)
 
 
+def spreadsheet_text(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` (or tab/CR) would start a
+    formula (``=HYPERLINK(...)``), so such text gets a leading apostrophe (OWASP's advice)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _html_text(source: str) -> str:
     """Markdown source whose raw HTML, links and images render as text (``&``/``<``/``>`` become
     entities; ``[``/``]`` are escaped, so no link or image syntax survives)."""

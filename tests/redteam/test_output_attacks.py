@@ -176,6 +176,23 @@ def test_reports_render_student_text_as_text(graded):
     assert (out / "students" / HOSTILE_NAME / "index.html").is_file()
 
 
+def test_class_csv_cells_never_start_a_formula(graded):
+    import csv
+
+    from autograder.exports import write_class_csv
+    submit(graded, "=HYPERLINK(\"http:\\\\evil.example\",\"grades\")")
+    submit(graded, "@SUM(1+1)")
+    grade_class(graded, ASSIGNMENT, workers=1, engine=hostile_grade, progress=False)
+    out = graded / "class.csv"
+    assert write_class_csv(db_url(graded), out, ASSIGNMENT) == 5
+    with out.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for value in row.values():
+            assert value[:1] not in ("=", "+", "-", "@"), row
+    assert {r["student"] for r in rows} >= {"'@SUM(1+1)", "'=HYPERLINK(\"http:\\\\evil.example\",\"grades\")"}
+
+
 def test_nbgrader_feedback_html_has_nothing_live(graded):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
