@@ -105,14 +105,22 @@ class DeepgradeGrade(NbGraderPreprocessor):
     seed = Integer(None, allow_none=True, help="seed passed to the engine (None: engine default)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from autograder.runner import safe_grade
+        from autograder.runner import REFUSED, safe_grade, ungradable
+        from autograder.submission_files import submitted_problem
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"],
                                                info["assignment"])) / f"{info['notebook']}.ipynb"
         self.log.info("deepgrade: grading %s", submitted)
-        result = safe_grade(load_callable(self.engine), str(submitted), info["assignment"], info["student"],
-                            course_dir=coursedir.root, seed=self.seed)
+        refused = submitted_problem(submitted.parent, info["notebook"])    # the same file rules as the runner
+        if refused:                      # nbgrader already read what a link points to: keep none of it
+            result = ungradable(submitted, info["assignment"], info["student"], refused, checksum=REFUSED,
+                                seed=self.seed)
+            for cell in nb.cells:
+                cell.source = ""
+        else:
+            result = safe_grade(load_callable(self.engine), str(submitted), info["assignment"], info["student"],
+                                course_dir=coursedir.root, seed=self.seed)
         resources.setdefault("deepgrade", {})["result"] = result
         annotate_notebook(nb, result)
         if result.gradable:

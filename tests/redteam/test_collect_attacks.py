@@ -400,3 +400,30 @@ def test_kind_problem_on_real_special_files(tmp_path):
     assert "symbolic link" in kind_problem(os.lstat(tmp_path / "l"))
     (tmp_path / "f").write_text("x")
     assert kind_problem(os.lstat(tmp_path / "f")) is None
+
+
+def test_nbgrader_autograde_with_the_plugin_refuses_a_linked_notebook(course, monkeypatch):
+    """Files placed in submitted/ by hand, graded through stock `nbgrader autograde` (+ our plugin): the
+    link to the instructor's source notebook earns 0 with the reason, and neither the autograded notebook
+    nor the released feedback holds anything of the source notebook (its solution regions)."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from gradingcourse import gradebook_scores, submit
+    source_nb = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert "BEGIN SOLUTION" in source_nb.read_text()
+    submit(course, "linked")
+    nb = submitted(course, "linked") / f"{ASSIGNMENT}.ipynb"
+    nb.unlink()
+    os.symlink(source_nb, nb)
+    monkeypatch.setenv("PATH", f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    api = NbGraderAPI(config=cfg)
+    result = api.autograde(ASSIGNMENT, "linked")
+    assert result["success"], result.get("log")
+    assert gradebook_scores(course)["linked"] == {"test_add": 0.0, "test_mul": 0.0}
+    graded_nb = (course / "autograded" / "linked" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in graded_nb and "symbolic link" in graded_nb
+    assert api.generate_feedback(ASSIGNMENT, "linked")["success"]
+    page = (course / "feedback" / "linked" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "BEGIN SOLUTION" not in page and "SECRET-HIDDEN" not in page and "symbolic link" in page
