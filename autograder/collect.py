@@ -362,6 +362,9 @@ def _collect_student(student, records, inbound_fd, submitted: Path, rules, other
     dest = student_dir / report.assignment
     if student_dir.is_dir():
         repair(dest)
+        if os.path.lexists(dest) and (os.path.islink(dest) or not dest.is_dir()):
+            log.warning("%s is not a plain folder (placed by hand?): removed, the link's target untouched", dest)
+            os.unlink(dest)
     had_copy = dest.is_dir()
     existing = _existing_time(dest, now, rules.skew) if had_copy else None
     for rec in records:                     # unreadable or future times: always reported

@@ -328,6 +328,19 @@ def test_a_failed_copy_keeps_the_previous_submission(exchange, tmp_path, monkeyp
     assert (submitted(course, "kim") / "data4.txt").is_file()
 
 
+def test_a_linked_submitted_folder_is_replaced_not_written_through(exchange, tmp_path):
+    course = exchange
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not the student's")
+    (course / "submitted" / "kim").mkdir(parents=True)
+    os.symlink(elsewhere, submitted(course, "kim"))
+    nbgrader_submit(course, tmp_path, "kim")
+    assert collect_assignment(course, ASSIGNMENT).collected == ["kim"]
+    assert not os.path.islink(submitted(course, "kim")) and (submitted(course, "kim") / f"{ASSIGNMENT}.ipynb").is_file()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+
+
 def test_a_collect_killed_between_renames_is_repaired(tmp_path):
     dest = tmp_path / "submitted" / "kim" / ASSIGNMENT
     old = dest.with_name(f".{ASSIGNMENT}.collect-123-old")
