@@ -11,9 +11,9 @@ are refused without blocking anyone, and a failed copy never loses the previous 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import os
+import pwd
 import shutil
 import stat
 import threading
@@ -29,8 +29,8 @@ from gradingcourse import ASSIGNMENT, course, released_course  # noqa: F401
 
 COURSE_ID = "redteam101"
 ENGINE = "gradingcourse:fake_grade"
-ME = getpass.getuser()
 MY_UID = os.getuid()
+ME = pwd.getpwuid(MY_UID).pw_name          # not getpass.getuser(): $LOGNAME may name another user
 NOW = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 SECRET = "SECRET-HIDDEN"          # in the instructor's source notebook only
 
