@@ -216,6 +216,18 @@ def test_a_folder_owned_by_another_user_is_refused(exchange, tmp_path):
     assert "another student of the course" in refused["not-a-system-user-xq"]
     assert report.collected == [ME]
     assert not submitted(course, victim).exists()
+    if os.geteuid() == 0:        # the victim's own folder (root can hand it over): collected, except a
+        uid = system_uid(victim)  # file inside that is still someone else's
+        own = forge(course, victim, _stamp(NOW - dt.timedelta(minutes=1)), notebook=_student_notebook(course),
+                    suffix="own")
+        (own / "planted.txt").write_text("not the victim's")
+        for p in (own, own / "timestamp.txt", own / f"{ASSIGNMENT}.ipynb"):
+            os.chown(p, uid, -1)
+        report = collect_assignment(course, ASSIGNMENT)
+        assert report.collected == [victim], report
+        assert [r.what.rsplit("/", 1)[1] for r in report.skipped_files] == ["planted.txt"]
+        assert "owned by uid 0" in report.skipped_files[0].reason
+        shutil.rmtree(submitted(course, victim))
     # nbgrader's CollectApp.check_owner = False turns the owner check off, as in nbgrader
     with open(course / "nbgrader_config.py", "a") as fh:
         fh.write("c.CollectApp.check_owner = False\n")
