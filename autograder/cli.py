@@ -169,21 +169,26 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.option("--no-exchange", is_flag=True, help="Do not read the exchange; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
     """Collect ASSIGNMENT from nbgrader's exchange into submitted/ (links, special files, foreign owners
-    and bad times refused), then list new/changed/graded submissions. Exit status 1 if anything was refused."""
+    and bad times refused; every refusal also appended to <course>/collect.log), then list
+    new/changed/graded submissions. Exit status 1 if anything was refused."""
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from autograder.collect import CollectError, collect_assignment
+    from autograder.collect import CollectError, collect_assignment, log, log_to_file
     from autograder.gradebook import GradebookError
     from autograder.runner import submission_status
     root = _course_root(course)
     refused = []
     if not no_exchange:
+        handler = log_to_file(root / "collect.log")
         try:
             got = collect_assignment(root, assignment)
         except CollectError as exc:
             raise click.ClickException(str(exc)) from exc
+        finally:
+            log.removeHandler(handler)
+            handler.close()
         click.echo(f"collected {len(got.collected)} ({len(got.updated)} updated), "
                    f"{len(got.unchanged)} unchanged, {len(got.refused)} refused, "
                    f"{len(got.skipped_files)} file(s) refused")

@@ -347,11 +347,23 @@ def collect_assignment(course_dir: str | Path, assignment: str, *, exchange_root
             _collect_student(student, records, inbound_fd, submitted, rules, others, now, report)
     finally:
         os.close(inbound_fd)
-    for r in report.refused:
-        log.warning("collect %s: refused %s", assignment, r.line())
+    for student in report.collected:
+        log.info("collect %s: collected %r%s", assignment, student, " (updated)" if student in report.updated else "")
+    for r in report.refused:             # %r: names come from students (no forged log lines)
+        log.warning("collect %s: REFUSED submission %r", assignment, r.line())
     for r in report.skipped_files:
-        log.warning("collect %s: skipped %s", assignment, r.line())
+        log.warning("collect %s: REFUSED file %r", assignment, r.line())
     return report
+
+
+def log_to_file(path: Path) -> logging.Handler:
+    """Append this module's log (every collected and refused submission) to ``path``; returns the
+    handler (remove it with ``log.removeHandler``)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
 
 
 def _collect_student(student, records, inbound_fd, submitted: Path, rules, others, now, report) -> None:
