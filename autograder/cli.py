@@ -120,6 +120,9 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
     try:
+        if scheduler and scheduler.startswith("tcp://"):
+            click.echo(f"warning: {scheduler} is plain TCP: anyone who can reach it can run code on its "
+                       "workers; use a TLS cluster (tls://, --tls-*; see README 'Security')", err=True)
         security = None                 # Dask's configuration; imported only when asked (start-up time)
         if tls_ca_file or tls_cert or tls_key:
             from autograder.dask_security import client_security
