@@ -137,3 +137,6 @@ def test_tls_options_are_checked(tmp_path, tls_files):
     res = CliRunner().invoke(main, ["grade", ASSIGNMENT, "--course", str(tmp_path), "--scheduler", "tls://x:1",
                                     "--tls-cert", tls_files["cert"]])
     assert res.exit_code != 0 and "needs both" in res.output
+    res = CliRunner().invoke(main, ["grade", ASSIGNMENT, "--course", str(tmp_path / "no-course"),
+                                    "--scheduler", "tcp://127.0.0.1:1"])
+    assert res.exit_code != 0 and "plain TCP: anyone who can reach it can run code" in res.output
