@@ -161,8 +161,12 @@ def test_results_json_and_gradebook_rows_stay_small(graded):
 def test_reports_render_student_text_as_text(graded):
     from autograder.reports.load import load_report_data
     from autograder.reports.write import write_reports
+    submit(graded, "$\\foo{$")               # mathtext in a student id must not abort the class heatmap
+    grade_class(graded, ASSIGNMENT, workers=1, engine=hostile_grade, progress=False)
     out = graded / "reports"
-    files = write_reports(load_report_data(graded), out, progress=False)
+    data = load_report_data(graded)
+    assert "$\\foo{$" in data.mastery             # so the course report draws it in the heatmap
+    files = write_reports(data, out, progress=False)
     for f in files:
         assert f.stat().st_size < 300_000, (f, f.stat().st_size)
         text = f.read_text()
