@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
 import tracemalloc
 from html.parser import HTMLParser
