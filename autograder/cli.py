@@ -99,22 +99,38 @@ def _course_root(course):
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Local worker processes (default: number of cores; 1 = in-process, sequential).")
 @click.option("--scheduler", default=None, metavar="ADDR",
-              help="Grade on a Dask cluster (tcp://host:8786), or 'local' for a throw-away LocalCluster.")
+              help="Grade on a Dask cluster (tls://host:8786 with --tls-*, or tcp://), or 'local' for a "
+                   "throw-away LocalCluster secured with a temporary TLS certificate.")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
 @click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
 @click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
 @click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress) -> None:
+@click.option("--tls-ca-file", type=click.Path(dir_okay=False), default=None,
+              help="CA certificate that signed the Dask scheduler's certificate (with --scheduler tls://...).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), default=None,
+              help="Our client certificate for the Dask cluster (default: Dask's config distributed.comm.tls).")
+@click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
+              help="Private key of --tls-cert, if not in the same file.")
+def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress,
+          tls_ca_file, tls_cert, tls_key) -> None:
     """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
     from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
     try:
+        if scheduler and scheduler.startswith("tcp://"):
+            click.echo(f"warning: {scheduler} is plain TCP: anyone who can reach it can run code on its "
+                       "workers; use a TLS cluster (tls://, --tls-*; see README 'Security')", err=True)
+        security = None                 # Dask's configuration; imported only when asked (start-up time)
+        if tls_ca_file or tls_cert or tls_key:
+            from autograder.dask_security import client_security
+            security = client_security(tls_ca_file, tls_cert, tls_key)
         summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
                               force=force, wait=wait, db_url=db_url, seed=seed,
-                              students=list(students) or None, progress=not no_progress)
+                              students=list(students) or None, progress=not no_progress,
+                              dask_security=security)
     except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary)
@@ -153,19 +169,37 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
 @click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
-@click.option("--no-exchange", is_flag=True, help="Do not run `nbgrader collect`; only show what is pending.")
+@click.option("--no-exchange", is_flag=True, help="Do not read the exchange; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
-    """`nbgrader collect ASSIGNMENT` (exchange -> submitted/), then list new/changed/graded submissions."""
+    """Collect ASSIGNMENT from nbgrader's exchange into submitted/ (links, special files, foreign owners
+    and bad times refused; every refusal also appended to <course>/collect.log), then list
+    new/changed/graded submissions. Exit status 1 if anything was refused."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from autograder.collect import CollectError, collect_assignment, log, log_to_file
     from autograder.gradebook import GradebookError
-    from autograder.runner import collect_from_exchange, submission_status
+    from autograder.runner import submission_status
     root = _course_root(course)
+    refused = []
     if not no_exchange:
-        proc = collect_from_exchange(root, assignment)
-        if proc.returncode != 0:
-            raise click.ClickException(f"nbgrader collect {assignment} failed in {root}:\n{proc.stderr[-2000:]}")
+        handler = log_to_file(root / "collect.log")
+        try:
+            got = collect_assignment(root, assignment)
+        except CollectError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            log.removeHandler(handler)
+            handler.close()
+        click.echo(f"collected {len(got.collected)} ({len(got.updated)} updated), "
+                   f"{len(got.unchanged)} unchanged, {len(got.refused)} refused, "
+                   f"{len(got.skipped_files)} file(s) refused")
+        refused = got.refused + got.skipped_files
+        for r in got.refused:
+            click.echo(f"REFUSED submission {r.line()!r}", err=True)
+        for r in got.skipped_files:
+            click.echo(f"REFUSED file {r.line()!r}", err=True)
     try:
         rows = submission_status(root, assignment, db_url)
     except GradebookError as exc:
@@ -175,10 +209,12 @@ def collect(assignment, course, db_url, no_exchange) -> None:
         table.add_column(col)
     for r in rows:
         score = "" if r["score"] is None else f"{r['score']:g} / {r['max_score']:g}"
-        table.add_row(r["student"], r["notebook"], r["status"], score)
+        table.add_row(escape(r["student"]), escape(r["notebook"]), r["status"], score)
     Console().print(table)
     todo = sum(r["status"] != "graded" for r in rows)
     click.echo(f"{todo} to grade: deepgrade grade {assignment}" if todo else "all graded")
+    if refused:
+        raise SystemExit(1)
 
 
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------

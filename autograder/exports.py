@@ -11,6 +11,7 @@ from typing import Iterable
 
 from autograder.gradebook import ResultStore
 from autograder.result import SubmissionResult
+from autograder.safe_text import spreadsheet_text
 
 BASE_COLUMNS = ["student", "assignment", "score", "max_score", "gradable", "reason"]
 
@@ -59,7 +60,8 @@ def write_class_csv(db_url: str, out: str | Path, assignment: str | None = None)
     with out.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({**row, "student": spreadsheet_text(row["student"]),
+                          "reason": spreadsheet_text(row["reason"])} for row in rows)
     return len(rows)
 
 

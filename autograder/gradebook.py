@@ -29,6 +29,8 @@ from nbgrader.api import (Assignment, Comment, Grade, Gradebook, MissingEntry, N
 from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from autograder.safe_text import markdown_text
+
 TEST_CELL_PREFIX = "test_"
 LatePenalty = Callable[[str, float, float], "float | None"]   # (student, score, seconds late) -> penalty
 
@@ -258,7 +260,7 @@ class ResultStore:
                 f"gradebook has no such grade cells; re-release the assignment "
                 f"(`nbgrader generate_assignment {assignment} --force`)")
         for comment in sub_nb.comments:
-            comment.auto_comment = None if gradable else f"Not graded automatically: {reason}"
+            comment.auto_comment = None if gradable else f"Not graded automatically: {markdown_text(reason)}"
         sub_nb.flagged = (not gradable) or sub_nb.flagged
 
         row = self.get(student, assignment)

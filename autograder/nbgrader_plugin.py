@@ -27,6 +27,8 @@ from traitlets import Integer, Unicode
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.safe_text import neutralize_notebook
+
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
 
@@ -66,8 +68,10 @@ def feedback_text(result: Any, function: str) -> str:
 
 
 def annotate_notebook(nb: Any, result: Any) -> Any:
-    """Replace the outputs of every test cell ``test_<f>`` of ``nb`` (a NotebookNode or plain dict)
-    with one stdout stream holding the feedback text for ``f``. Returns ``nb`` (changed in place)."""
+    """Neutralize ``nb`` (a NotebookNode or plain dict; see :func:`autograder.safe_text.neutralize_notebook`:
+    nothing the student wrote renders as HTML in the feedback), then give every test cell ``test_<f>``
+    one stdout stream holding the feedback text for ``f``. Returns ``nb`` (changed in place)."""
+    neutralize_notebook(nb)
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id", "")
@@ -101,14 +105,22 @@ class DeepgradeGrade(NbGraderPreprocessor):
     seed = Integer(None, allow_none=True, help="seed passed to the engine (None: engine default)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from autograder.runner import safe_grade
+        from autograder.runner import REFUSED, safe_grade, ungradable
+        from autograder.submission_files import submitted_problem
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"],
                                                info["assignment"])) / f"{info['notebook']}.ipynb"
         self.log.info("deepgrade: grading %s", submitted)
-        result = safe_grade(load_callable(self.engine), str(submitted), info["assignment"], info["student"],
-                            course_dir=coursedir.root, seed=self.seed)
+        refused = submitted_problem(submitted.parent, info["notebook"])    # the same file rules as the runner
+        if refused:                      # nbgrader already read what a link points to: keep none of it
+            result = ungradable(submitted, info["assignment"], info["student"], refused, checksum=REFUSED,
+                                seed=self.seed)
+            for cell in nb.cells:
+                cell.source = ""
+        else:
+            result = safe_grade(load_callable(self.engine), str(submitted), info["assignment"], info["student"],
+                                course_dir=coursedir.root, seed=self.seed)
         resources.setdefault("deepgrade", {})["result"] = result
         annotate_notebook(nb, result)
         if result.gradable:

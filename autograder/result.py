@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.safe_text import MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, cap
+
 SCHEMA_VERSION = 1
 
 
@@ -51,6 +53,13 @@ class CheckResult:
     mistake_id: str | None = None
     concepts: tuple[str, ...] = ()
     duration_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        """Bound every text (messages quote student output): see :mod:`autograder.safe_text`."""
+        for name, limit in (("name", MAX_NAME_CHARS), ("function", MAX_NAME_CHARS), ("message", MAX_MESSAGE_CHARS),
+                            ("hint", MAX_MESSAGE_CHARS), ("mistake_id", MAX_NAME_CHARS)):
+            object.__setattr__(self, name, cap(getattr(self, name), limit))
+        object.__setattr__(self, "concepts", tuple(cap(c, MAX_NAME_CHARS) for c in self.concepts[:MAX_LIST_ITEMS]))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -114,6 +123,15 @@ class SubmissionResult:
     sandbox_mode: str = ""
     graded_at: str = field(default_factory=now_iso)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        """Bound what a submission controls (names, the ungradable reason, cell errors): a hostile
+        notebook cannot grow results.json, the gradebook row or a report."""
+        for name in ("assignment", "student", "notebook"):
+            object.__setattr__(self, name, cap(getattr(self, name), MAX_NAME_CHARS))
+        object.__setattr__(self, "ungradable_reason", cap(self.ungradable_reason, MAX_MESSAGE_CHARS))
+        object.__setattr__(self, "cell_errors", [{k: cap(v, MAX_MESSAGE_CHARS) for k, v in e.items()}
+                                                 for e in self.cell_errors[:MAX_LIST_ITEMS]])
 
     # ---- derived views -------------------------------------------------------------------
     @property

@@ -18,19 +18,18 @@ while the pool starts in milliseconds (no scheduler, nanny and worker processes,
 and it is stdlib. Workers are forked (measured: 5 tiny submissions in 0.18 s with ``fork`` vs 3.7 s
 with ``forkserver``, which re-imports everything per worker); they are forked before the progress
 bar's thread starts, and the main process never runs TensorFlow (forking after a TF op hangs). Dask is used when a scheduler address is given (many machines) — or
-``scheduler="local"`` for a throw-away LocalCluster — and then Dask reschedules the tasks of a worker
-that dies mid-task.
+``scheduler="local"`` for a throw-away LocalCluster secured with a temporary TLS certificate
+(:mod:`autograder.dask_security`) — and then Dask reschedules the tasks of a worker that dies mid-task.
 """
 from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
 import statistics
-import subprocess
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from autograder.result import SubmissionResult, file_checksum
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 MISSING = "missing"          # checksum recorded for a notebook that was not submitted
+REFUSED = "refused"          # checksum recorded for a submission the file rules refuse (never read)
 LOCAL_DASK = "local"         # scheduler= value that starts a throw-away Dask LocalCluster
 
 
@@ -54,6 +54,7 @@ class Submission:
     notebook: str            # nbgrader notebook id (file stem)
     path: Path
     checksum: str
+    refused: str | None = None   # why the file rules refuse it (autograder.submission_files); not graded
 
 
 def resolve_engine(engine: str | Callable) -> Callable:
@@ -138,7 +139,10 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
     """Every (student, notebook) of ``assignment`` in nbgrader's submitted/ layout, sorted by student.
 
     A student folder lacking one of the assignment's notebooks yields a Submission whose file does not
-    exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook)."""
+    exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook). The file rules
+    of :func:`autograder.submission_files.submitted_problem` are checked before anything is read: a
+    refused submission carries the reason and is recorded ungradable without being opened."""
+    from autograder.submission_files import submitted_problem
     root = Path(course_dir) / "submitted"
     subs = []
     if not root.is_dir():
@@ -149,8 +153,9 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
             continue
         for nb in sorted(notebooks):
             path = a_dir / f"{nb}.ipynb"
-            checksum = file_checksum(path) if path.is_file() else MISSING
-            subs.append(Submission(student_dir.name, assignment, nb, path, checksum))
+            refused = submitted_problem(a_dir, nb)
+            checksum = REFUSED if refused else file_checksum(path) if path.is_file() else MISSING
+            subs.append(Submission(student_dir.name, assignment, nb, path, checksum, refused))
     return subs
 
 
@@ -178,6 +183,8 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     out = autograded_dir(course_dir, sub.student, sub.assignment)
     out.mkdir(parents=True, exist_ok=True)
     _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
+    if sub.refused:                  # never open what the file rules refused
+        return out
     stamp = sub.path.parent / "timestamp.txt"
     if stamp.is_file():
         _atomic_write(out / "timestamp.txt", stamp.read_text())
@@ -301,22 +308,24 @@ class SchedulerUnavailable(RuntimeError):
     """The Dask scheduler given with --scheduler cannot be reached (or a LocalCluster cannot start)."""
 
 
-def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
+def _run_dask(todo, engine, course_dir, seed, scheduler, workers,
+              security=None) -> Iterator[tuple[Submission, SubmissionResult]]:
     """Connect (or start a LocalCluster) and submit everything NOW — a bad address fails before any
     grading — then return an iterator of (submission, result) in completion order.
 
     Remote workers must see ``course_dir`` at the same path (shared file system) and have deepgrade
     installed; Dask reschedules the tasks of a worker that dies (up to its ``allowed-failures``)."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
+
+    from autograder.dask_security import local_secure_cluster
 
     cluster = None
     try:
-        if scheduler == LOCAL_DASK:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=40)
+        if scheduler == LOCAL_DASK:            # mutual TLS with a certificate made for this run
+            cluster = local_secure_cluster(workers, silence_logs=40)
             client = Client(cluster)
-        else:
-            client = Client(scheduler, timeout="20s")
+        else:                                    # security None: Dask's configuration (dask_security)
+            client = Client(scheduler, timeout="20s", security=security)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError(bad address) ...
         if cluster is not None:
             cluster.close()
@@ -394,11 +403,13 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                 scheduler: str | None = None, force: bool = False, progress: bool = True,
                 wait: bool = False, db_url: str | None = None, seed: int | None = None,
                 engine: str | Callable = DEFAULT_ENGINE, students: Iterable[str] | None = None,
-                on_result: Callable[[SubmissionResult], None] | None = None) -> GradeSummary:
+                on_result: Callable[[SubmissionResult], None] | None = None,
+                dask_security: Any = None) -> GradeSummary:
     """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
 
     ``engine`` is the grade function or its import path (default: the real engine); ``students``
-    limits the run to some students; ``on_result`` is called in the main process after each record.
+    limits the run to some students; ``on_result`` is called in the main process after each record;
+    ``dask_security`` (a ``distributed.security.Security``) connects to a TLS ``scheduler`` address.
     """
     from autograder import gradebook
     from autograder.locking import course_lock
@@ -432,12 +443,16 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         todo = [s for s in subs if force or done.get(s.student) != s.checksum]
         summary.skipped = len(subs) - len(todo)
 
+        refused = [(s, ungradable(s.path, s.assignment, s.student, s.refused, checksum=REFUSED, seed=seed))
+                   for s in todo if s.refused]
+        todo = [s for s in todo if not s.refused]
         if scheduler:
-            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
+            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
+        stream = itertools.chain(refused, stream)
         t_grade = time.perf_counter()
-        with _progress(progress, len(todo), assignment) as advance:
+        with _progress(progress, len(todo) + len(refused), assignment) as advance:
             for sub, result in stream:
                 if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
                     summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
@@ -464,7 +479,8 @@ def _record(store, course_dir: Path, db_url: str, sub: Submission, result: Submi
     summary.scores.append(result.score if result.gradable else 0.0)
     try:
         write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
-        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum,
+        stamp = None if sub.refused else gradebook.read_timestamp(sub.path.parent)
+        store.record(result, timestamp=stamp, checksum=sub.checksum,
                      late_penalty=late_penalty)
     except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
         summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
@@ -499,6 +515,7 @@ class _progress:
 def print_summary(summary: GradeSummary, console=None) -> None:
     """The end-of-run table: graded, skipped, ungradable, mean score, seconds per notebook."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
@@ -509,10 +526,10 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     table.add_row(str(summary.submissions), str(summary.graded), str(summary.skipped), str(summary.ungradable),
                   mean, spn, f"{summary.wall_s:.1f}")
     console.print(table)
-    for err in summary.record_errors:
-        console.print(f"[red]not recorded[/red] {err}")
+    for err in summary.record_errors:               # escape(): error text may quote a submission
+        console.print(f"[red]not recorded[/red] {escape(err)}")
     for err in summary.not_graded:
-        console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {err}")
+        console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {escape(err)}")
 
 
 def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:
@@ -532,14 +549,3 @@ def submission_status(course_dir: str | Path, assignment: str, db_url: str | Non
                         "score": None if row is None else row.score,
                         "max_score": None if row is None else row.max_score})
     return out
-
-
-def collect_from_exchange(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
-    """``nbgrader collect ASSIGNMENT`` in the course folder (exchange -> submitted/), with this
-    environment's ``bin`` on PATH (nbgrader calls ``alembic`` from there)."""
-    bindir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    exe = bindir / "nbgrader"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
-    return subprocess.run([*cmd, "collect", assignment, "--update"], cwd=course_dir, env=env,
-                          capture_output=True, text=True)

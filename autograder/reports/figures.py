@@ -83,7 +83,9 @@ def mastery_heatmap(matrix: np.ndarray, students: Sequence[str], concepts: Seque
                    interpolation="nearest")
     ax.set_xticks(np.arange(n_c), concepts, rotation=60, ha="right", fontsize=7)
     step = max(1, n_s // 40)
-    ax.set_yticks(np.arange(0, n_s, step), [students[i] for i in range(0, n_s, step)], fontsize=6)
+    # student ids are student-chosen text: never parsed as mathtext ("$\\foo$" would abort the figure)
+    ax.set_yticks(np.arange(0, n_s, step), [students[i] for i in range(0, n_s, step)], fontsize=6,
+                  parse_math=False)
     cb = fig.colorbar(im, ax=ax, fraction=0.03)
     cb.ax.axhline(threshold, color="black", linewidth=1)
     cb.set_label(f"P(mastered); line = {threshold:g}", fontsize=8)

@@ -11,6 +11,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from autograder.reports import figures
 from autograder.reports.data import ReportData, failures_by_function, review_from_mastery
 from autograder.result import now_iso
+from autograder.safe_text import SAFE_ID, markdown_text
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -21,6 +22,8 @@ def _env(markdown: bool) -> Environment:
                       autoescape=False if markdown else select_autoescape(["html", "j2"]),
                       trim_blocks=False, lstrip_blocks=False)
     env.globals["failures"] = failures_by_function
+    env.filters["md"] = markdown_text            # student text renders literally in Markdown
+    env.filters["md_code"] = lambda name: f"`{name}`" if SAFE_ID.fullmatch(str(name)) else markdown_text(name)
     return env
 
 

@@ -672,6 +672,10 @@ class StudentSession:
                 if n > wire.MAX_FRAME_BYTES:
                     self._kill("oversize frame")
                     raise StudentError("bad_output", f"sandbox reply of {n} bytes is too large")
+                if n > wire.reply_limit():            # never decoded: dropped as it arrives
+                    self._drop(4 + n, deadline, what)
+                    raise StudentError("bad_output", f"the reply was {n} bytes, over the grader's limit of "
+                                                     f"{wire.reply_limit()} bytes per call")
                 if len(self._buf) >= 4 + n:
                     body = bytes(self._buf[4:4 + n])
                     del self._buf[:4 + n]
@@ -695,6 +699,24 @@ class StudentSession:
                 self._kill("exited")
                 raise StudentError(*self._death_kind())
             self._buf += chunk
+
+    def _drop(self, n: int, deadline: float, what: str) -> None:
+        """Read and discard the next ``n`` bytes of the reply stream (never more than 1 MiB held)."""
+        taken = min(n, len(self._buf))
+        del self._buf[:taken]
+        n -= taken
+        while n > 0:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._kill("timeout")
+                raise StudentError("timeout", f"{what} exceeded the time limit; sandbox killed")
+            ready, _, _ = select.select([self._h.rfd], [], [], min(remaining, _WATCH_INTERVAL_S))
+            if ready:
+                chunk = os.read(self._h.rfd, min(n, 1 << 20))
+                if not chunk:
+                    self._kill("exited")
+                    raise StudentError(*self._death_kind())
+                n -= len(chunk)
 
     def _check_memory(self) -> None:
         """Kill the sandbox if all its processes together use more than the memory budget.

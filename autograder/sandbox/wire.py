@@ -30,12 +30,17 @@ import struct as _struct
 import numpy as _np
 
 __all__ = ["WireError", "encode", "decode", "pack", "unpack", "write_frame", "read_frame",
-           "MAX_FRAME_BYTES", "MAX_DEPTH", "MAX_ELEMENTS"]
+           "MAX_FRAME_BYTES", "MAX_DEPTH", "MAX_ELEMENTS", "MAX_REPLY_BYTES", "reply_limit"]
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024   # one frame, after JSON encoding
 MAX_DEPTH = 64                       # container nesting
 MAX_ELEMENTS = 1_000_000             # list/tuple/dict entries in one value (arrays count as one)
 MAX_ARRAY_BYTES = 48 * 1024 * 1024   # raw bytes of all arrays in one value
+# What the TRUSTED side decodes from one sandbox reply: far below MAX_FRAME_BYTES, so a forged but valid
+# frame cannot grow the grader (decoding n bytes of JSON can take ~20 n bytes of Python objects). A larger
+# reply is read and dropped unparsed and fails that call only (bad_output). Override with the environment
+# variable DEEPGRADE_MAX_REPLY_BYTES.
+MAX_REPLY_BYTES = 4 * 1024 * 1024
 
 # Private bindings captured at import time (see module docstring).
 _dumps = _json.dumps
@@ -294,3 +299,14 @@ def read_frame(fd: int):
     if n > MAX_FRAME_BYTES:
         raise WireError(f"incoming frame of {n} bytes is too large")
     return decode(read_exact(fd, n))
+
+
+def reply_limit(_environ=__import__("os").environ) -> int:
+    """Bytes the trusted side decodes from one reply: ``$DEEPGRADE_MAX_REPLY_BYTES`` or
+    :data:`MAX_REPLY_BYTES`, never above :data:`MAX_FRAME_BYTES`."""
+    raw = _environ.get("DEEPGRADE_MAX_REPLY_BYTES", "")
+    try:
+        value = _int(raw) if raw else MAX_REPLY_BYTES
+    except ValueError:
+        raise WireError(f"DEEPGRADE_MAX_REPLY_BYTES={raw!r} is not a number of bytes") from None
+    return max(1024, min(value, MAX_FRAME_BYTES))
