@@ -199,3 +199,45 @@ def resolve(assignment: str, suite_functions: Iterable[str], cells: Iterable[Any
     if cells is not None and is_original_format(cells):
         return pick(original, "original-format notebook")
     return FunctionSet(allf, "course")
+
+
+def pinned_subset(course_dir: str | Path | None, assignment: str, all_functions: Iterable[str]) -> tuple[str, ...] | None:
+    """The strict subset of ``all_functions`` the instructor's config pins for ``assignment`` (None if
+    the config pins nothing smaller)."""
+    allf = tuple(all_functions)
+    choice = configured_choice(course_dir, assignment)
+    if choice == "original":
+        wanted = set(ORIGINAL_SETS.get(assignment, allf))
+    elif isinstance(choice, (list, tuple)) and choice:
+        wanted = {str(f) for f in choice}
+    else:
+        return None
+    keep = tuple(f for f in allf if f in wanted)
+    return keep if keep and len(keep) < len(allf) else None
+
+
+OPTIONAL_NOTE = ("*Optional in this course: this exercise is not part of the graded assignment. Try it if you "
+                 "like; the grader does not score it.*")
+
+
+def restrict_notebook(nb: Any, keep: Iterable[str]) -> Any:
+    """Our source notebook (NotebookNode) with only ``keep``'s exercises graded: every other exercise's
+    test cell ``test_<f>`` stops being a grade cell (so the gradebook's total counts only ``keep``),
+    its points leave ``metadata.deepgrade.points``, and a note marks the exercise optional."""
+    keep = set(keep)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        gid = meta.get("grade_id", "")
+        if gid.startswith("ex_") and gid[3:] not in keep:
+            import nbformat
+            cells.append(nbformat.v4.new_markdown_cell(OPTIONAL_NOTE, id=f"optional-{gid[3:]}"[:64]))
+        if gid.startswith("test_") and gid[5:] not in keep:
+            meta["grade"] = False
+            meta.pop("points", None)
+        cells.append(cell)
+    nb.cells = cells
+    points = nb.metadata.get("deepgrade", {}).get("points")
+    if isinstance(points, dict):
+        nb.metadata["deepgrade"]["points"] = {f: p for f, p in points.items() if f in keep}
+    return nb

@@ -183,7 +183,8 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     if nb is not None:
         import nbformat
         from autograder.nbgrader_plugin import annotate_notebook
-        annotate_notebook(nb, result)
+        from autograder.nbgrader_plugin import read_submitted_json
+        annotate_notebook(nb, result, read_submitted_json(sub.path))
         _atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
 
@@ -219,6 +220,8 @@ def _sanitized(db_url: str, sub: Submission):
     import nbformat
     from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
                                         OverwriteKernelspec)
+
+    from autograder.nbgrader_plugin import RepairNbgraderMetadata
     try:
         nb = nbformat.read(str(sub.path), as_version=4)
     except Exception:  # noqa: BLE001 - unreadable: the result already says why
@@ -226,7 +229,8 @@ def _sanitized(db_url: str, sub: Submission):
     resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
                               "notebook": sub.notebook, "db_url": db_url}}
     try:
-        for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+        for pp in (ClearOutput, RepairNbgraderMetadata, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                   CheckCellMetadata):
             nb, resources = pp().preprocess(nb, resources)
     except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
         nb = nbformat.read(str(sub.path), as_version=4)

@@ -26,6 +26,7 @@ from typing import Callable
 
 import nbformat
 
+from autograder import function_sets
 from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, function_source
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -304,8 +305,13 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
     folder.mkdir(parents=True, exist_ok=True)
     builder = builder_for(assignment)
     nb = builder.notebook()
+    points = dict(builder.points)
+    keep = function_sets.pinned_subset(course, assignment, points)
+    if keep:                        # c.DeepgradeGrade.function_sets pins fewer graded functions
+        nb = function_sets.restrict_notebook(nb, keep)
+        points = {f: p for f, p in points.items() if f in keep}
     nbformat.validate(nb)
-    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=dict(builder.points))
+    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=points)
     _write_if_changed(report.notebook, notebook_json(nb), report)
     _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
     write_copied_modules(folder, assignment, report)
