@@ -251,9 +251,10 @@ def read_submitted_json(path: str | Path, max_bytes: int = 20 * 1024 * 1024) -> 
 
 class RepairNbgraderMetadata(NbGraderPreprocessor):
     """Sanitize step before ``DeduplicateIds``: a cell whose nbgrader metadata nbgrader would refuse
-    (not an object, no grade id, a schema version of another nbgrader, fields the schema rejects) or
-    whose grade id this assignment's release does not know (a notebook from another course, e.g. the
-    original course's ``cell-<hex>`` ids) loses that metadata and stays an ordinary cell. Stock nbgrader
+    (not an object, no grade id, a schema version of another nbgrader, fields the schema rejects), whose
+    grade id this assignment's release does not know (a notebook from another course, e.g. the
+    original course's ``cell-<hex>`` ids) or that copies another cell's grade id loses that metadata
+    and stays an ordinary cell. Stock nbgrader
     fails the submission on these — and a missing ``schema_version`` stops the whole class. The
     deepgrade engine grades by function from the submitted file, so nothing is lost; each repair is
     logged with the student and the reason (and kept in ``resources["deepgrade"]["repairs"]``)."""
@@ -266,12 +267,22 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
                 known = {c.name for c in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
         except MissingEntry:
             known = None
-        repairs = []
+        repairs, seen = [], set()
         for index, cell in enumerate(nb.cells):
             problem = metadata_problem(cell, known)
             if problem:
                 cell.metadata.pop("nbgrader", None)
                 repairs.append(f"cell {index}: {problem}")
+        # a copied cell: keep the LAST cell with a grade id, as nbgrader's DeduplicateIds does, but drop the
+        # metadata entirely (DeduplicateIds leaves an empty dict, which later stops the class as "schema 0")
+        for index in range(len(nb.cells) - 1, -1, -1):
+            meta = nb.cells[index].metadata.get("nbgrader")
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            if gid and (meta.get("grade") or meta.get("solution") or meta.get("locked") or meta.get("task")):
+                if gid in seen:
+                    nb.cells[index].metadata.pop("nbgrader")
+                    repairs.append(f"cell {index}: a copy of the cell {gid!r} (the last copy is kept)")
+                seen.add(gid)
         unknown = [r for r in repairs if r.endswith("is not part of this assignment's release")]
         if unknown:
             self.log.warning("deepgrade: %s/%s: %d cells carry grade ids this release does not know (a notebook "

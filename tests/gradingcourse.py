@@ -118,8 +118,10 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
     except (OSError, ValueError) as exc:
         return SubmissionResult(gradable=False, ungradable_reason=f"{path.name} is not a valid notebook: {exc}",
                                 **base)
-    sources = {c["metadata"]["nbgrader"]["grade_id"][3:]: "".join(c["source"])
-               for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith("ex_")}
+    def grade_id(cell):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
+    sources = {grade_id(c)[3:]: "".join(c["source"]) for c in nb["cells"] if grade_id(c).startswith("ex_")}
     if any("# crash-engine" in s for s in sources.values()):
         raise RuntimeError("simulated engine bug")
     if any("# slow" in s for s in sources.values()):
