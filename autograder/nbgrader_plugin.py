@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
@@ -84,7 +85,19 @@ def feedback_text(result: Any, function: str, cell_index: int | None = None) -> 
         err = _cell_error_line(result, cell_index)
         if err:
             lines.append(err)
-    return "\n".join(lines) + "\n"
+    return "\n".join(_wrap(line) for text in lines for line in text.split("\n")) + "\n"
+
+
+FEEDBACK_WIDTH = 100       # feedback lines are wrapped here: formgrader and Lab show outputs unwrapped
+
+
+def _wrap(line: str) -> str:
+    """``line`` folded at FEEDBACK_WIDTH columns, continuation lines indented under its text."""
+    if len(line) <= FEEDBACK_WIDTH:
+        return line
+    indent = len(line) - len(line.lstrip(" "))
+    return "\n".join(textwrap.wrap(line, FEEDBACK_WIDTH, subsequent_indent=" " * (indent + 4),
+                                    break_long_words=True, break_on_hyphens=False, drop_whitespace=True))
 
 
 def _stream(text: str) -> dict:
@@ -176,7 +189,8 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
         inserts.append((len(cells) if at is None else at + 1, {
             "cell_type": "code", "execution_count": None, "source": f"# {title} (written by the grader)",
             "id": f"dg-feedback-{len(inserts)}",
-            "metadata": {"tags": [FEEDBACK_TAG], "deepgrade": {"feedback": f}, "editable": False},
+            "metadata": {"tags": [FEEDBACK_TAG], "editable": False,
+                         "deepgrade": {"feedback": f, **(result.functions.get(f) or {})}},
             "outputs": [_stream(text)]}))
     # from the end, so positions stay valid; same position: later functions first, so order is kept
     for _, (at, new) in sorted(enumerate(inserts), key=lambda t: (t[1][0], t[0]), reverse=True):
@@ -346,6 +360,8 @@ class DeepgradeSaveGrades(NbGraderPreprocessor):
 class MinimalTracebacks(Preprocessor):
     """Feedback: reduce every error output to ``Name: message`` (no frames, no hidden source lines)."""
 
+    enabled = Bool(True).tag(config=True)      # nbconvert preprocessors are off unless enabled
+
     def preprocess_cell(self, cell, resources, index):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
@@ -358,9 +374,8 @@ class MinimalTracebacks(Preprocessor):
 
 def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
     """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                        IgnorePattern, LimitOutput)
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput
     from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
     c.Autograde.sanitize_preprocessors = [ClearOutput, RepairNbgraderMetadata, DeduplicateIds,
                                           OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
@@ -370,6 +385,7 @@ def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = N
     ]
     c.DeepgradeGrade.engine = engine
     c.DeepgradeGrade.seed = seed
-    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, MinimalTracebacks, CSSHTMLHeaderPreprocessor]
+    from autograder.feedback_html import configure_feedback
+    configure_feedback(c, MinimalTracebacks)
     # if anything still runs a kernel through nbgrader (validate), keep its tracebacks short
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
