@@ -223,3 +223,38 @@ def test_instructor_pins_the_original_set_and_the_release_follows(tmp_path):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert {s.student_id: (s.score, s.max_score) for s in gb.assignment_submissions(A)} == \
             {"orig": (75.0, 75.0), "ours": (75.0, 75.0)}
+
+
+@pytest.mark.slow
+def test_an_instructor_reusing_original_material(tmp_path):
+    """The course's own notebook is in the original format (cell-<hex> grade cells): the gradebook knows
+    those cells, and both paths record each function's score in the grade cell after its header."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+    from autograder.runner import grade_class
+    from gradingcourse import CONFIG_HEAD
+    root = tmp_path / "reuse"
+    source = original_notebook(outputs=False)
+    source["cells"][0]["metadata"].pop("nbgrader")          # the instructor's own copy is valid nbgrader
+    (root / "source" / A).mkdir(parents=True)
+    (root / "source" / A / f"{A}.ipynb").write_text(json.dumps(source))
+    (root / "nbgrader_config.py").write_text(
+        CONFIG_HEAD + "from autograder.nbgrader_plugin import configure_autograde\nconfigure_autograde(c)\n")
+    cfg = Config()
+    cfg.CourseDirectory.root = str(root)
+    cfg.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    assert NbGraderAPI(config=cfg).generate_assignment(A)["success"]
+    write_original(root / "submitted" / "ada" / A / f"{A}.ipynb")
+    write_original(root / "submitted" / "bo" / A / f"{A}.ipynb", overrides={"update_lr": INDENTATION_ERROR})
+    runner_copy = tmp_path / "runner-copy"
+    shutil.copytree(root, runner_copy)
+    proc = _nbgrader(root, "autograde", A)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "grade ids this release does not know" not in proc.stderr
+    summary = grade_class(runner_copy, A, workers=1, progress=False)
+    assert not summary.record_errors and summary.ungradable == 0
+    assert _scores(root) == _scores(runner_copy)
+    assert _dg(root) == {"ada": (80.0, 80.0), "bo": (70.0, 80.0)}
+    from original_course import cell_id
+    assert _scores(root)["bo"][cell_id(A, "update_lr", "test")] == 0.0
+    assert sum(_scores(root)["ada"].values()) == 80.0
