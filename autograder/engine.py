@@ -73,11 +73,7 @@ def select_cells(cells: list) -> list:
     return [c for c in cells if not c.skip and not (c.grade and not c.solution)]
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return -1.0
+_mtime = function_sets.file_mtime
 
 
 @lru_cache(maxsize=64)

@@ -97,11 +97,15 @@ def course_notebook(course_dir: str | Path | None, assignment: str) -> Path | No
     return None
 
 
-def _mtime(path: Path) -> float:
+def file_mtime(path: Path) -> float:
+    """``path``'s modification time (-1.0 if it cannot be read): the cache key of trusted files."""
     try:
         return path.stat().st_mtime
     except OSError:
         return -1.0
+
+
+_mtime = file_mtime
 
 
 @lru_cache(maxsize=32)
