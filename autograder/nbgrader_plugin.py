@@ -11,9 +11,11 @@ SaveAutoGrades, AssignLatePenalties, CheckCellMetadata). :func:`configure_autogr
 * ``SaveAutoGrades`` -> :class:`DeepgradeSaveGrades`: writes the scores of the TYPED result into the
   gradebook (:mod:`autograder.gradebook`), never by parsing cell outputs, plus ``results.json``.
 
-The feedback pipeline gets ``ClearHiddenTests`` and :class:`MinimalTracebacks`.
-The grading runner (:mod:`autograder.runner`) writes the very same annotated notebook with
-:func:`annotate_notebook`, so ``nbgrader generate_feedback`` works after either path.
+The sanitize list gets :class:`RepairNbgraderMetadata` (damaged, copied or foreign nbgrader metadata is
+dropped per cell, with the reason logged, instead of failing the submission or the class). The feedback
+pipeline (:mod:`autograder.feedback_html`) gets ClearHiddenTests, :class:`MinimalTracebacks`, offline math
+and deepgrade's template. The grading runner (:mod:`autograder.runner`) writes the very same annotated
+notebook with :func:`annotate_notebook`, so ``nbgrader generate_feedback`` works after either path.
 """
 from __future__ import annotations
 
