@@ -8,8 +8,10 @@ column 0 of the cells the grader runs:
 * ``import <heavy>[.sub] [as name]`` binds a lazy module instead (:data:`LAZY_HELPER`, run in the
   sandbox as part of the preamble): the real import happens on first use, so a solution that does use
   ``scipy`` still gets it; ``plt.rcParams[...] = v`` before any use is remembered and applied then;
-* an import of a module that neither the assignment folder nor the grader's Python holds is not run
-  (it would stop the rest of its cell with ModuleNotFoundError) and is reported as a cell note.
+* an import of one of the original course's helper modules (:data:`COURSE_HELPERS`: ``public_tests``,
+  ``test_utils``, ``testCases*``, ``*_utils*``) that neither the assignment folder nor the grader's Python
+  holds is not run (it would stop the rest of its cell with ModuleNotFoundError) and is reported as a
+  cell note. Any other missing module still fails its cell, as it would on the learner's machine.
 
 Everything else is left as written. ``from <heavy> import name`` stays eager (the name may be a
 function). Indented imports (inside functions) are left alone: they run only when called.
@@ -23,11 +25,14 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["HEAVY", "LAZY_HELPER", "PreparedCells", "prepare_imports"]
+__all__ = ["HEAVY", "COURSE_HELPERS", "LAZY_HELPER", "PreparedCells", "prepare_imports"]
 
 #: top-level packages imported lazily (costly to import, never needed to define a graded function)
 HEAVY = frozenset({"matplotlib", "scipy", "sklearn", "pandas", "seaborn", "PIL", "h5py", "imageio",
                    "skimage"})
+
+#: helper modules of the original course's notebooks (present on the learner's machine, not ours)
+COURSE_HELPERS = re.compile(r"^(public_tests|test_utils|testcases\w*|\w*_utils\w*)$", re.IGNORECASE)
 
 _IMPORT = re.compile(r"^import[ \t]+(?P<names>[\w. \t,]+?)[ \t]*(?:#.*)?$")
 _FROM = re.compile(r"^from[ \t]+(?P<mod>\.*[\w.]*)[ \t]+import[ \t]+(?P<rest>.*)$")
@@ -99,6 +104,11 @@ def _importable(root: str) -> bool:
         return False
 
 
+def _skippable(root: str, folder: Path | None) -> bool:
+    """A course helper module the grader does not have: its import is not run."""
+    return bool(COURSE_HELPERS.match(root)) and not _available(root, folder)
+
+
 def _available(root: str, folder: Path | None) -> bool:
     if folder is not None and ((folder / f"{root}.py").is_file() or (folder / root / "__init__.py").is_file()):
         return True
@@ -119,7 +129,7 @@ def _rewrite_import(names: str, folder: Path | None, missing: list[str]) -> tupl
             bound = alias or root
             target = mod if alias else root
             out.append(f"{bound} = __dg_lazy__({target!r}, [{mod!r}])")
-        elif not _available(root, folder):
+        elif _skippable(root, folder):
             missing.append(mod)
         else:
             out.append(f"import {item}")
@@ -146,7 +156,7 @@ def _rewrite_source(source: str, folder: Path | None) -> tuple[str, list[str], b
         m = _FROM.match(line)
         if m and ";" not in line:
             mod = m.group("mod")
-            if mod and not mod.startswith(".") and not _available(mod.split(".")[0], folder):
+            if mod and not mod.startswith(".") and _skippable(mod.split(".")[0], folder):
                 missing.append(mod)
                 out.append("pass")
                 skip_until_paren = "(" in m.group("rest") and ")" not in m.group("rest")

@@ -258,3 +258,16 @@ def test_an_instructor_reusing_original_material(tmp_path):
     from original_course import cell_id
     assert _scores(root)["bo"][cell_id(A, "update_lr", "test")] == 0.0
     assert sum(_scores(root)["ada"].values()) == 80.0
+
+
+def test_only_course_helper_modules_are_skipped():
+    """A missing module that is not one of the original course's helpers still fails its cell (as on
+    the learner's machine): the red-team case ``missing_package`` keeps losing that function's points."""
+    from autograder.imports import prepare_imports
+    from autograder.notebook import CodeCell
+    src = ("import not_a_real_package_for_deepgrade\nfrom reg_utils import relu\nimport testCases_v4a\n"
+           "from public_tests import *\nimport numpy as np\n")
+    prepared = prepare_imports([CodeCell(index=0, source=src)], None)
+    lines = prepared.cells[0].source.splitlines()
+    assert lines == ["import not_a_real_package_for_deepgrade", "pass", "pass", "pass", "import numpy as np"]
+    assert len(prepared.notes) == 3 and not prepared.lazy
