@@ -68,57 +68,73 @@ class Student:
         return {p.parent.name: p.read_text() for p in sorted(root.glob(f"*/{ASSIGNMENT}.html"))}
 
 
-def _instructor(course: Path, *args: str) -> str:
-    return _run(course, course, *args)
+class Instructor:
+    """The instructor's nbgrader commands, in process through NbGraderAPI (what formgrader's buttons
+    call) with the course's own nbgrader_config.py: no interpreter start-up per command."""
+
+    def __init__(self, course: Path, monkeypatch):
+        from nbgrader.apps import NbGraderAPI
+        from traitlets.config.loader import PyFileConfigLoader
+        monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        monkeypatch.chdir(course)
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        self.api = NbGraderAPI(config=cfg)
+
+    def __call__(self, command: str, *args, **kwargs) -> None:
+        result = getattr(self.api, command)(*args, **kwargs)
+        assert result["success"], f"{command} failed:\n{result.get('log', '')[-3000:]}\n{result.get('error', '')}"
+
+    def release_feedback(self) -> None:
+        self("generate_feedback", ASSIGNMENT)
+        self("release_feedback", ASSIGNMENT)
 
 
 def _submitted_stamp(course: Path, student: str) -> str:
     return (course / "submitted" / student / ASSIGNMENT / "timestamp.txt").read_text().strip()
 
 
-def _release_feedback(course: Path) -> None:
-    _instructor(course, "nbgrader", "generate_feedback", ASSIGNMENT)
-    _instructor(course, "nbgrader", "release_feedback", ASSIGNMENT)
+def test_feedback_reaches_the_student_after_either_grading_path_and_resubmissions(course, tmp_path, monkeypatch):
+    from click.testing import CliRunner
 
-
-def test_feedback_reaches_the_student_after_either_grading_path_and_resubmissions(course, tmp_path):
+    from autograder.cli import main
     exchange = tmp_path / "exchange"
     exchange.mkdir()
     os.chmod(exchange, 0o777)
     with (course / "nbgrader_config.py").open("a") as fh:
         fh.write(f"c.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(exchange)!r}\n")
-    _instructor(course, "nbgrader", "release_assignment", ASSIGNMENT)
+    instructor = Instructor(course, monkeypatch)
+    instructor("release_assignment", ASSIGNMENT)
     me = Student(tmp_path / "student-home", exchange)
     me.nbgrader("fetch_assignment", ASSIGNMENT)
 
-    # round 1: half of `add` right; graded with `deepgrade grade` (the runner)
+    # round 1: half of `add` right; collected with `deepgrade collect`, graded with `deepgrade grade`'s runner
     me.solve("    return a - b  # half")
     me.nbgrader("submit", ASSIGNMENT)
-    out = _instructor(course, "deepgrade", "collect", ASSIGNMENT, "--course", ".")
+    out = CliRunner().invoke(main, ["collect", ASSIGNMENT, "--course", str(course)])
+    assert out.exit_code == 0 and "new" in out.output, out.output
     student = next(p.name for p in (course / "submitted").iterdir())
-    assert "new" in out and student
     summary = grade_class(course, ASSIGNMENT, workers=1, engine="gradingcourse:fake_grade", progress=False)
     assert summary.graded == 1
     autograded = course / "autograded" / student / ASSIGNMENT
     submitted = course / "submitted" / student / ASSIGNMENT
     for name in ("timestamp.txt", "submission_secret.txt"):
         assert (autograded / name).read_text() == (submitted / name).read_text(), name
-    _release_feedback(course)
+    instructor.release_feedback()
     me.nbgrader("fetch_feedback", ASSIGNMENT)
     first = _submitted_stamp(course, student)
     got = me.feedback()
     assert list(got) == [first] and "add values wrong" in got[first]
 
-    # round 2: fixed, resubmitted; graded with stock `nbgrader autograde` + our plugin
+    # round 2: fixed, resubmitted; graded with nbgrader's autograde (formgrader's button) + our plugin
     time.sleep(1.1)
     me.solve("    return a + b")
     me.nbgrader("submit", ASSIGNMENT)
-    _instructor(course, "deepgrade", "collect", ASSIGNMENT, "--course", ".")
+    instructor("collect", ASSIGNMENT)
     second = _submitted_stamp(course, student)
     assert second != first
-    _instructor(course, "nbgrader", "autograde", ASSIGNMENT)
+    instructor("autograde", ASSIGNMENT, student)
     assert (autograded / "submission_secret.txt").read_text() == (submitted / "submission_secret.txt").read_text()
-    _release_feedback(course)
+    instructor.release_feedback()
     me.nbgrader("fetch_feedback", ASSIGNMENT)
     got = me.feedback()
     assert sorted(got) == sorted([first, second])
@@ -127,13 +143,13 @@ def test_feedback_reaches_the_student_after_either_grading_path_and_resubmission
     # round 3: the identical notebook submitted again: `deepgrade grade` skips it, the feedback follows
     time.sleep(1.1)
     me.nbgrader("submit", ASSIGNMENT)
-    _instructor(course, "deepgrade", "collect", ASSIGNMENT, "--course", ".")
+    instructor("collect", ASSIGNMENT)
     third = _submitted_stamp(course, student)
     summary = grade_class(course, ASSIGNMENT, workers=1, engine="gradingcourse:fake_grade", progress=False)
     assert summary.skipped == 1 and summary.graded == 0
     for name in ("timestamp.txt", "submission_secret.txt"):
         assert (autograded / name).read_text() == (submitted / name).read_text(), name
-    _release_feedback(course)
+    instructor.release_feedback()
     me.nbgrader("fetch_feedback", ASSIGNMENT)
     got = me.feedback()
     assert sorted(got) == sorted([first, second, third])
