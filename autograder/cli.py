@@ -9,7 +9,18 @@ from pathlib import Path
 import click
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The top-level group: a missing course folder ends any subcommand with one clear line."""
+
+    def invoke(self, ctx):
+        from autograder.course.build import CourseNotFound
+        try:
+            return super().invoke(ctx)
+        except CourseNotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepgrade")
 def main() -> None:
     """deepgrade — autograded exercises, hidden checks, quizzes and mastery for
@@ -29,8 +40,8 @@ def main() -> None:
 
 @main.command()
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
-              help="Course folder (default: the current folder if it holds nbgrader_config.py, "
-                   "else the repository root). Created, with a copy of nbgrader_config.py, if needed.")
+              help="Course folder (default: the nearest folder at or above the current one holding "
+                   "nbgrader_config.py). Created, with a copy of nbgrader_config.py, if needed.")
 @click.option("--assignment", "-a", "assignments", multiple=True,
               help="Build only this assignment (repeatable). Default: every assignment.")
 @click.option("--no-data", is_flag=True, help="Skip building the .h5 datasets.")
@@ -119,6 +130,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
     from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
+    root = _course_root(course)
     try:
         if scheduler and scheduler.startswith("tcp://"):
             click.echo(f"warning: {scheduler} is plain TCP: anyone who can reach it can run code on its "
@@ -127,12 +139,18 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
         if tls_ca_file or tls_cert or tls_key:
             from autograder.dask_security import client_security
             security = client_security(tls_ca_file, tls_cert, tls_key)
-        summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
+        summary = grade_class(root, assignment, workers=workers, scheduler=scheduler,
                               force=force, wait=wait, db_url=db_url, seed=seed,
                               students=list(students) or None, progress=not no_progress,
                               dask_security=security)
     except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if summary.submissions == 0:               # exit 1: the grading asked for could not happen
+        who = f" by {', '.join(students)}" if students else ""
+        raise click.ClickException(
+            f"nothing submitted{who} for {assignment}: {root / 'submitted'}/<student>/{assignment}/ holds no "
+            f"notebook. Students submit with `nbgrader submit {assignment}` (or the Assignments tab); then "
+            f"collect with `deepgrade collect {assignment}` and grade again.")
     print_summary(summary)
     if summary.record_errors or summary.not_graded:
         raise SystemExit(1)
@@ -215,6 +233,26 @@ def collect(assignment, course, db_url, no_exchange) -> None:
     click.echo(f"{todo} to grade: deepgrade grade {assignment}" if todo else "all graded")
     if refused:
         raise SystemExit(1)
+
+
+@main.command("student-env")
+@click.option("--level", type=click.Choice(["user", "sys_prefix", "system"]), default="sys_prefix",
+              show_default=True, help="Where to record it: this user, this environment, or the whole system.")
+@click.option("--dry-run", is_flag=True, help="Only print the jupyter commands.")
+def student_env(level, dry_run) -> None:
+    """Hide the instructor tools (Formgrader, Create Assignment) from Jupyter in a student environment."""
+    from autograder.student_env import server_config_path, setup_student_env, student_env_commands
+    if dry_run:
+        click.echo(f"write {server_config_path(level)} (formgrader server extension off)")
+        for cmd in student_env_commands(level):
+            click.echo(" ".join(cmd))
+        return
+    try:
+        for line in setup_student_env(level):
+            click.echo(f"done: {line}")
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("Students keep the Assignments tab (fetch, submit, fetch feedback) and the Validate button.")
 
 
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------

@@ -14,6 +14,7 @@ in-process adapter in fast tests).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -21,12 +22,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from autograder import function_sets
 from autograder.checks import CODE_ASSIGNMENTS, code_suite
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
+from autograder.imports import LAZY_HELPER, prepare_imports
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
 
-__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "stable_seed", "submitted_code",
-           "ungradable",
+__all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "graded_suite",
+           "stable_seed", "submitted_code", "ungradable",
            "function_points", "assignment_dir", "preamble", "select_cells", "open_student"]
 
 
@@ -93,11 +96,7 @@ def select_cells(cells: list) -> list:
     return [c for c in cells if not c.skip and not (c.grade and not c.solution)]
 
 
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return -1.0
+_mtime = function_sets.file_mtime
 
 
 @lru_cache(maxsize=64)
@@ -118,14 +117,34 @@ def _notebook_points(path: str, mtime: float) -> dict[str, float]:
 
 
 def function_points(course_dir: str | Path | None, assignment: str) -> dict[str, float]:
-    """Points per graded function as the course's notebook declares them ({} if not built)."""
-    if course_dir is None:
+    """Points per graded function as the course's notebook declares them ({} if not built); an
+    original-format course notebook declares them on the grade cell after each graded function."""
+    nb = function_sets.course_notebook(course_dir, assignment)
+    if nb is None:
         return {}
-    for sub in ("source", "release"):
-        nb = Path(course_dir) / sub / assignment / f"{assignment}.ipynb"
-        if nb.is_file():
-            return _notebook_points(str(nb), _mtime(nb))
-    return {}
+    return {**function_sets.course_points(course_dir, assignment), **_notebook_points(str(nb), _mtime(nb))}
+
+
+def graded_suite(assignment: str, student: str, cells: list | None,
+                 course_dir: str | Path | None) -> tuple[Suite, function_sets.FunctionSet]:
+    """The hidden checks of the functions this submission is graded on (``function_sets.resolve``):
+    checks of functions outside the learner's assignment are not run (no score, no mastery evidence)."""
+    suite = load_suite(assignment, student)
+    if assignment.startswith("quiz_"):
+        return suite, function_sets.FunctionSet(tuple(suite.points_by_function()), "course")
+    fset = function_sets.resolve(assignment, suite.points_by_function(), cells, course_dir)
+    if len(fset.functions) < len(suite.points_by_function()):
+        keep = set(fset.functions)
+        suite = dataclasses.replace(suite, checks=[c for c in suite.checks if c.function in keep],
+                                    visible={f: v for f, v in suite.visible.items() if f in keep})
+    return suite, fset
+
+
+def _cell_names(course_dir: str | Path | None, assignment: str) -> dict[str, str]:
+    """{function: grade cell id} of the course's notebook (``test_<f>`` when it does not say)."""
+    if assignment.startswith("quiz_"):
+        return {}
+    return function_sets.grade_cells(course_dir, assignment)
 
 
 # ------------------------------------------------------------------------------------------ scoring
@@ -164,29 +183,31 @@ def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> t
 
 def _result(assignment: str, student: str, notebook: str, checksum: str, seed: int, suite: Suite,
             outcomes: list[Outcome], points: dict[str, float], *, cell_errors: list, timing: dict,
-            sandbox_mode: str) -> SubmissionResult:
+            sandbox_mode: str, cell_names: dict[str, str] | None = None) -> SubmissionResult:
+    cell_names = cell_names or {}
     checks, functions = _scale(outcomes, suite, points)
     score = round(sum(v["score"] for v in functions.values()), 6)
     max_score = round(sum(v["max_score"] for v in functions.values()), 6)
     return SubmissionResult(
         assignment=assignment, student=student, notebook=notebook, checksum=checksum, gradable=True,
         seed=seed, score=score, max_score=max_score, functions=functions,
-        grade_cells={f"test_{f}": dict(v) for f, v in functions.items()}, checks=tuple(checks),
+        grade_cells={cell_names.get(f, f"test_{f}"): dict(v) for f, v in functions.items()}, checks=tuple(checks),
         cell_errors=cell_errors, timing=timing, sandbox_mode=sandbox_mode, graded_at=now_iso())
 
 
-def _max_score(suite: Suite, points: dict[str, float]) -> tuple[float, dict]:
+def _max_score(suite: Suite, points: dict[str, float], cell_names: dict[str, str] | None = None) -> tuple[float, dict]:
     raw = suite.points_by_function()
     per = {f: points.get(f, raw[f]) for f in raw}
-    return sum(per.values()), {f"test_{f}": {"score": 0.0, "max_score": p} for f, p in per.items()}
+    names = cell_names or {}
+    return sum(per.values()), {names.get(f, f"test_{f}"): {"score": 0.0, "max_score": p} for f, p in per.items()}
 
 
 def ungradable(assignment: str, student: str, notebook: str | Path, reason: str, *,
                course_dir: str | Path | None = None, seed: int | None = None,
                started: float | None = None) -> SubmissionResult:
     """A zero result that says why the notebook could not be graded."""
-    suite = load_suite(assignment, student)
-    max_score, cells = _max_score(suite, function_points(course_dir, assignment))
+    suite, _ = graded_suite(assignment, student, None, course_dir)
+    max_score, cells = _max_score(suite, function_points(course_dir, assignment), _cell_names(course_dir, assignment))
     total = time.perf_counter() - started if started else 0.0
     return SubmissionResult(
         assignment=assignment, student=student, notebook=str(notebook), checksum=file_checksum(notebook),
@@ -199,11 +220,14 @@ def ungradable(assignment: str, student: str, notebook: str | Path, reason: str,
 def grade_with_student(assignment: str, student_obj: Student, student: str = "", *, seed: int | None = None,
                        course_dir: str | Path | None = None, notebook: str = "", checksum: str = "",
                        cell_errors: list | None = None, sandbox_s: float = 0.0,
-                       sandbox_mode: str | None = None, started: float | None = None) -> SubmissionResult:
-    """Run the suite against any ``Student`` and assemble the result (the engine's core)."""
+                       sandbox_mode: str | None = None, started: float | None = None,
+                       suite: Suite | None = None) -> SubmissionResult:
+    """Run the suite against any ``Student`` and assemble the result (the engine's core). ``suite``:
+    the checks to run (default: the assignment's, restricted as for a notebook in our format)."""
     started = started or time.perf_counter()
     seed = stable_seed(assignment, student) if seed is None else int(seed)
-    suite = load_suite(assignment, student)
+    if suite is None:
+        suite, _ = graded_suite(assignment, student, [], course_dir)
     t0 = time.perf_counter()
     sandbox_before = getattr(student_obj, "sandbox_s", 0.0)
     outcomes = run_suite(suite, student_obj, seed)
@@ -214,11 +238,14 @@ def grade_with_student(assignment: str, student_obj: Student, student: str = "",
               "checks_s": round(checks_s, 4)}
     return _result(assignment, student, notebook, checksum, seed, suite, outcomes,
                    function_points(course_dir, assignment), cell_errors=cell_errors or [], timing=timing,
-                   sandbox_mode=sandbox_mode or getattr(student_obj, "sandbox_mode", ""))
+                   sandbox_mode=sandbox_mode or getattr(student_obj, "sandbox_mode", ""),
+                   cell_names=_cell_names(course_dir, assignment))
 
 
-def open_student(cells: list, assignment: str, course_dir: str | Path, policy: Any = None):
-    """Start a sandbox on the assignment's student files and load ``cells`` after the preamble.
+def open_student(cells: list, assignment: str, course_dir: str | Path, policy: Any = None, *,
+                 extra_preamble: str = ""):
+    """Start a sandbox on the assignment's student files and load ``cells`` after the preamble
+    (plus ``extra_preamble``, trusted code such as ``imports.LAZY_HELPER``).
 
     Returns ``(SessionStudent, LoadReport)``; raises GradingError if the sandbox or the preamble fails.
     """
@@ -232,7 +259,7 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
     try:
         session.start()
         step = "load the notebook (preamble)"
-        report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None))
+        report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None) + extra_preamble)
         if not report.alive:   # a top-level cell hung or crashed: reload without it
             step = "restart"
             report = session.restart()
@@ -274,14 +301,19 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
     checksum = file_checksum(notebook_path)
     if not fixed_seed:
         seed = stable_seed(assignment, student, submitted_code(parsed.cells))
+    suite, _ = graded_suite(assignment, student, parsed.cells, course_dir)
+    adir = assignment_dir(course_dir, assignment)
+    prepared = prepare_imports(select_cells(parsed.cells), adir if adir.is_dir() else None)
     t0 = time.perf_counter()
-    student_obj, report = open_student(select_cells(parsed.cells), assignment, course_dir, policy)
+    student_obj, report = open_student(prepared.cells, assignment, course_dir, policy,
+                                       extra_preamble=LAZY_HELPER if prepared.lazy else "")
     load_s = time.perf_counter() - t0
     try:
         return grade_with_student(assignment, student_obj, student, seed=seed, course_dir=course_dir,
                                   notebook=str(notebook_path), checksum=checksum,
-                                  cell_errors=_cell_errors(report), sandbox_s=load_s,
-                                  sandbox_mode=student_obj.session.mode, started=started)
+                                  cell_errors=sorted(_cell_errors(report) + prepared.notes,
+                                                     key=lambda e: e["cell"]), sandbox_s=load_s,
+                                  sandbox_mode=student_obj.session.mode, started=started, suite=suite)
     finally:
         student_obj.close()
 

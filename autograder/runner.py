@@ -185,16 +185,41 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
     if sub.refused:                  # never open what the file rules refused
         return out
-    stamp = sub.path.parent / "timestamp.txt"
-    if stamp.is_file():
-        _atomic_write(out / "timestamp.txt", stamp.read_text())
+    sync_submission_files(course_dir, sub)
     nb = _sanitized(db_url, sub) if result.gradable or sub.path.is_file() else None
     if nb is not None:
         import nbformat
         from autograder.nbgrader_plugin import annotate_notebook
-        annotate_notebook(nb, result)
+        from autograder.nbgrader_plugin import read_submitted_json
+        annotate_notebook(nb, result, read_submitted_json(sub.path))
         _atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
+
+
+#: files nbgrader's exchange writes beside a submission; feedback release/fetch read them from
+#: autograded/ -> feedback/ (the secret names the feedback file, the timestamp its folder)
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+MAX_SUBMISSION_FILE_BYTES = 4096
+
+
+def sync_submission_files(course_dir: str | Path, sub: Submission) -> None:
+    """Make ``autograded/<student>/<a>/``'s timestamp.txt and submission_secret.txt equal the submitted
+    copy's (or absent when the submitted folder has none), as ``nbgrader autograde`` does by copying the
+    submission folder. Run for every discovered submission, also those skipped as already graded, so a
+    resubmission of an identical notebook still gets its feedback under the new secret and time.
+    Only small regular files are copied (never a symlink)."""
+    out = autograded_dir(course_dir, sub.student, sub.assignment)
+    if not out.is_dir():
+        return
+    for name in SUBMISSION_FILES:
+        src, dest = sub.path.parent / name, out / name
+        if src.is_file() and not src.is_symlink() and src.stat().st_size <= MAX_SUBMISSION_FILE_BYTES:
+            text = src.read_text(errors="replace")
+            if not dest.is_file() or dest.is_symlink() or dest.read_text(errors="replace") != text:
+                dest.unlink(missing_ok=True)
+                _atomic_write(dest, text)
+        elif dest.exists() or dest.is_symlink():
+            dest.unlink()
 
 
 def _sanitized(db_url: str, sub: Submission):
@@ -202,6 +227,8 @@ def _sanitized(db_url: str, sub: Submission):
     import nbformat
     from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
                                         OverwriteKernelspec)
+
+    from autograder.nbgrader_plugin import RepairNbgraderMetadata
     try:
         nb = nbformat.read(str(sub.path), as_version=4)
     except Exception:  # noqa: BLE001 - unreadable: the result already says why
@@ -209,7 +236,8 @@ def _sanitized(db_url: str, sub: Submission):
     resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
                               "notebook": sub.notebook, "db_url": db_url}}
     try:
-        for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+        for pp in (ClearOutput, RepairNbgraderMetadata, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+                   CheckCellMetadata):
             nb, resources = pp().preprocess(nb, resources)
     except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
         nb = nbformat.read(str(sub.path), as_version=4)
@@ -442,6 +470,9 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         done = {} if force else store.checksums(assignment)
         todo = [s for s in subs if force or done.get(s.student) != s.checksum]
         summary.skipped = len(subs) - len(todo)
+        for s in subs:
+            if s not in todo:          # same notebook resubmitted: its feedback follows the new secret/time
+                sync_submission_files(course_dir, s)
 
         refused = [(s, ungradable(s.path, s.assignment, s.student, s.refused, checksum=REFUSED, seed=seed))
                    for s in todo if s.refused]

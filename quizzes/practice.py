@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from quizzes.grading import FORMAT_HINT, Variant, grade_answer, make_variant
-from quizzes.schema import Question, questions_for
+from quizzes.grading import AnswerFormatError, FORMAT_HINT, Variant, grade_answer, make_variant, parse_answer
+from quizzes.schema import Question, load_concepts, questions_for
 
 
 def default_student() -> str | None:
@@ -80,10 +80,16 @@ def run_practice(week: int, count: int = 10, *, concept: str | None = None, stud
                  seed: int | None = None, ask: Callable[[str], str] = input,
                  say: Callable[[str], None] = print) -> PracticeSummary:
     """Ask up to ``count`` questions of the week's pool, grading each answer immediately."""
+    if concept:
+        known = load_concepts()
+        if concept not in known:
+            raise ValueError(f"unknown concept {concept!r}; valid ids: {', '.join(sorted(known))}")
     pool = practice_pool(week, concept)
     student = student or default_student()
     if not pool:
-        raise ValueError(f"no practice questions for week {week}" + (f" and concept {concept}" if concept else ""))
+        weeks_concepts = sorted({c for q in practice_pool(week) for c in q.concepts})
+        raise ValueError(f"no practice questions for week {week}" + (
+            f" and concept {concept}; week {week} has: {', '.join(weeks_concepts)}" if concept else ""))
     rng = random.Random(seed)
     nonce = str(seed) if seed is not None else secrets.token_hex(8)
     picked = rng.sample(pool, min(count, len(pool)))
@@ -92,10 +98,10 @@ def run_practice(week: int, count: int = 10, *, concept: str | None = None, stud
         v = practice_variant(q, nonce, student)
         say("")
         say(render(v, n))
-        typed = ask("> ").strip()
-        if typed.lower() in ("q", "quit", "exit"):
+        typed = _ask_until_readable(v, ask, say)
+        if typed is QUIT:
             break
-        if typed.lower() in ("s", "skip", ""):
+        if typed is SKIP:
             summary.skipped += 1
             continue
         verdict = grade_answer(v, parse_typed(v, typed))
@@ -111,6 +117,31 @@ def run_practice(week: int, count: int = 10, *, concept: str | None = None, stud
     say("")
     say(f"Practice done: {summary.correct}/{summary.asked} correct, {summary.skipped} skipped.")
     return summary
+
+
+QUIT, SKIP = object(), object()
+MAX_RETRIES = 5
+
+
+def _ask_until_readable(v: Variant, ask: Callable[[str], str], say: Callable[[str], None]):
+    """The learner's typed answer once it has the question's form; a mistyped one (``yes`` for a
+    true/false question, ``B?`` for a letter) is explained and asked again, not scored wrong.
+    Returns the text, ``QUIT`` or ``SKIP`` (also after MAX_RETRIES unreadable answers)."""
+    for _ in range(MAX_RETRIES):
+        typed = ask("> ").strip()
+        if typed.lower() in ("q", "quit", "exit"):
+            return QUIT
+        if typed.lower() in ("s", "skip", ""):
+            return SKIP
+        try:
+            parse_answer(v, parse_typed(v, typed))
+        except AnswerFormatError as exc:
+            say(f"I cannot read {typed!r} as an answer: {exc}. Try again ({FORMAT_HINT[v.question.type]}; "
+                "s = skip, q = quit).")
+            continue
+        return typed
+    say("Skipped after several unreadable answers.")
+    return SKIP
 
 
 def _expected_text(v: Variant) -> str:

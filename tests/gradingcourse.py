@@ -8,7 +8,8 @@
   independently of the sandbox: a solution containing ``raise NotImplementedError`` scores 0, one
   containing ``# half`` half the points, ``# crash-engine`` makes the grade function raise,
   ``# slow`` sleeps, ``# die-once`` kills the
-  grading process the first time (``# die-always``: every time), ``# infra-fail``/``# infra-once`` raise engine.GradingError always/once; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
+  grading process the first time (``# die-always``: every time), ``# infra-fail``/``# infra-once`` raise engine.GradingError always/once; ``# long-message`` makes
+  the check message ~2,000 characters long; an unreadable notebook is ungradable. Tests of the real engine live elsewhere.
 """
 from __future__ import annotations
 
@@ -118,8 +119,10 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
     except (OSError, ValueError) as exc:
         return SubmissionResult(gradable=False, ungradable_reason=f"{path.name} is not a valid notebook: {exc}",
                                 **base)
-    sources = {c["metadata"]["nbgrader"]["grade_id"][3:]: "".join(c["source"])
-               for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith("ex_")}
+    def grade_id(cell):
+        meta = cell.get("metadata", {}).get("nbgrader")
+        return str(meta.get("grade_id", "")) if isinstance(meta, dict) else ""
+    sources = {grade_id(c)[3:]: "".join(c["source"]) for c in nb["cells"] if grade_id(c).startswith("ex_")}
     if any("# crash-engine" in s for s in sources.values()):
         raise RuntimeError("simulated engine bug")
     if any("# slow" in s for s in sources.values()):
@@ -144,9 +147,10 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
     for fn, pts in POINTS.items():
         s = sources.get(fn, "raise NotImplementedError")
         frac = 0.0 if "NotImplementedError" in s else 0.5 if "# half" in s else 1.0
+        long = " ".join(f"value[{i}]=0.{i:04d}" for i in range(120)) if "# long-message" in s else ""
         checks.append(CheckResult(name="values", function=fn, points=pts * frac, max_points=pts,
-                                  concepts=("weight_initialization",),
-                                  passed=frac == 1.0, message=f"{fn} values {'ok' if frac == 1 else 'wrong'}",
+                                  concepts=("weight_initialization",), passed=frac == 1.0,
+                                  message=f"{fn} values {'ok' if frac == 1 else 'wrong'}{long}",
                                   hint=None if frac == 1 else f"look at how {fn} combines a and b"))
         functions[fn] = {"score": pts * frac, "max_score": pts}
         cells[f"test_{fn}"] = dict(functions[fn])

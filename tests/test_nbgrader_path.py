@@ -186,3 +186,54 @@ def test_late_penalties_match_nbgrader(course, tmp_path):
         with Gradebook(db_url(root)) as gb:
             return {s.student_id: (s.score, s.late_submission_penalty) for s in gb.assignment_submissions(ASSIGNMENT)}
     assert totals(course) == totals(runner_copy) == {"alice": (5.0, 5.0), "bob": (5.0, 0.0)}
+
+
+def _damage(path: Path, how) -> None:
+    nb = json.loads(path.read_text())
+    how(nb["cells"])
+    path.write_text(json.dumps(nb))
+
+
+def _meta(cells, grade_id):
+    return next(c for c in cells if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+DAMAGES = {
+    # a copied test cell: the same grade id twice
+    "bob": lambda cells: cells.insert(3, json.loads(json.dumps(_meta(cells, "test_add")))),
+    # a cell without schema_version (stock nbgrader: SchemaTooOldError stops the whole class)
+    "carol": lambda cells: _meta(cells, "test_mul")["metadata"]["nbgrader"].pop("schema_version"),
+    # nbgrader metadata that is not an object
+    "dave": lambda cells: cells[1]["metadata"].__setitem__("nbgrader", "junk"),
+    # a grade cell without a grade id
+    "erin": lambda cells: _meta(cells, "test_mul")["metadata"]["nbgrader"].pop("grade_id"),
+    # a schema from a newer nbgrader (stock nbgrader: SchemaTooNewError stops the whole class)
+    "frank": lambda cells: _meta(cells, "ex_add")["metadata"]["nbgrader"].__setitem__("schema_version", 99),
+}
+
+
+def test_damaged_nbgrader_metadata_fails_no_one_else(course, tmp_path):
+    """Issue 17 part 6: one notebook with malformed or duplicated nbgrader metadata must not stop
+    `nbgrader autograde` for the class; each is graded by function (as on the `deepgrade grade` path)
+    and the log names the student and the reason."""
+    submit(course, "alice")
+    for student, how in DAMAGES.items():
+        _damage(submit(course, student), how)
+    submit(course, "zoe", {"mul": "    raise NotImplementedError()"})     # sorts after every damaged one
+    runner_copy = tmp_path / "runner-copy"
+    shutil.copytree(course, runner_copy)
+    proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    grade_class(runner_copy, ASSIGNMENT, workers=1, engine="gradingcourse:fake_grade", progress=False)
+    totals = {s: sum(v for v in cells.values() if v is not None) for s, cells in gradebook_scores(course).items()}
+    assert totals == {"alice": 5.0, "bob": 5.0, "carol": 5.0, "dave": 5.0, "erin": 5.0, "frank": 5.0, "zoe": 2.0}
+    assert gradebook_scores(course) == gradebook_scores(runner_copy)
+    assert "carol/tiny: nbgrader metadata ignored" not in proc.stderr      # filled in, not dropped
+    for student, reason in (("dave", "not an object"), ("erin", "does not have a grade_id"),
+                            ("frank", "schema version 99")):
+        assert f"deepgrade: {student}/{ASSIGNMENT}: nbgrader metadata ignored" in proc.stderr, student
+        assert reason in proc.stderr, reason
+    assert "bob/tiny: nbgrader metadata ignored, cell 3: a copy of the cell 'test_add'" in proc.stderr
+    proc = _nbgrader(course, "generate_feedback", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((course / "feedback").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.html"))) == 7

@@ -38,7 +38,7 @@ def test_practice_takes_the_learner_id_from_the_environment(monkeypatch):
 
 def test_run_practice_gives_immediate_feedback():
     shown: list[str] = []
-    answers = iter(["s"] + ["A"] * 10)
+    answers = iter(["s"] + ["A", "True", "0.5"] * 10)      # whichever form the question takes
     summary = run_practice(1, 4, concept="dropout", seed=5, ask=lambda prompt: next(answers), say=shown.append)
     out = "\n".join(shown)
     assert summary.skipped == 1 and summary.asked == 3
@@ -61,3 +61,31 @@ def test_cli_quiz_bank_items_and_mastery(tmp_path):
     assert r.exit_code == 0 and "Question 1" in r.output
     r = runner.invoke(main, ["quiz", "release", "--course", str(tmp_path), "--week", "1", "--no-nbgrader"])
     assert r.exit_code == 0 and (tmp_path / "source" / "quiz_week1" / "quiz_week1_utils.py").exists()
+
+
+def _first_of_type(qtype):
+    for week in (1, 2, 3):
+        for q in practice_pool(week):
+            if q.type == qtype:
+                return week, q
+    raise AssertionError(f"no practice question of type {qtype}")
+
+
+def test_a_mistyped_answer_is_asked_again_not_scored(monkeypatch):
+    from quizzes import practice
+    week, q = _first_of_type("truefalse")
+    monkeypatch.setattr(practice, "practice_pool", lambda w, c=None: [q])
+    shown: list[str] = []
+    answers = iter(["yes", "t", "True"])
+    summary = run_practice(week, 1, seed=3, ask=lambda prompt: next(answers), say=shown.append)
+    out = "\n".join(shown)
+    assert summary.asked == 1 and summary.skipped == 0
+    assert out.count("I cannot read") == 2 and "'yes'" in out and "'t'" in out and "Try again" in out
+    assert next(answers, None) is None                       # all three were asked for
+
+
+def test_unknown_concept_lists_the_valid_ids():
+    from quizzes.schema import load_concepts
+    r = CliRunner().invoke(main, ["quiz", "practice", "--week", "1", "--concept", "dropuot"], input="q\n")
+    assert r.exit_code != 0 and "unknown concept 'dropuot'" in r.output
+    assert all(c in r.output for c in load_concepts())

@@ -26,6 +26,7 @@ from typing import Callable
 
 import nbformat
 
+from autograder import function_sets
 from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, function_source
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -268,12 +269,30 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
+class CourseNotFound(BuildError):
+    """No course folder at or above the current folder (and none given with --course)."""
+
+
+def find_course_dir(start: str | Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding nbgrader_config.py (like git finds .git)."""
+    start = Path(start).resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    return None
+
+
 def resolve_course_dir(course_dir: str | Path | None) -> Path:
-    """Explicit dir; else the current directory if it holds nbgrader_config.py; else the repo root."""
+    """Explicit dir; else the nearest folder at or above the current one holding nbgrader_config.py;
+    else :class:`CourseNotFound` with what to do (never a silent fall-back to the package checkout)."""
     if course_dir is not None:
         return Path(course_dir).resolve()
     cwd = Path.cwd()
-    return cwd if (cwd / CONFIG_NAME).exists() else REPO_ROOT
+    found = find_course_dir(cwd)
+    if found is None:
+        raise CourseNotFound(f"no {CONFIG_NAME} in {cwd} or any folder above it: run deepgrade inside a course "
+                             f"folder, or pass --course DIR (`deepgrade build --course DIR` creates one)")
+    return found
 
 
 def ensure_config(course: Path) -> bool:
@@ -304,8 +323,13 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
     folder.mkdir(parents=True, exist_ok=True)
     builder = builder_for(assignment)
     nb = builder.notebook()
+    points = dict(builder.points)
+    keep = function_sets.pinned_subset(course, assignment, points)
+    if keep:                        # c.DeepgradeGrade.function_sets pins fewer graded functions
+        nb = function_sets.restrict_notebook(nb, keep)
+        points = {f: p for f, p in points.items() if f in keep}
     nbformat.validate(nb)
-    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=dict(builder.points))
+    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=points)
     _write_if_changed(report.notebook, notebook_json(nb), report)
     _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
     write_copied_modules(folder, assignment, report)

@@ -33,11 +33,13 @@ class ReleaseReport:
 
 
 def released_assignments(course: Path) -> list[str]:
-    """Assignments that have a built source notebook in ``course``, in course order."""
+    """Code assignments that have a built source notebook in ``course``, in course order (quizzes
+    excluded: ``deepgrade quiz release`` releases them)."""
     src = course / "source"
     if not src.exists():
         return []
-    built = {p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists()}
+    # quizzes are released by `deepgrade quiz release` (their own command, with per-student variants)
+    built = {p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists() and not p.name.startswith("quiz_")}
     return [a for a in ASSIGNMENTS if a in built] + sorted(built - set(ASSIGNMENTS))
 
 
