@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
@@ -588,10 +589,14 @@ def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int 
     return reports
 
 
-def refit_if_ready(db_url: str) -> list[RefitReport]:
-    """Refit every concept that has enough data and grew since its last fit; never raises (grading
-    must not fail because of a refit): problems are logged and give an empty list."""
+def refit_if_ready(db_url: str | None, course_dir: str | Path | None = None) -> list[RefitReport]:
+    """Refit every concept that has enough data and grew since its last fit (``db_url`` None: the
+    course's gradebook); never raises (grading must not fail because of a refit): problems are
+    logged and give an empty list."""
     try:
+        if db_url is None:
+            from autograder.gradebook import default_db_url
+            db_url = default_db_url(course_dir)
         return [r for r in refit(db_url, only_grown=True) if r.status == "fitted"]
     except Exception as exc:  # noqa: BLE001 - the grades are recorded; mastery can be refitted later
         log.warning("mastery refit failed for %s: %s", db_url, exc)
