@@ -55,3 +55,24 @@ def test_export_writes_a_class_mastery_csv(tmp_path):
     assert momentum["bo"]["n_obs"] == "3" and momentum["bo"]["enough_evidence"] == "true"
     assert momentum["cy"]["mastered"] == "false" and momentum["cy"]["latest_failed"] == "true"
     assert 0 < float(momentum["bo"]["p_mastery"]) < 1
+
+
+def test_reports_show_evidence_and_never_a_confident_number_on_too_little(tmp_path):
+    from autograder.reports.load import load_report_data
+    from autograder.reports.render import render_student_html, render_student_markdown
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    record(db, "dee", "update_parameters_with_momentum", [True, False, True, False])     # latest failed
+    record(db, "dee", "initialize_adam", [True], ("adam",))                              # one observation
+    data = load_report_data(tmp_path, db)
+    review = data.review["dee"]
+    assert [r.concept for r in review][:2] == ["momentum", "adam"]          # latest failure first
+    assert review[0].latest_failed and review[0].n_obs == 4
+    assert not review[1].enough_evidence and not data.is_mastered("dee", "adam")
+    md = render_student_markdown(data, "dee")
+    assert "(a graded function on it failed in your latest submission; mastery" in md
+    assert "from 4 observations" in md
+    assert "not enough evidence yet: 1 observation)" in md
+    html = render_student_html(data, "dee")
+    assert "not enough evidence yet (1 observation)" in html
+    mat, students, concepts = data.mastery_matrix()
+    assert mat[0, concepts.index("adam")] != mat[0, concepts.index("adam")]    # NaN: grey, not a number
