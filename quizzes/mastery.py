@@ -601,3 +601,43 @@ def refit_if_ready(db_url: str | None, course_dir: str | Path | None = None) -> 
     except Exception as exc:  # noqa: BLE001 - the grades are recorded; mastery can be refitted later
         log.warning("mastery refit failed for %s: %s", db_url, exc)
         return []
+
+
+# ------------------------------------------------------------------------------------------------
+# audit (demo, validation)
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Audit:
+    """Sanity of the shown flags against the raw evidence (the issue's done-when checks).
+
+    mastered: flags shown; all_failed_latest: flags on a concept whose every graded function failed in
+    the student's latest code submission on it (from the attempts, not the observations);
+    mostly_wrong_last5: flags where most of the last five observations are wrong."""
+    mastered: int
+    all_failed_latest: int
+    mostly_wrong_last5: int
+
+
+def audit(db_url: str, threshold: float = THRESHOLD) -> Audit:
+    shown = {(s, m.concept) for s, rows in class_mastery(db_url, None, threshold).items() for m in rows if m.mastered}
+    with engine_for(db_url).connect() as conn:
+        tries = conn.execute(select(attempts.c.student, attempts.c.assignment, attempts.c.checksum,
+                                    attempts.c.submitted_at, attempts.c.concepts, attempts.c.correct)
+                             .where(attempts.c.kind == "code")).all()
+        obs = conn.execute(select(*_obs_columns())).all()
+    latest: dict[tuple[str, str], tuple[str, str, str]] = {}
+    outcomes: dict[tuple[str, str, str, str], list[bool]] = {}
+    for t in tries:
+        for c in json.loads(t.concepts):
+            key = (t.student, c)
+            sub = (t.submitted_at, t.assignment, t.checksum)
+            latest[key] = max(latest.get(key, sub), sub)
+            outcomes.setdefault((t.student, c, t.assignment, t.checksum), []).append(bool(t.correct))
+    failed = {k for k, (_, a, cs) in latest.items() if not any(outcomes[(k[0], k[1], a, cs)])}
+    per: dict[tuple[str, str], list] = {}
+    for r in obs:
+        per.setdefault((r.student, r.concept), []).append(r)
+    last5_wrong = {k for k, rows in per.items()
+                   if sum(not r.correct for r in _ordered(rows)[-5:]) * 2 > len(_ordered(rows)[-5:])}
+    return Audit(len(shown), len(shown & failed), len(shown & last5_wrong))
