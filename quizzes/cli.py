@@ -131,14 +131,15 @@ def mastery_show(student, course, db_url, threshold, as_json) -> None:
             shown = f"{it.p_mastery:.3f}"
             mark = "mastered" if it.mastered else ("latest graded function failed" if it.latest_failed else "")
         click.echo(f"{it.concept:30} {shown:>11} {it.n_obs:>4}  {mark}")
-    todo = [it for it in items if not it.mastered and it.n_obs]
+    todo = [it for it in items if not it.mastered]
     if todo:
         click.echo("\nReview next:")
     for it in todo[:5]:
         where = "; ".join(f"{s['assignment']}: {s['section']}" for s in it.sections) or "quiz only"
-        why = "a graded function failed in your latest submission" if it.latest_failed else (
-            f"P = {it.p_mastery:.2f} from {it.n_obs} observations" if it.enough_evidence
-            else f"only {it.n_obs} observation(s) so far")
+        why = ("a graded function failed in your latest submission" if it.latest_failed
+               else "not assessed yet" if it.n_obs == 0
+               else f"P = {it.p_mastery:.2f} from {it.n_obs} observations" if it.enough_evidence
+               else f"only {it.n_obs} observation(s) so far")
         click.echo(f"- {it.name} ({why}): notebook {where}; "
                    f"practise: deepgrade quiz practice --week {it.week} --concept {it.concept} "
                    f"({len(it.questions)} questions)")
