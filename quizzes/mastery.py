@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, select, text)
+                        create_engine, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -121,6 +121,7 @@ quiz_responses = Table(
 
 _ENGINES: dict[str, Engine] = {}
 _READY: set[str] = set()
+_NBGRADER_TABLES: dict[str, bool] = {}
 
 
 def engine_for(db_url: str) -> Engine:
@@ -135,12 +136,45 @@ def engine_for(db_url: str) -> Engine:
     return eng
 
 
+#: tables of the earlier evidence model (one observation per check), recognised by a missing column
+LEGACY_MARKERS = {"dg_observations": "item", "dg_mastery": "latest_failed", "dg_bkt_params": "forget"}
+
+
 def _ensure_tables(conn: Connection) -> None:
-    """Create our tables on this connection's database once per process (inside its transaction)."""
+    """Create our tables on this connection's database once per process (inside its transaction).
+
+    Tables of the earlier evidence model are derived data: they are dropped, recreated, and the
+    evidence is rebuilt from the recorded results (``dg_results``) with nbgrader's submission times."""
     key = conn.engine.url.render_as_string(hide_password=False)
-    if key not in _READY:
-        metadata.create_all(conn)
-        _READY.add(key)
+    if key in _READY:
+        return
+    insp = inspect(conn)
+    legacy = [t for t, col in LEGACY_MARKERS.items()
+              if insp.has_table(t) and col not in {c["name"] for c in insp.get_columns(t)}]
+    for t in legacy:
+        conn.execute(text(f"DROP TABLE {t}"))
+    metadata.create_all(conn)
+    _READY.add(key)
+    if legacy:
+        log.warning("mastery tables of the earlier evidence model replaced (%s); rebuilt %d results",
+                    ", ".join(legacy), rebuild(conn))
+
+
+def rebuild(conn: Connection) -> int:
+    """Record the evidence of every result in ``dg_results`` again (inside the caller's transaction),
+    each at nbgrader's submission time when the gradebook has it; returns the number of results."""
+    if not inspect(conn).has_table("dg_results"):
+        return 0
+    rows = conn.execute(text("SELECT result_json FROM dg_results")).scalars().all()
+    for doc in rows:
+        res = SubmissionResult.from_json(doc)
+        record_evidence(conn, res, submitted_at=_as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
+    return len(rows)
+
+
+def _as_datetime(stamp: dt.datetime | str | None) -> dt.datetime | None:
+    key = time_key(stamp)
+    return dt.datetime.fromisoformat(key) if key else None
 
 
 def _now() -> str:
@@ -380,6 +414,11 @@ def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime 
 
 def _nbgrader_timestamp(conn: Connection, student: str, assignment: str) -> dt.datetime | str | None:
     """nbgrader's submission timestamp of (student, assignment) when the gradebook holds one."""
+    key = conn.engine.url.render_as_string(hide_password=False)
+    if key not in _NBGRADER_TABLES:        # a failing query would abort the caller's transaction
+        _NBGRADER_TABLES[key] = inspect(conn).has_table("submitted_assignment")
+    if not _NBGRADER_TABLES[key]:
+        return None
     try:
         return conn.execute(text(
             "SELECT s.timestamp FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
@@ -395,8 +434,7 @@ def record_result(db_url: str, result: Any, *, submitted_at: dt.datetime | None 
     res = _as_result(result)
     with engine_for(db_url).begin() as conn:
         if submitted_at is None and res.gradable:
-            stamp = _nbgrader_timestamp(conn, res.student, res.assignment)
-            submitted_at = time_key(stamp) and dt.datetime.fromisoformat(time_key(stamp))
+            submitted_at = _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment))
         return record_evidence(conn, res, submitted_at=submitted_at)
 
 

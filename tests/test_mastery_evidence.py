@@ -299,3 +299,29 @@ def test_every_graded_function_of_the_suites_is_evidence():
         silent += [f"{a}.{f}" for f, informative in fs.items() if not any(informative)]
     assert silent == ["tensorflow.linear_function"]
     assert list(itertools.islice(silent, 1))
+
+
+def test_tables_of_the_per_check_model_are_replaced_and_rebuilt_from_the_results(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from autograder.gradebook import DGResult
+    db = f"sqlite:///{tmp_path / 'old.db'}"
+    eng = create_engine(db)
+    r = submission("gus", "optimization", fn_checks("initialize_adam", {"structure": True, "random": True}, ["adam"])
+                   + fn_checks("update_parameters_with_adam", {"random": False}, ["adam"]), "c1")
+    with eng.begin() as conn:                                # an existing course gradebook, earlier model
+        conn.execute(text("CREATE TABLE dg_observations (id INTEGER PRIMARY KEY, student VARCHAR, concept VARCHAR, "
+                          "assignment VARCHAR, check_name VARCHAR, checksum VARCHAR, kind VARCHAR, correct BOOLEAN, "
+                          "recorded_at VARCHAR)"))
+        conn.execute(text("CREATE TABLE dg_mastery (student VARCHAR, concept VARCHAR, p_mastery FLOAT, n_obs INTEGER, "
+                          "updated_at VARCHAR, PRIMARY KEY (student, concept))"))
+        conn.execute(text("INSERT INTO dg_mastery VALUES ('gus', 'adam', 0.99, 3, 'x')"))
+        DGResult.__table__.create(conn)
+        conn.execute(DGResult.__table__.insert().values(
+            student="gus", assignment="optimization", notebook="o.ipynb", checksum="c1", gradable=True, score=0.0,
+            max_score=3.0, result_json=r.to_json(), graded_at=dt.datetime(2026, 11, 2)))
+    eng.dispose()
+    rows = {m.concept: m for m in mastery_rows(db, "gus")}
+    assert rows["adam"].n_obs == 2                           # one per function, not the old 3 checks
+    assert rows["adam"].p_mastery == pytest.approx(bkt.trace([(True, "code"), (False, "code")], bkt.BKTParams()))
+    assert record_result(db, r) == 0                         # and recording works on the new tables
