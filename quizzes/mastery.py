@@ -49,34 +49,30 @@ GATED_SUFFIXES = (".structure", ".fixed")   # used only when an assignment's sui
 log = logging.getLogger(__name__)
 metadata = MetaData()
 
+
+def _item_columns() -> list[Column]:
+    """Columns naming one item outcome of one submission (shared by attempts and observations)."""
+    return [Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("student", String(128), nullable=False, index=True),
+            Column("assignment", String(128), nullable=False),
+            Column("item", String(256), nullable=False),              # graded function or question id
+            Column("checksum", String(128), nullable=False),
+            Column("submitted_at", String(32), nullable=False),       # time_key(): sortable UTC text
+            Column("position", Integer, nullable=False),              # order inside the submission
+            Column("kind", String(32), nullable=False),
+            Column("correct", Boolean, nullable=False)]
+
+
 attempts = Table(
-    "dg_attempts", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("student", String(128), nullable=False, index=True),
-    Column("assignment", String(128), nullable=False),
-    Column("item", String(256), nullable=False),
-    Column("checksum", String(128), nullable=False),
-    Column("submitted_at", String(32), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("kind", String(32), nullable=False),
+    "dg_attempts", metadata, *_item_columns(),
     Column("concepts", Text, nullable=False),          # JSON list of concept ids
-    Column("correct", Boolean, nullable=False),
     Column("recorded_at", String(40), nullable=False),
     UniqueConstraint("student", "assignment", "item", "checksum", name="uq_dg_attempt"),
 )
 
 observations = Table(
-    "dg_observations", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("student", String(128), nullable=False, index=True),
+    "dg_observations", metadata, *_item_columns(),
     Column("concept", String(64), nullable=False, index=True),
-    Column("assignment", String(128), nullable=False),
-    Column("item", String(256), nullable=False),
-    Column("checksum", String(128), nullable=False),
-    Column("submitted_at", String(32), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("correct", Boolean, nullable=False),
     UniqueConstraint("student", "assignment", "item", "checksum", "concept", name="uq_dg_observation2"),
 )
 
