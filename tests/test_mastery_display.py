@@ -76,3 +76,15 @@ def test_reports_show_evidence_and_never_a_confident_number_on_too_little(tmp_pa
     assert "not enough evidence yet (1 observation)" in html
     mat, students, concepts = data.mastery_matrix()
     assert mat[0, concepts.index("adam")] != mat[0, concepts.index("adam")]    # NaN: grey, not a number
+
+
+def test_deepgrade_grade_refits_mastery_after_grading(tmp_path, monkeypatch):
+    from autograder import runner
+    from quizzes import mastery
+    calls = []
+    monkeypatch.setattr(runner, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1))
+    monkeypatch.setattr(mastery, "refit_if_ready", lambda db_url, course_dir=None: calls.append((db_url, course_dir)))
+    db = f"sqlite:///{tmp_path / 'g.db'}"
+    out = CliRunner().invoke(main, ["grade", "optimization", "--course", str(tmp_path), "--db-url", db])
+    assert out.exit_code == 0, out.output
+    assert calls == [(db, tmp_path.resolve())] or calls == [(db, tmp_path)]
