@@ -46,7 +46,8 @@ def mastery_figure(data: ReportData, student: str) -> str | None:
         return None
     return figures.mastery_bars(mastery, data.concept_labels, data.threshold,
                                 evidence=data.evidence.get(student), min_evidence=data.min_evidence,
-                                mastered={c for c in mastery if data.is_mastered(student, c)})
+                                mastered={c for c in mastery if data.is_mastered(student, c)},
+                                latest_failed=data.latest_failed.get(student, set()))
 
 
 def render_student_html(data: ReportData, student: str, assignment: str | None = None, *,
