@@ -58,6 +58,7 @@ class MasteryCheck:
     all_failed_latest: int     # flags on a concept whose every function failed in the latest submission
     mostly_wrong_last5: int    # flags with most of the last five observations wrong
     fitted_concepts: int
+    brier: float               # mean (P(mastered) - simulated known)^2 over the pairs
 
 
 @contextmanager
@@ -162,6 +163,7 @@ def check_mastery(workdir: Path, knowledge: classsim.Knowledge) -> MasteryCheck:
     db_url = gradebook.default_db_url(workdir)
     fitted = mastery.refit_if_ready(db_url)
     pairs = agree = shown = false = missed = 0
+    squared = 0.0
     for student, rows in mastery.class_mastery(db_url).items():
         for m in rows:
             if not m.enough_evidence:
@@ -172,8 +174,10 @@ def check_mastery(workdir: Path, knowledge: classsim.Knowledge) -> MasteryCheck:
             shown += m.mastered
             false += m.mastered and not known
             missed += known and not m.mastered
+            squared += (m.p_mastery - known) ** 2
     a = mastery.audit(db_url)
-    return MasteryCheck(pairs, agree, shown, false, missed, a.all_failed_latest, a.mostly_wrong_last5, len(fitted))
+    return MasteryCheck(pairs, agree, shown, false, missed, a.all_failed_latest, a.mostly_wrong_last5, len(fitted),
+                        squared / pairs if pairs else 0.0)
 
 
 def _exports(workdir: Path) -> list[tuple[str, str]]:
@@ -216,7 +220,8 @@ def _print_summary(summary: DemoSummary, console: Console) -> None:
     if m is not None and m.pairs:
         pct = lambda k, n: f"{100 * k / n:.1f} %" if n else "—"   # noqa: E731
         console.print(f"Mastery vs the simulated truth ({m.pairs} student-concept pairs with enough evidence, "
-                      f"{m.fitted_concepts} concepts refitted): shown flag agrees {pct(m.agree, m.pairs)}; "
+                      f"{m.fitted_concepts} concepts refitted): shown flag agrees {pct(m.agree, m.pairs)}, Brier score of "
+                      f"P(mastered) {m.brier:.3f}; "
                       f"{m.shown_mastered} shown mastered, {pct(m.false_mastered, m.shown_mastered)} of them not "
                       f"known; {m.known_not_shown} known but not (yet) shown. Flags on a concept whose every "
                       f"function failed in the latest submission: {m.all_failed_latest}; with most of the last "
