@@ -605,7 +605,8 @@ def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int 
             reports.append(RefitReport(concept, "skipped", f"fitted on {old['n_obs']} observations, "
                                        f"{n_obs} now"))
             continue
-        data = [[(bool(r.correct), r.kind) for r in s] for s in seqs.values()]
+        # students in a fixed order: the fit (its folds, its ties) must not depend on grading order
+        data = [[(bool(r.correct), r.kind) for r in seqs[student]] for student in sorted(seqs)]
         start = _params_from_row(old) if old else None
         if forgetting == "off":
             sel = bkt.Selection(bkt.fit(data, start, seed=seed), False, None, None)

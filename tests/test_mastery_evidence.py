@@ -162,7 +162,12 @@ def test_mastery_follows_submission_time_not_grading_order(tmp_path):
         with engine_for(db).begin() as conn:               # stored state == replay of stored observations
             for student, concept in state:
                 assert mastery.replay(conn, student, concept) == pytest.approx(state[(student, concept)][0])
-        states.append(state)
+        reports = refit(db, min_students=2, min_obs=10)             # the fit cannot depend on the order either
+        assert sum(r.status == "fitted" for r in reports) >= 2
+        with engine_for(db).connect() as conn:
+            fits = {r.concept: (r.prior, r.learn, r.forget, r.guess, r.slip, r.selection)
+                    for r in conn.execute(select(mastery.bkt_params))}
+        states.append((state, fits, _stored(db)))
     assert all(s == states[0] for s in states[1:])
 
 
