@@ -1,6 +1,11 @@
 """Simulate a class: who gets what right, which known mistakes they make, who breaks things.
 
-Deterministic for a seed. Each student has an ability ``theta ~ N(0, 1)``. For every graded function
+Deterministic for a seed. Each student has an ability ``theta ~ N(0, 1)``. With a :class:`Knowledge`
+(the demo), every student also knows each concept or not: known at the start with probability
+``sigmoid(0.2 + 1.5 theta)``, learned after each piece of work on it with probability
+``sigmoid(-0.5 + theta)`` (practice), never forgotten; a graded function is right with probability
+0.9 when the student knows all of its concepts and 0.15 otherwise. This latent truth is what the demo
+compares the shown mastery with. Without one, for every graded function
 the chance of a correct solution is ``sigmoid(1.6 + 1.2 * theta)`` (most students are right); a wrong
 solution is one of the function's known mistakes, earlier (more common) mistakes more likely; a few
 functions are left unattempted. A small share of notebooks is broken (bad JSON, empty, syntax error)
@@ -46,6 +51,41 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
+class Knowledge:
+    """Latent per-concept knowledge of a simulated class that grows as students practise.
+
+    ``known[(student, concept)]`` is drawn on first use; :meth:`practise` is called after each piece of
+    work on a concept (a learning opportunity). Deterministic for a seed and a call order.
+    """
+    SLIP = 0.1
+    GUESS = 0.15
+
+    def __init__(self, students: list[SimStudent], seed: int):
+        self.ability = {s.id: s.ability for s in students}
+        self.rng = np.random.default_rng([seed, 77])
+        self.known: dict[tuple[str, str], bool] = {}
+
+    def knows(self, student: str, concept: str) -> bool:
+        key = (student, concept)
+        if key not in self.known:
+            self.known[key] = bool(self.rng.random() < sigmoid(0.2 + 1.5 * self.ability[student]))
+        return self.known[key]
+
+    def knows_all(self, student: str, concepts) -> bool:
+        return all([self.knows(student, c) for c in concepts])
+
+    def p_right(self, student: str, concepts, guess: float | None = None, slip: float | None = None) -> float:
+        """Chance a piece of work on ``concepts`` is right: 1 - slip if all are known, else guess."""
+        if self.knows_all(student, concepts):
+            return 1.0 - (self.SLIP if slip is None else slip)
+        return self.GUESS if guess is None else guess
+
+    def practise(self, student: str, concepts) -> None:
+        for c in concepts:
+            if not self.knows(student, c) and self.rng.random() < sigmoid(-0.5 + self.ability[student]):
+                self.known[(student, c)] = True
+
+
 def make_students(n: int, seed: int) -> list[SimStudent]:
     rng = np.random.default_rng(seed)
     return [SimStudent(f"student{i + 1:03d}", float(a)) for i, a in enumerate(rng.normal(size=n))]
@@ -53,8 +93,13 @@ def make_students(n: int, seed: int) -> list[SimStudent]:
 
 def plan_submission(student: SimStudent, assignment: str, functions: list[str],
                     mistakes: dict[str, list[str]], rng: np.random.Generator, *,
-                    broken_rate: float = 0.02, hostile_rate: float = 0.015) -> SimSubmission:
-    """Choose, for one student and assignment, a solution per function (reference, mistake, missing)."""
+                    broken_rate: float = 0.02, hostile_rate: float = 0.015,
+                    knowledge: Knowledge | None = None,
+                    concepts: dict[str, tuple[str, ...]] | None = None) -> SimSubmission:
+    """Choose, for one student and assignment, a solution per function (reference, mistake, missing).
+
+    With ``knowledge`` (and ``concepts``: function -> concept ids) a function is right with the
+    latent-knowledge probability, and the student practises the assignment's concepts afterwards."""
     sub = SimSubmission(student.id, assignment)
     u = rng.random()
     if u < broken_rate:
@@ -64,6 +109,8 @@ def plan_submission(student: SimStudent, assignment: str, functions: list[str],
     p_right = sigmoid(1.6 + 1.2 * student.ability)
     for f in functions:
         r = rng.random()
+        if knowledge is not None:
+            p_right = knowledge.p_right(student.id, (concepts or {}).get(f, ()))
         if r < p_right:
             sub.choices[f] = None
         elif r > 0.985 or not mistakes.get(f):
@@ -72,6 +119,8 @@ def plan_submission(student: SimStudent, assignment: str, functions: list[str],
             options = mistakes[f]
             weights = 1.0 / np.arange(1, len(options) + 1)
             sub.choices[f] = options[int(rng.choice(len(options), p=weights / weights.sum()))]
+    if knowledge is not None:
+        knowledge.practise(student.id, dict.fromkeys(c for f in functions for c in (concepts or {}).get(f, ())))
     return sub
 
 

@@ -130,6 +130,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
     from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
+    from quizzes.mastery import refit_if_ready
     root = _course_root(course)
     try:
         if scheduler and scheduler.startswith("tcp://"):
@@ -152,6 +153,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
             f"notebook. Students submit with `nbgrader submit {assignment}` (or the Assignments tab); then "
             f"collect with `deepgrade collect {assignment}` and grade again.")
     print_summary(summary)
+    refit_if_ready(db_url, root)          # mastery: automatic refit, never raises
     if summary.record_errors or summary.not_graded:
         raise SystemExit(1)
 
@@ -167,7 +169,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
               help="Also write <DIR>/<assignment>/<student>/results.json (Gradescope format).")
 def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
     """Export recorded grades of ASSIGNMENT (default: all) as a class CSV (+ Gradescope JSON)."""
-    from autograder.exports import write_class_csv, write_gradescope
+    from autograder.exports import write_class_csv, write_gradescope, write_mastery_csv
     from autograder.gradebook import GradebookError, default_db_url
     root = _course_root(course)
     db_url = db_url or default_db_url(root)
@@ -175,6 +177,8 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
     try:
         n = write_class_csv(db_url, csv_path, assignment)
         click.echo(f"{n} rows -> {csv_path}")
+        click.echo(f"{write_mastery_csv(db_url, Path(csv_path).parent / 'mastery.csv')} mastery rows -> "
+                   f"{Path(csv_path).parent / 'mastery.csv'}")
         if gradescope_dir:
             paths = write_gradescope(db_url, gradescope_dir, assignment)
             click.echo(f"{len(paths)} results.json -> {gradescope_dir}")

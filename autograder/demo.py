@@ -5,6 +5,7 @@ the embedded defaults (SQLite gradebook, local process pool) and prints a summar
 """
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from autograder import classsim
 
 CODE_ASSIGNMENTS = ["initialization", "regularization", "gradient_checking", "optimization", "batchnorm",
                     "tensorflow"]
+#: when the simulated class hands each piece of work in (days after START): the order in which latent
+#: knowledge grows, and the submission times mastery orders evidence by (grading order is different)
+SCHEDULE = {"initialization": 0, "regularization": 2, "gradient_checking": 4, "quiz_week1": 6, "optimization": 9,
+            "quiz_week2": 13, "batchnorm": 16, "tensorflow": 18, "quiz_week3": 20}
+START = _dt.datetime(2026, 11, 2, 9, 0)
 
 
 @dataclass
@@ -38,6 +44,21 @@ class DemoSummary:
     outcomes: list[AssignmentOutcome] = field(default_factory=list)
     reports_dir: Path | None = None
     phases: dict[str, float] = field(default_factory=dict)
+    mastery: "MasteryCheck | None" = None
+
+
+@dataclass
+class MasteryCheck:
+    """Shown mastery against the simulation's latent knowledge (pairs with enough evidence)."""
+    pairs: int                 # (student, concept) pairs with enough evidence
+    agree: int                 # shown mastered == simulated known
+    shown_mastered: int
+    false_mastered: int        # shown mastered, simulated not known
+    known_not_shown: int
+    all_failed_latest: int     # flags on a concept whose every function failed in the latest submission
+    mostly_wrong_last5: int    # flags with most of the last five observations wrong
+    fitted_concepts: int
+    brier: float               # mean (P(mastered) - simulated known)^2 over the pairs
 
 
 @contextmanager
@@ -50,21 +71,38 @@ def _phase(summary: DemoSummary, name: str, console: Console):
     console.print(f"  done in {summary.phases[name]:.1f} s")
 
 
+def submission_time(assignment: str, student: str) -> str:
+    """nbgrader timestamp text of a simulated submission (students spread over the due day)."""
+    when = START + _dt.timedelta(days=SCHEDULE.get(assignment, 0), minutes=7 * int(student[-3:]))
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def function_concepts(assignment: str) -> dict[str, tuple[str, ...]]:
+    """{graded function: concept ids of its hidden checks}."""
+    from autograder.checks import code_suite
+    out: dict[str, tuple[str, ...]] = {}
+    for spec in code_suite(assignment).checks:
+        out[spec.function] = tuple(dict.fromkeys(out.get(spec.function, ()) + spec.concepts))
+    return out
+
+
 def simulate_code_submissions(course: Path, assignment: str, students: list[classsim.SimStudent],
-                              seed: int) -> list[classsim.SimSubmission]:
+                              seed: int, knowledge: classsim.Knowledge | None = None) -> list[classsim.SimSubmission]:
     """Write every simulated student's notebook for one code assignment into submitted/."""
     from reference.mistakes import mistakes_for
     from reference.registry import GRADED
 
     functions = list(GRADED[assignment])
     mistakes = {f: [m.id for m in mistakes_for(assignment, f)] for f in functions}
+    concepts = function_concepts(assignment)
     base = course / "release" / assignment / f"{assignment}.ipynb"
     rng = np.random.default_rng([seed, CODE_ASSIGNMENTS.index(assignment)])
     planned = []
     for s in students:
-        sub = classsim.plan_submission(s, assignment, functions, mistakes, rng)
+        sub = classsim.plan_submission(s, assignment, functions, mistakes, rng, knowledge=knowledge,
+                                       concepts=concepts)
         classsim.write_submission(course, s.id, assignment, classsim.render_submission(sub, base),
-                                  "2026-11-25 12:00:00.000000 UTC")
+                                  submission_time(assignment, s.id))
         planned.append(sub)
     return planned
 
@@ -95,16 +133,20 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
         from autograder import demo_quizzes
         with _phase(summary, "release weekly quizzes", console):
             quiz_names = demo_quizzes.release(workdir)
+    knowledge = classsim.Knowledge(class_, seed)
     with _phase(summary, f"simulate a class of {students} students", console):
-        for a in assignments:
-            simulate_code_submissions(workdir, a, class_, seed)
-        if quiz_names:
-            demo_quizzes.simulate(workdir, quiz_names, class_, seed)
+        for a in sorted(assignments + quiz_names, key=lambda a: SCHEDULE.get(a, 0)):    # in time order
+            if a in quiz_names:
+                demo_quizzes.simulate(workdir, a, class_, seed, knowledge, lambda sid, a=a: submission_time(a, sid))
+            else:
+                simulate_code_submissions(workdir, a, class_, seed, knowledge)
     for a in assignments + quiz_names:
         with _phase(summary, f"grade {a} (parallel, sandboxed)", console):
             t0 = time.perf_counter()
             grade_class(workdir, a, workers=workers, progress=True, force=False)
             summary.outcomes.append(_outcome(workdir, a, time.perf_counter() - t0))
+    with _phase(summary, "fit mastery parameters (EM) and check them against the simulation", console):
+        summary.mastery = check_mastery(workdir, knowledge)
     with _phase(summary, "write student and instructor reports", console):
         data = load_report_data(workdir)
         summary.reports_dir = workdir / "reports"
@@ -113,15 +155,41 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
     return summary
 
 
+def check_mastery(workdir: Path, knowledge: classsim.Knowledge) -> MasteryCheck:
+    """Refit (as `deepgrade grade` does after grading), then compare the shown flags with the truth."""
+    from autograder import gradebook
+    from quizzes import mastery
+
+    db_url = gradebook.default_db_url(workdir)
+    fitted = mastery.refit_if_ready(db_url)
+    pairs = agree = shown = false = missed = 0
+    squared = 0.0
+    for student, rows in mastery.class_mastery(db_url).items():
+        for m in rows:
+            if not m.enough_evidence:
+                continue
+            known = knowledge.knows(student, m.concept)
+            pairs += 1
+            agree += m.mastered == known
+            shown += m.mastered
+            false += m.mastered and not known
+            missed += known and not m.mastered
+            squared += (m.p_mastery - known) ** 2
+    a = mastery.audit(db_url)
+    return MasteryCheck(pairs, agree, shown, false, missed, a.all_failed_latest, a.mostly_wrong_last5, len(fitted),
+                        squared / pairs if pairs else 0.0)
+
+
 def _exports(workdir: Path) -> list[tuple[str, str]]:
     """Class CSV and Gradescope results next to the reports; links relative to reports/instructor/."""
     from autograder import gradebook
-    from autograder.exports import write_class_csv
+    from autograder.exports import write_class_csv, write_mastery_csv
 
     out = workdir / "reports" / "exports"
     out.mkdir(parents=True, exist_ok=True)
     write_class_csv(gradebook.default_db_url(workdir), out / "class.csv")
-    return [("class CSV", "../exports/class.csv")]
+    write_mastery_csv(gradebook.default_db_url(workdir), out / "mastery.csv")
+    return [("class CSV", "../exports/class.csv"), ("class mastery CSV", "../exports/mastery.csv")]
 
 
 def _outcome(workdir: Path, assignment: str, seconds: float) -> AssignmentOutcome:
@@ -148,6 +216,16 @@ def _print_summary(summary: DemoSummary, console: Console) -> None:
         table.add_row(o.assignment, str(o.submissions), f"{o.mean_pct:.1f}%", str(o.ungradable), mistake,
                       f"{o.seconds:.1f} s")
     console.print(table)
+    m = summary.mastery
+    if m is not None and m.pairs:
+        pct = lambda k, n: f"{100 * k / n:.1f} %" if n else "—"   # noqa: E731
+        console.print(f"Mastery vs the simulated truth ({m.pairs} student-concept pairs with enough evidence, "
+                      f"{m.fitted_concepts} concepts refitted): shown flag agrees {pct(m.agree, m.pairs)}, Brier score of "
+                      f"P(mastered) {m.brier:.3f}; "
+                      f"{m.shown_mastered} shown mastered, {pct(m.false_mastered, m.shown_mastered)} of them not "
+                      f"known; {m.known_not_shown} known but not (yet) shown. Flags on a concept whose every "
+                      f"function failed in the latest submission: {m.all_failed_latest}; with most of the last "
+                      f"five observations wrong: {pct(m.mostly_wrong_last5, m.shown_mastered)}.")
     console.print(f"Total time: {sum(summary.phases.values()):.1f} s")
     if summary.reports_dir:
         console.print(f"Reports: {summary.reports_dir / 'index.html'}  (students/<id>/index.html, "

@@ -1,10 +1,13 @@
 """The demo's weekly quizzes: release them and answer them for a simulated class.
 
-Answers follow a simple ability model: student ``i`` answers question ``q`` correctly with
-probability ``sigmoid(1.0 + 1.3 * theta_i - b_q)`` where the difficulty ``b_q ~ N(0, 0.8)`` is drawn
-per question from the seed; wrong answers pick a plausible distractor (another option, the flipped
-truth value, a known wrong numeric value). Each answer is written into the student's copy of the
-released notebook, in the answer cell, exactly where a student types it.
+Answers follow the class's latent knowledge (:class:`autograder.classsim.Knowledge`): a student who
+knows every concept of a question answers it correctly with probability 1 - slip, where the slip
+``0.05 + 0.15 * sigmoid(b_q)`` grows with a difficulty ``b_q ~ N(0, 0.8)`` drawn per question from
+the seed; one who does not is right by guessing (1/k of k options, 0.1 for multi-select, 1/2 for
+true/false, 0.03 for numbers). Answering is practice: the quiz's concepts may be learned afterwards.
+Wrong answers pick a plausible distractor (another option, the flipped truth value, a known wrong
+numeric value). Each answer is written into the student's copy of the released notebook, in the
+answer cell, exactly where a student types it.
 """
 from __future__ import annotations
 
@@ -45,8 +48,15 @@ def _wrong_answer(variant, rng: np.random.Generator):
     return float(expected) * 1.5 + 1.0
 
 
+def guess_rate(question) -> float:
+    """Chance of a right answer without knowing the concepts (the simulation's truth)."""
+    if question.type == "single":
+        return 1.0 / max(len(question.choices), 1)
+    return {"multi": 0.1, "truefalse": 0.5}.get(question.type, 0.03)
+
+
 def answer_notebook(released: dict, student: classsim.SimStudent, questions, difficulty: dict[str, float],
-                    rng: np.random.Generator) -> dict:
+                    rng: np.random.Generator, knowledge: classsim.Knowledge) -> dict:
     """A copy of the released quiz notebook with this student's answers filled in."""
     from quizzes.grading import answer_variable, make_variant
 
@@ -61,23 +71,26 @@ def answer_notebook(released: dict, student: classsim.SimStudent, questions, dif
         if cell is None:
             continue
         variant = make_variant(q, student.id)
-        p = classsim.sigmoid(1.0 + 1.3 * student.ability - difficulty[q.id])
+        p = knowledge.p_right(student.id, q.concepts, guess=guess_rate(q),
+                              slip=0.05 + 0.15 * classsim.sigmoid(difficulty[q.id]))
         answer = variant.expected() if rng.random() < p else _wrong_answer(variant, rng)
         cell["source"] = f"{var} = {answer!r}\n"
+    knowledge.practise(student.id, dict.fromkeys(c for q in questions for c in q.concepts))
     return nb
 
 
-def simulate(workdir: Path, quiz_names: list[str], students: list[classsim.SimStudent], seed: int) -> None:
-    """Write every simulated student's answered quiz notebook into submitted/."""
+def simulate(workdir: Path, name: str, students: list[classsim.SimStudent], seed: int,
+             knowledge: classsim.Knowledge, timestamp) -> None:
+    """Write every simulated student's answered notebook of quiz ``name`` (quiz_week<N>) into
+    submitted/; ``timestamp(student)`` gives nbgrader's submission time text."""
     from quizzes.grading import quiz_questions
 
-    for k, name in enumerate(quiz_names):
-        released = json.loads((workdir / "release" / name / f"{name}.ipynb").read_text())
-        questions = quiz_questions(name)
-        qrng = np.random.default_rng([seed, 1000 + k])
-        difficulty = {q.id: float(qrng.normal(0, 0.8)) for q in questions}
-        rng = np.random.default_rng([seed, 2000 + k])
-        for s in students:
-            nb = answer_notebook(released, s, questions, difficulty, rng)
-            classsim.write_submission(workdir, s.id, name, json.dumps(nb, indent=1).encode(),
-                                      "2026-11-25 12:00:00.000000 UTC")
+    k = int(name.removeprefix("quiz_week"))
+    released = json.loads((workdir / "release" / name / f"{name}.ipynb").read_text())
+    questions = quiz_questions(name)
+    qrng = np.random.default_rng([seed, 1000 + k])
+    difficulty = {q.id: float(qrng.normal(0, 0.8)) for q in questions}
+    rng = np.random.default_rng([seed, 2000 + k])
+    for s in students:
+        nb = answer_notebook(released, s, questions, difficulty, rng, knowledge)
+        classsim.write_submission(workdir, s.id, name, json.dumps(nb, indent=1).encode(), timestamp(s.id))

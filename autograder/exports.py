@@ -74,3 +74,28 @@ def write_gradescope(db_url: str, out_dir: str | Path, assignment: str | None = 
         path.write_text(json.dumps(r.to_gradescope(), indent=1))
         paths.append(path)
     return paths
+
+
+MASTERY_COLUMNS = ["student", "concept", "p_mastery", "n_obs", "enough_evidence", "mastered", "latest_failed",
+                   "status"]
+
+
+def write_mastery_csv(db_url: str, out: str | Path) -> int:
+    """Class mastery CSV for LMS gradebooks and dashboards: one row per (student, concept) of every
+    student with evidence, every concept of the concept map; returns the number of rows."""
+    from quizzes.mastery import class_mastery
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MASTERY_COLUMNS)
+        writer.writeheader()
+        for student, rows in class_mastery(db_url).items():
+            for m in rows:
+                d = m.to_dict()
+                writer.writerow({**{k: d[k] for k in MASTERY_COLUMNS if k in d}, "student": student,
+                                 "p_mastery": f"{m.p_mastery:.4f}",
+                                 **{k: str(d[k]).lower() for k in ("enough_evidence", "mastered", "latest_failed")}})
+                n += 1
+    return n

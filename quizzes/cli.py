@@ -109,20 +109,38 @@ def mastery() -> None:
 @COURSE_OPT
 @DB_OPT
 @click.option("--threshold", type=click.FloatRange(0, 1), default=0.95, show_default=True)
-def mastery_show(student, course, db_url, threshold) -> None:
-    """Mastery per concept for STUDENT and what to review, weakest first."""
-    from quizzes.mastery import review_list
-    items = review_list(_db_url(course, db_url), student, threshold, include_mastered=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of {concept, p_mastery, mastered, n_obs, enough_evidence, latest_failed, status}.")
+def mastery_show(student, course, db_url, threshold, as_json) -> None:
+    """Mastery per concept for STUDENT, with the evidence behind it, and what to review first."""
+    import json
+
+    from quizzes.mastery import MIN_EVIDENCE, mastery_rows, review_list
+    url = _db_url(course, db_url)
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in mastery_rows(url, student, threshold)], indent=1))
+        return
+    items = review_list(url, student, threshold, include_mastered=True)
     click.echo(f"{'concept':30} {'P(mastered)':>11} {'obs':>4}")
     for it in items:
-        mark = "mastered" if it.mastered else ("not assessed yet" if it.n_obs == 0 else "")
-        click.echo(f"{it.concept:30} {it.p_mastery:>11.3f} {it.n_obs:>4}  {mark}")
+        if it.n_obs == 0:
+            shown, mark = "—", "not assessed yet"
+        elif not it.enough_evidence:
+            shown, mark = "—", f"not enough evidence yet (needs {MIN_EVIDENCE} observations)"
+        else:
+            shown = f"{it.p_mastery:.3f}"
+            mark = "mastered" if it.mastered else ("latest graded function failed" if it.latest_failed else "")
+        click.echo(f"{it.concept:30} {shown:>11} {it.n_obs:>4}  {mark}")
     todo = [it for it in items if not it.mastered]
     if todo:
         click.echo("\nReview next:")
     for it in todo[:5]:
         where = "; ".join(f"{s['assignment']}: {s['section']}" for s in it.sections) or "quiz only"
-        click.echo(f"- {it.name} (P = {it.p_mastery:.2f}): notebook {where}; "
+        why = ("a graded function failed in your latest submission" if it.latest_failed
+               else "not assessed yet" if it.n_obs == 0
+               else f"P = {it.p_mastery:.2f} from {it.n_obs} observations" if it.enough_evidence
+               else f"only {it.n_obs} observation(s) so far")
+        click.echo(f"- {it.name} ({why}): notebook {where}; "
                    f"practise: deepgrade quiz practice --week {it.week} --concept {it.concept} "
                    f"({len(it.questions)} questions)")
 
@@ -132,10 +150,15 @@ def mastery_show(student, course, db_url, threshold) -> None:
 @DB_OPT
 @click.option("--min-students", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--min-obs", type=click.IntRange(min=1), default=100, show_default=True)
-def mastery_refit(course, db_url, min_students, min_obs) -> None:
-    """EM refit of (prior, learn, guess, slip) per concept from the observation log."""
+@click.option("--forgetting", type=click.Choice(["auto", "off"]), default="auto", show_default=True,
+              help="auto: model forgetting where it predicts held-out students better.")
+def mastery_refit(course, db_url, min_students, min_obs, forgetting) -> None:
+    """EM refit per concept (prior, learn, forget; guess and slip per item type) from the observations."""
     from quizzes.mastery import refit
-    for r in refit(_db_url(course, db_url), min_students, min_obs):
-        extra = (f" prior={r.params.prior:.3f} learn={r.params.learn:.3f} guess={r.params.guess:.3f} "
-                 f"slip={r.params.slip:.3f}") if r.params else ""
+    for r in refit(_db_url(course, db_url), min_students, min_obs, forgetting=forgetting):
+        extra = ""
+        if r.params:
+            p = r.params
+            extra = (f" prior={p.prior:.3f} learn={p.learn:.3f} forget={p.forget:.3f} "
+                     + " ".join(f"{t}:guess={p.guess[t]:.3f},slip={p.slip[t]:.3f}" for t in sorted(p.guess)))
         click.echo(f"{r.concept}: {r.status} ({r.reason}){extra}")

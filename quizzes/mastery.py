@@ -1,52 +1,79 @@
-"""Concept mastery per student from graded checks (code and quiz), stored beside the gradebook.
+"""Concept mastery per student from graded work (code and quiz), stored beside the gradebook.
 
-    record_result(db_url, result)      after each SubmissionResult is written (gradebook/runner)
-    mastery_table(db_url, student)     {concept: (p_mastery, n_obs)}
-    review_list(db_url, student)       concepts to review, weakest first, with questions and sections
-    refit(db_url)                      EM refit of (prior, learn, guess, slip) per concept
+    record_evidence(conn, result, submitted_at=)  inside the caller's transaction (never commits)
+    record_result(db_url, result)                 the same in its own transaction
+    mastery_rows(db_url, student)                 [ConceptMastery] for every concept of the concept map
+    review_list(db_url, student)                  concepts to review, most urgent first
+    refit(db_url) / refit_if_ready(db_url)        EM fit per concept on a snapshot, short write
+
+Evidence model (DESIGN.md "Mastery"): one *item* per graded function of a code submission (all of
+the function's checks passed or not; a function whose checks are all gated -- structure, visible
+example -- carries no evidence) and one per quiz question. Each item outcome of a submission is an
+*attempt* (``dg_attempts``, unique per student, assignment, item, checksum). Attempts of one item
+are ordered by submission time; an attempt becomes an *observation* (``dg_observations``, one row per
+concept of the item) only when its outcome differs from the item's previous attempt, so re-saving or
+resubmitting unchanged work adds nothing. ``dg_mastery`` is always the replay of the stored
+observations in submission-time order, whatever order the submissions were graded in.
 
 Tables (any SQLAlchemy URL; by default the course gradebook, sqlite):
-  dg_observations   one row per (student, assignment, check name, checksum, concept): correct,
-                    kind (guess class: single:k, multi:k, truefalse, numeric, param_numeric, code)
-  dg_mastery        (student, concept) -> p_mastery, n_obs
-  dg_bkt_params     concept -> fitted prior, learn, guess, slip (absent: defaults of quizzes.bkt)
+  dg_attempts       student, assignment, item, checksum -> submitted_at, position, kind, concepts, correct
+  dg_observations   student, concept, assignment, item, checksum -> submitted_at, position, kind, correct
+  dg_mastery        (student, concept) -> p_mastery, n_obs, latest_failed
+  dg_bkt_params     concept -> prior, learn, forget, guess/slip per item type (JSON), fit statistics
   dg_quiz_responses one row per (student, assignment, question, checksum): attempt, response, correct
-
-Idempotency: re-recording the same submission (same checksum) changes nothing; a changed outcome
-for an existing key replaces the observation and replays that student's concept from the log.
-A new observation is applied with one constant-time BKT update.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterable
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, select)
+                        create_engine, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from autograder.result import SubmissionResult
 from quizzes import bkt
 
 THRESHOLD = 0.95
+MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet", never "mastered"
 MIN_STUDENTS_FOR_REFIT = 20
 MIN_OBS_FOR_REFIT = 100
+REFIT_GROWTH = 1.2               # refit_if_ready: refit a fitted concept once its data grew by 20 %
+GATED_SUFFIXES = (".structure", ".fixed")   # used only when an assignment's suite is unknown
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 
-observations = Table(
-    "dg_observations", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("student", String(128), nullable=False, index=True),
-    Column("concept", String(64), nullable=False, index=True),
-    Column("assignment", String(128), nullable=False),
-    Column("check_name", String(256), nullable=False),
-    Column("checksum", String(128), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("correct", Boolean, nullable=False),
+
+def _item_columns() -> list[Column]:
+    """Columns naming one item outcome of one submission (shared by attempts and observations)."""
+    return [Column("id", Integer, primary_key=True, autoincrement=True),
+            Column("student", String(128), nullable=False, index=True),
+            Column("assignment", String(128), nullable=False),
+            Column("item", String(256), nullable=False),              # graded function or question id
+            Column("checksum", String(128), nullable=False),
+            Column("submitted_at", String(32), nullable=False),       # time_key(): sortable UTC text
+            Column("position", Integer, nullable=False),              # order inside the submission
+            Column("kind", String(32), nullable=False),
+            Column("correct", Boolean, nullable=False)]
+
+
+attempts = Table(
+    "dg_attempts", metadata, *_item_columns(),
+    Column("concepts", Text, nullable=False),          # JSON list of concept ids
     Column("recorded_at", String(40), nullable=False),
-    UniqueConstraint("student", "assignment", "check_name", "checksum", "concept", name="uq_dg_observation"),
+    UniqueConstraint("student", "assignment", "item", "checksum", name="uq_dg_attempt"),
+)
+
+observations = Table(
+    "dg_observations", metadata, *_item_columns(),
+    Column("concept", String(64), nullable=False, index=True),
+    UniqueConstraint("student", "assignment", "item", "checksum", "concept", name="uq_dg_observation2"),
 )
 
 mastery = Table(
@@ -55,6 +82,7 @@ mastery = Table(
     Column("concept", String(64), primary_key=True),
     Column("p_mastery", Float, nullable=False),
     Column("n_obs", Integer, nullable=False),
+    Column("latest_failed", Boolean, nullable=False),
     Column("updated_at", String(40), nullable=False),
 )
 
@@ -63,11 +91,13 @@ bkt_params = Table(
     Column("concept", String(64), primary_key=True),
     Column("prior", Float, nullable=False),
     Column("learn", Float, nullable=False),
-    Column("guess", Float, nullable=False),
-    Column("slip", Float, nullable=False),
+    Column("forget", Float, nullable=False),
+    Column("guess", Text, nullable=False),             # JSON {item type: guess}
+    Column("slip", Text, nullable=False),              # JSON {item type: slip}
     Column("n_students", Integer, nullable=False),
     Column("n_obs", Integer, nullable=False),
     Column("loglik", Float, nullable=False),
+    Column("selection", Text, nullable=False),         # JSON: held-out log-likelihoods, forgetting chosen
     Column("fitted_at", String(40), nullable=False),
 )
 
@@ -86,6 +116,8 @@ quiz_responses = Table(
 )
 
 _ENGINES: dict[str, Engine] = {}
+_READY: set[str] = set()
+_NBGRADER_TABLES: dict[str, bool] = {}
 
 
 def engine_for(db_url: str) -> Engine:
@@ -94,47 +126,112 @@ def engine_for(db_url: str) -> Engine:
     if eng is None:
         kwargs = {"connect_args": {"timeout": 30}} if db_url.startswith("sqlite") else {}
         eng = create_engine(db_url, **kwargs)
-        metadata.create_all(eng)
+        with eng.begin() as conn:
+            _ensure_tables(conn)
         _ENGINES[db_url] = eng
     return eng
+
+
+#: tables of the earlier evidence model (one observation per check), recognised by a missing column
+LEGACY_MARKERS = {"dg_observations": "item", "dg_mastery": "latest_failed", "dg_bkt_params": "forget"}
+
+
+def _ensure_tables(conn: Connection) -> None:
+    """Create our tables on this connection's database once per process (inside its transaction).
+
+    Tables of the earlier evidence model are derived data: they are dropped, recreated, and the
+    evidence is rebuilt from the recorded results (``dg_results``) with nbgrader's submission times."""
+    key = conn.engine.url.render_as_string(hide_password=False)
+    if key in _READY:
+        return
+    insp = inspect(conn)
+    legacy = [t for t, col in LEGACY_MARKERS.items()
+              if insp.has_table(t) and col not in {c["name"] for c in insp.get_columns(t)}]
+    for t in legacy:
+        conn.execute(text(f"DROP TABLE {t}"))
+    metadata.create_all(conn)
+    _READY.add(key)
+    if legacy:
+        log.warning("mastery tables of the earlier evidence model replaced (%s); rebuilt %d results",
+                    ", ".join(legacy), rebuild(conn))
+
+
+def rebuild(conn: Connection) -> int:
+    """Record the evidence of every result in ``dg_results`` again (inside the caller's transaction),
+    each at nbgrader's submission time when the gradebook has it; returns the number of results."""
+    if not inspect(conn).has_table("dg_results"):
+        return 0
+    rows = conn.execute(text("SELECT result_json FROM dg_results")).scalars().all()
+    for doc in rows:
+        res = SubmissionResult.from_json(doc)
+        record_evidence(conn, res, submitted_at=_as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
+    return len(rows)
+
+
+def _as_datetime(stamp: dt.datetime | str | None) -> dt.datetime | None:
+    key = time_key(stamp)
+    return dt.datetime.fromisoformat(key) if key else None
 
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def time_key(when: dt.datetime | str | None) -> str | None:
+    """A fixed-width UTC string that sorts like the time (naive datetimes are UTC, as nbgrader's)."""
+    if when is None or when == "":
+        return None
+    if isinstance(when, str):
+        s = when.strip().replace(" UTC", "").replace("Z", "+00:00")
+        try:
+            when = dt.datetime.fromisoformat(s)
+        except ValueError:
+            return None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 # ------------------------------------------------------------------------------------------------
 # parameters
 # ------------------------------------------------------------------------------------------------
 
+def _params_from_row(row) -> bkt.BKTParams:
+    return bkt.BKTParams(row["prior"], row["learn"], row["forget"], json.loads(row["guess"]),
+                         json.loads(row["slip"]))
+
+
 def params_for(conn: Connection, concept: str) -> bkt.BKTParams:
     row = conn.execute(select(bkt_params).where(bkt_params.c.concept == concept)).mappings().first()
-    if row is None:
-        return bkt.BKTParams()
-    return bkt.BKTParams(row["prior"], row["learn"], row["guess"], row["slip"])
-
-
-def _guess(params: bkt.BKTParams, kind: str) -> float:
-    return params.guess if params.guess is not None else bkt.guess_for(kind)
+    return bkt.BKTParams() if row is None else _params_from_row(row)
 
 
 # ------------------------------------------------------------------------------------------------
-# recording
+# evidence of one result
 # ------------------------------------------------------------------------------------------------
 
-def _as_result(result: Any):
-    from autograder.result import SubmissionResult
+@dataclass(frozen=True)
+class Evidence:
+    """One item outcome of one submission: a graded function or a quiz question."""
+    item: str
+    kind: str                   # code | single:k | multi:k | truefalse | numeric | param_numeric
+    concepts: tuple[str, ...]
+    correct: bool
+    position: int               # order of the item inside the submission
+
+
+def _as_result(result: Any) -> SubmissionResult:
     if isinstance(result, SubmissionResult):
         return result
     if isinstance(result, dict):
         return SubmissionResult.from_dict(result)
     if hasattr(result, "to_dict"):
         return SubmissionResult.from_dict(result.to_dict())
-    raise TypeError(f"record_result needs a SubmissionResult, got {type(result).__name__}")
+    raise TypeError(f"mastery needs a SubmissionResult, got {type(result).__name__}")
 
 
 def check_kind(assignment: str, check_name: str) -> str:
-    """Guess class of a check: quiz questions by type and option count, everything else ``code``."""
+    """Observation kind of a check: quiz questions by type and option count, everything else ``code``."""
     if assignment.startswith("quiz_"):
         from quizzes.grading import question_for_check
         q = question_for_check(check_name)
@@ -143,37 +240,44 @@ def check_kind(assignment: str, check_name: str) -> str:
     return "code"
 
 
-def _set_mastery(conn: Connection, student: str, concept: str, p: float, n: int) -> None:
-    key = (mastery.c.student == student) & (mastery.c.concept == concept)
-    if conn.execute(select(mastery.c.student).where(key)).first():
-        conn.execute(mastery.update().where(key).values(p_mastery=p, n_obs=n, updated_at=_now()))
-    else:
-        conn.execute(mastery.insert().values(student=student, concept=concept, p_mastery=p, n_obs=n,
-                                             updated_at=_now()))
+def gated_checks(assignment: str) -> set[str] | None:
+    """Names of the checks of ``assignment`` that carry no evidence alone (None: suite unknown)."""
+    # imported here: loading a suite imports the reference modules (~0.2 s), needed only for code results
+    from autograder.checks import CODE_ASSIGNMENTS, code_suite
+    if assignment not in CODE_ASSIGNMENTS:
+        return None
+    return {spec.name for spec in code_suite(assignment).checks if spec.gated}
 
 
-def replay(conn: Connection, student: str, concept: str) -> float:
-    """Recompute P(L) of (student, concept) from the observation log, in recording order."""
-    params = params_for(conn, concept)
-    rows = conn.execute(select(observations.c.correct, observations.c.kind)
-                        .where((observations.c.student == student) & (observations.c.concept == concept))
-                        .order_by(observations.c.id)).all()
-    p = bkt.trace([(bool(r.correct), bkt.guess_for(r.kind)) for r in rows], params)
-    _set_mastery(conn, student, concept, p, len(rows))
-    return p
+def evidence_items(result: SubmissionResult) -> list[Evidence]:
+    """The evidence in one gradable result: one item per graded function (code) or question (quiz)."""
+    out: list[Evidence] = []
+    if result.assignment.startswith("quiz_"):
+        from quizzes.grading import question_for_check
+        for i, c in enumerate(result.checks):
+            q = question_for_check(c.name)
+            if q is not None and (c.concepts or q.concepts):
+                out.append(Evidence(q.id, check_kind(result.assignment, c.name), tuple(c.concepts or q.concepts),
+                                    bool(c.passed), i))
+        return out
+    gated = gated_checks(result.assignment)
+    by_function: dict[str, list] = {}
+    for c in result.checks:
+        by_function.setdefault(c.function, []).append(c)
+    for i, (function, checks) in enumerate(by_function.items()):
+        informative = [c for c in checks if (c.name not in gated if gated is not None
+                                             else not c.name.endswith(GATED_SUFFIXES))]
+        concepts = tuple(dict.fromkeys(k for c in checks for k in c.concepts))
+        if informative and concepts:
+            out.append(Evidence(function, "code", concepts, all(c.passed for c in checks), i))
+    return out
 
 
-def _observe(conn: Connection, student: str, concept: str, kind: str, correct: bool) -> None:
-    """One constant-time BKT step from the stored P(L) (prior if none)."""
-    params = params_for(conn, concept)
-    row = conn.execute(select(mastery.c.p_mastery, mastery.c.n_obs).where(
-        (mastery.c.student == student) & (mastery.c.concept == concept))).first()
-    p, n = (row.p_mastery, row.n_obs) if row else (params.prior, 0)
-    p = bkt.update(p, correct, params.learn, _guess(params, kind), params.slip)
-    _set_mastery(conn, student, concept, p, n + 1)
+# ------------------------------------------------------------------------------------------------
+# recording
+# ------------------------------------------------------------------------------------------------
 
-
-def _record_response(conn: Connection, result, check) -> None:
+def _record_response(conn: Connection, result: SubmissionResult, check) -> None:
     from quizzes.grading import make_variant, question_for_check, response_from_check
     q = question_for_check(check.name)
     if q is None:
@@ -186,64 +290,214 @@ def _record_response(conn: Connection, result, check) -> None:
     if existing:
         conn.execute(quiz_responses.update().where(quiz_responses.c.id == existing.id).values(**values))
         return
-    attempts = conn.execute(select(quiz_responses.c.attempt).where(base)).scalars().all()
+    attempts_so_far = conn.execute(select(quiz_responses.c.attempt).where(base)).scalars().all()
     conn.execute(quiz_responses.insert().values(student=result.student, assignment=result.assignment,
                                                 question=q.id, checksum=result.checksum,
-                                                attempt=max(attempts, default=0) + 1, **values))
+                                                attempt=max(attempts_so_far, default=0) + 1, **values))
 
 
-def record_result(db_url: str, result: Any) -> int:
-    """Update mastery (and quiz responses) from one SubmissionResult; returns new observations.
+def _store_attempt(conn: Connection, res: SubmissionResult, ev: Evidence, when: str) -> None:
+    key = ((attempts.c.student == res.student) & (attempts.c.assignment == res.assignment)
+           & (attempts.c.item == ev.item) & (attempts.c.checksum == res.checksum))
+    values = dict(submitted_at=when, position=ev.position, kind=ev.kind, concepts=json.dumps(list(ev.concepts)),
+                  correct=ev.correct)
+    row = conn.execute(select(attempts).where(key)).mappings().first()
+    if row is None:
+        conn.execute(attempts.insert().values(student=res.student, assignment=res.assignment, item=ev.item,
+                                              checksum=res.checksum, recorded_at=_now(), **values))
+    elif any(row[k] != v for k, v in values.items()):
+        conn.execute(attempts.update().where(attempts.c.id == row["id"]).values(recorded_at=_now(), **values))
 
-    Every check with concepts is one observation per concept. Safe to call again for the same
-    submission: keys (student, assignment, check name, checksum, concept) are never counted twice.
+
+def _derive(conn: Connection, student: str, assignment: str, item: str) -> tuple[int, set[str]]:
+    """Rebuild the observations of one item from its attempts; returns (net new rows, concepts touched).
+
+    Attempts in submission-time order; an attempt is an observation when its outcome differs from the
+    previous attempt's (the first attempt always is)."""
+    key_a = (attempts.c.student == student) & (attempts.c.assignment == assignment) & (attempts.c.item == item)
+    rows = conn.execute(select(attempts).where(key_a)
+                        .order_by(attempts.c.submitted_at, attempts.c.checksum)).mappings().all()
+    wanted: dict[tuple[str, str], dict] = {}
+    previous = None
+    for a in rows:
+        if previous is not None and bool(a["correct"]) == previous:
+            continue
+        previous = bool(a["correct"])
+        for concept in json.loads(a["concepts"]):
+            wanted[(a["checksum"], concept)] = dict(submitted_at=a["submitted_at"], position=a["position"],
+                                                    kind=a["kind"], correct=bool(a["correct"]))
+    key_o = ((observations.c.student == student) & (observations.c.assignment == assignment)
+             & (observations.c.item == item))
+    have = {(r["checksum"], r["concept"]): r for r in conn.execute(select(observations).where(key_o)).mappings()}
+    stale = {k for k, r in have.items() if k not in wanted or any(r[f] != v for f, v in wanted[k].items())}
+    for k in stale:
+        conn.execute(observations.delete().where(observations.c.id == have[k]["id"]))
+    for k, values in wanted.items():
+        if k not in have or k in stale:
+            conn.execute(observations.insert().values(student=student, assignment=assignment, item=item,
+                                                      checksum=k[0], concept=k[1], **values))
+    touched = {k[1] for k in stale} | {k[1] for k in wanted if k not in have}
+    return len(wanted) - len(have), touched
+
+
+def _ordered(rows: Iterable) -> list:
+    """Observations in submission-time order (ties: assignment, position in the submission, item)."""
+    return sorted(rows, key=lambda r: (r.submitted_at, r.assignment, r.position, r.item, r.checksum))
+
+
+def _latest_failed(rows: list) -> bool:
+    """True when a graded function on the concept fails in the student's latest code submission
+    (a function's state carries over from its last observation: unchanged work adds none)."""
+    code = [r for r in rows if r.kind == "code"]
+    if not code:
+        return False
+    state = {}
+    for r in code:
+        state[(r.assignment, r.item)] = bool(r.correct)
+    latest = code[-1].assignment
+    return not all(ok for (a, _), ok in state.items() if a == latest)
+
+
+def _set_mastery(conn: Connection, student: str, concept: str, rows: list, params: bkt.BKTParams) -> None:
+    p = bkt.trace([(bool(r.correct), r.kind) for r in rows], params)
+    values = dict(p_mastery=p, n_obs=len(rows), latest_failed=_latest_failed(rows), updated_at=_now())
+    key = (mastery.c.student == student) & (mastery.c.concept == concept)
+    if conn.execute(select(mastery.c.student).where(key)).first():
+        conn.execute(mastery.update().where(key).values(**values))
+    else:
+        conn.execute(mastery.insert().values(student=student, concept=concept, **values))
+
+
+def _obs_columns():
+    return (observations.c.student, observations.c.concept, observations.c.assignment, observations.c.item,
+            observations.c.checksum, observations.c.submitted_at, observations.c.position,
+            observations.c.kind, observations.c.correct)
+
+
+def replay(conn: Connection, student: str, concept: str) -> float:
+    """Recompute and store P(L) of (student, concept) from its observations in submission-time order."""
+    rows = _ordered(conn.execute(select(*_obs_columns()).where(
+        (observations.c.student == student) & (observations.c.concept == concept))).all())
+    params = params_for(conn, concept)
+    _set_mastery(conn, student, concept, rows, params)
+    return bkt.trace([(bool(r.correct), r.kind) for r in rows], params)
+
+
+def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+    """Write one result's evidence inside the caller's open transaction (never commits).
+
+    ``submitted_at``: nbgrader's submission time (None: ``result.graded_at``). Returns the number of
+    new observations (net: an attempt that makes a later identical one redundant counts nothing).
     """
     res = _as_result(result)
     if not res.gradable:
         return 0
-    added = 0
-    replays: set[str] = set()
-    with engine_for(db_url).begin() as conn:
+    _ensure_tables(conn)
+    when = time_key(submitted_at) or time_key(res.graded_at) or time_key(dt.datetime.now(dt.timezone.utc))
+    added, touched = 0, set()
+    for ev in evidence_items(res):
+        _store_attempt(conn, res, ev, when)
+        n, concepts = _derive(conn, res.student, res.assignment, ev.item)
+        added += n
+        touched |= concepts
+    if res.assignment.startswith("quiz_"):
         for check in res.checks:
-            kind = check_kind(res.assignment, check.name)
-            for concept in check.concepts:
-                key = ((observations.c.student == res.student) & (observations.c.assignment == res.assignment)
-                       & (observations.c.check_name == check.name) & (observations.c.checksum == res.checksum)
-                       & (observations.c.concept == concept))
-                row = conn.execute(select(observations.c.id, observations.c.correct).where(key)).first()
-                if row is not None:
-                    if bool(row.correct) != bool(check.passed):
-                        conn.execute(observations.update().where(observations.c.id == row.id)
-                                     .values(correct=bool(check.passed), kind=kind, recorded_at=_now()))
-                        replays.add(concept)
-                    continue
-                conn.execute(observations.insert().values(
-                    student=res.student, concept=concept, assignment=res.assignment, check_name=check.name,
-                    checksum=res.checksum, kind=kind, correct=bool(check.passed), recorded_at=_now()))
-                added += 1
-                if concept not in replays:
-                    _observe(conn, res.student, concept, kind, bool(check.passed))
-            if res.assignment.startswith("quiz_"):
-                _record_response(conn, res, check)
-        for concept in replays:
-            replay(conn, res.student, concept)
-    return added
+            _record_response(conn, res, check)
+    for concept in sorted(touched):
+        replay(conn, res.student, concept)
+    return max(0, added)
+
+
+def _nbgrader_timestamp(conn: Connection, student: str, assignment: str) -> dt.datetime | str | None:
+    """nbgrader's submission timestamp of (student, assignment) when the gradebook holds one."""
+    key = conn.engine.url.render_as_string(hide_password=False)
+    if key not in _NBGRADER_TABLES:        # a failing query would abort the caller's transaction
+        _NBGRADER_TABLES[key] = inspect(conn).has_table("submitted_assignment")
+    if not _NBGRADER_TABLES[key]:
+        return None
+    try:
+        return conn.execute(text(
+            "SELECT s.timestamp FROM submitted_assignment s JOIN assignment a ON s.assignment_id = a.id "
+            "WHERE s.student_id = :student AND a.name = :assignment"),
+            {"student": student, "assignment": assignment}).scalar()
+    except SQLAlchemyError:
+        return None
+
+
+def record_result(db_url: str, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+    """:func:`record_evidence` in its own transaction. Without ``submitted_at`` the submission time is
+    read from nbgrader's gradebook when it has one (same database), else ``result.graded_at``."""
+    res = _as_result(result)
+    with engine_for(db_url).begin() as conn:
+        if submitted_at is None and res.gradable:
+            submitted_at = _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment))
+        return record_evidence(conn, res, submitted_at=submitted_at)
 
 
 # ------------------------------------------------------------------------------------------------
 # reading
 # ------------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ConceptMastery:
+    """What a report or export shows for one (student, concept)."""
+    student: str
+    concept: str
+    p_mastery: float
+    n_obs: int
+    latest_failed: bool
+    threshold: float = THRESHOLD
+
+    @property
+    def enough_evidence(self) -> bool:
+        return self.n_obs >= MIN_EVIDENCE
+
+    @property
+    def mastered(self) -> bool:
+        """Shown as mastered: above the threshold, on enough evidence, and no graded function on the
+        concept failing in the latest code submission."""
+        return self.p_mastery >= self.threshold and self.enough_evidence and not self.latest_failed
+
+    @property
+    def status(self) -> str:
+        if self.n_obs == 0:
+            return "not assessed yet"
+        if not self.enough_evidence:
+            return "not enough evidence yet"
+        return "mastered" if self.mastered else "not mastered yet"
+
+    def to_dict(self) -> dict:
+        return {"concept": self.concept, "p_mastery": round(self.p_mastery, 6), "mastered": self.mastered,
+                "n_obs": self.n_obs, "enough_evidence": self.enough_evidence,
+                "latest_failed": self.latest_failed, "status": self.status}
+
+
+def class_mastery(db_url: str, students: Iterable[str] | None = None,
+                  threshold: float = THRESHOLD) -> dict[str, list[ConceptMastery]]:
+    """{student: [ConceptMastery for every concept of the concept map, in course order]}; students
+    default to everyone with evidence."""
+    from quizzes.schema import load_concepts
+    concepts = list(load_concepts())
+    with engine_for(db_url).connect() as conn:
+        stored: dict[str, dict[str, Any]] = {}
+        for r in conn.execute(select(mastery)):
+            stored.setdefault(r.student, {})[r.concept] = r
+        priors = {c: params_for(conn, c).prior for c in concepts}
+    out = {}
+    for s in (sorted(stored) if students is None else students):
+        rows = stored.get(s, {})
+        out[s] = [ConceptMastery(s, c, rows[c].p_mastery, rows[c].n_obs, bool(rows[c].latest_failed), threshold)
+                  if c in rows else ConceptMastery(s, c, priors[c], 0, False, threshold) for c in concepts]
+    return out
+
+
+def mastery_rows(db_url: str, student: str, threshold: float = THRESHOLD) -> list[ConceptMastery]:
+    return class_mastery(db_url, [student], threshold)[student]
+
+
 def mastery_table(db_url: str, student: str) -> dict[str, tuple[float, int]]:
     """{concept: (P(mastered), number of observations)} for every concept of the concept map."""
-    from quizzes.schema import load_concepts
-    with engine_for(db_url).connect() as conn:
-        rows = {r.concept: (r.p_mastery, r.n_obs) for r in
-                conn.execute(select(mastery).where(mastery.c.student == student))}
-        out = {}
-        for cid in load_concepts():
-            out[cid] = rows.get(cid) or (params_for(conn, cid).prior, 0)
-    return out
+    return {m.concept: (m.p_mastery, m.n_obs) for m in mastery_rows(db_url, student)}
 
 
 @dataclass(frozen=True)
@@ -256,25 +510,27 @@ class ReviewItem:
     mastered: bool
     questions: tuple[str, ...]      # practice pool question ids for this concept
     sections: tuple[dict, ...]      # notebook sections (assignment, section, functions)
+    latest_failed: bool = False
+    enough_evidence: bool = True
 
 
 def review_list(db_url: str, student: str, threshold: float = THRESHOLD,
                 include_mastered: bool = False) -> list[ReviewItem]:
-    """Concepts below ``threshold`` ordered by lowest mastery (concepts with no observations yet come
-    last), each pointing at practice questions and notebook sections."""
+    """Concepts not shown as mastered, most urgent first: a graded function on the concept failing in
+    the latest submission, then lowest mastery; concepts without evidence come last. Each points at
+    practice questions and notebook sections."""
     from quizzes.practice import practice_pool
     from quizzes.schema import load_concepts
     concepts = load_concepts()
-    table = mastery_table(db_url, student)
     items = []
-    for cid, (p, n) in table.items():
-        c = concepts[cid]
-        if p >= threshold and not include_mastered:
+    for m in mastery_rows(db_url, student, threshold):
+        if m.mastered and not include_mastered:
             continue
-        qs = tuple(q.id for q in practice_pool(c.week) if cid in q.concepts)
-        items.append(ReviewItem(cid, c.name, c.week, p, n, p >= threshold, qs, c.practice))
-    # assessed concepts first (lowest mastery first), then concepts without any evidence yet
-    items.sort(key=lambda it: (it.n_obs == 0, it.p_mastery, it.concept))
+        c = concepts[m.concept]
+        qs = tuple(q.id for q in practice_pool(c.week) if m.concept in q.concepts)
+        items.append(ReviewItem(m.concept, c.name, c.week, m.p_mastery, m.n_obs, m.mastered, qs, c.practice,
+                                m.latest_failed, m.enough_evidence))
+    items.sort(key=lambda it: (it.n_obs == 0, it.mastered, not it.latest_failed, it.p_mastery, it.concept))
     return items
 
 
@@ -288,35 +544,135 @@ class RefitReport:
     status: str            # "fitted" | "skipped"
     reason: str
     params: bkt.BKTParams | None = None
+    forgetting: bool = False
+
+
+def _snapshot(db_url: str, concepts: list[str] | None) -> tuple[dict[str, dict[str, list]], dict]:
+    """({concept: {student: ordered observation rows}}, {concept: stored params row}) in one short read."""
+    with engine_for(db_url).connect() as conn:
+        q = select(*_obs_columns())
+        if concepts:
+            q = q.where(observations.c.concept.in_(concepts))
+        rows = conn.execute(q).all()
+        fitted = {r["concept"]: dict(r) for r in conn.execute(select(bkt_params)).mappings()}
+    per: dict[str, dict[str, list]] = {}
+    for r in rows:
+        per.setdefault(r.concept, {}).setdefault(r.student, []).append(r)
+    return {c: {s: _ordered(v) for s, v in by.items()} for c, by in per.items()}, fitted
+
+
+def _write_fit(conn: Connection, concept: str, sel: bkt.Selection, n_students: int, n_obs: int) -> None:
+    p = sel.result.params
+    values = dict(prior=p.prior, learn=p.learn, forget=p.forget, guess=json.dumps(dict(p.guess)),
+                  slip=json.dumps(dict(p.slip)), n_students=n_students, n_obs=n_obs, loglik=sel.result.loglik,
+                  selection=json.dumps({"forgetting": sel.forgetting, "heldout_no_forget": sel.heldout_no_forget,
+                                        "heldout_forget": sel.heldout_forget}),
+                  fitted_at=_now())
+    if conn.execute(select(bkt_params.c.concept).where(bkt_params.c.concept == concept)).first():
+        conn.execute(bkt_params.update().where(bkt_params.c.concept == concept).values(**values))
+    else:
+        conn.execute(bkt_params.insert().values(concept=concept, **values))
+    rows = conn.execute(select(*_obs_columns()).where(observations.c.concept == concept)).all()
+    per: dict[str, list] = {}
+    for r in rows:                       # replay from what is stored now (grading may have added some)
+        per.setdefault(r.student, []).append(r)
+    for student, seq in per.items():
+        _set_mastery(conn, student, concept, _ordered(seq), p)
 
 
 def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int = MIN_OBS_FOR_REFIT,
-          concepts: list[str] | None = None) -> list[RefitReport]:
-    """EM refit per concept with enough data, then replay every student's mastery of that concept."""
-    reports = []
-    with engine_for(db_url).begin() as conn:
-        names = concepts or sorted(set(conn.execute(select(observations.c.concept)).scalars()))
-        for concept in names:
-            rows = conn.execute(select(observations.c.student, observations.c.correct)
-                                .where(observations.c.concept == concept).order_by(observations.c.id)).all()
-            seqs: dict[str, list[int]] = {}
-            for r in rows:
-                seqs.setdefault(r.student, []).append(int(bool(r.correct)))
-            if len(seqs) < min_students or len(rows) < min_obs:
-                reports.append(RefitReport(concept, "skipped",
-                                           f"{len(seqs)} students / {len(rows)} observations "
-                                           f"(need {min_students} / {min_obs})"))
-                continue
-            result = bkt.fit(list(seqs.values()), params_for(conn, concept))
-            p = result.params
-            values = dict(prior=p.prior, learn=p.learn, guess=p.guess, slip=p.slip, n_students=len(seqs),
-                          n_obs=len(rows), loglik=result.loglik, fitted_at=_now())
-            if conn.execute(select(bkt_params.c.concept).where(bkt_params.c.concept == concept)).first():
-                conn.execute(bkt_params.update().where(bkt_params.c.concept == concept).values(**values))
-            else:
-                conn.execute(bkt_params.insert().values(concept=concept, **values))
-            for student in seqs:
-                replay(conn, student, concept)
-            reports.append(RefitReport(concept, "fitted", f"{len(seqs)} students, {len(rows)} observations, "
-                                       f"{result.iterations} EM iterations", p))
+          concepts: list[str] | None = None, *, forgetting: str = "auto", only_grown: bool = False,
+          seed: int = 0) -> list[RefitReport]:
+    """EM fit per concept with enough data (several starts; forgetting ``"auto"``: kept when it predicts
+    held-out students better, ``"off"``: never), then every student's mastery of the concept replayed.
+
+    The fit runs on a snapshot read in one short transaction; parameters and replayed states are
+    written in one short transaction, so grading is never blocked for the length of a fit.
+    ``only_grown``: skip concepts whose data has not grown by REFIT_GROWTH since their last fit.
+    """
+    snap, fitted = _snapshot(db_url, concepts)
+    names = concepts or sorted(snap)
+    reports, results = [], []
+    for concept in names:
+        seqs = snap.get(concept, {})
+        n_obs = sum(len(v) for v in seqs.values())
+        if len(seqs) < min_students or n_obs < min_obs:
+            reports.append(RefitReport(concept, "skipped", f"{len(seqs)} students / {n_obs} observations "
+                                       f"(need {min_students} / {min_obs})"))
+            continue
+        old = fitted.get(concept)
+        if only_grown and old is not None and n_obs < REFIT_GROWTH * old["n_obs"]:
+            reports.append(RefitReport(concept, "skipped", f"fitted on {old['n_obs']} observations, "
+                                       f"{n_obs} now"))
+            continue
+        # students in a fixed order: the fit (its folds, its ties) must not depend on grading order
+        data = [[(bool(r.correct), r.kind) for r in seqs[student]] for student in sorted(seqs)]
+        start = _params_from_row(old) if old else None
+        if forgetting == "off":
+            sel = bkt.Selection(bkt.fit(data, start, seed=seed), False, None, None)
+        else:
+            sel = bkt.select_and_fit(data, start, seed=seed)
+        results.append((concept, sel, len(seqs), n_obs))
+        p = sel.result.params
+        reports.append(RefitReport(concept, "fitted", f"{len(seqs)} students, {n_obs} observations, "
+                                   f"{sel.result.iterations} EM iterations, best of {sel.result.starts} starts"
+                                   + (", forgetting" if sel.forgetting else ""), p, sel.forgetting))
+    if results:
+        with engine_for(db_url).begin() as conn:
+            for concept, sel, n_students, n_obs in results:
+                _write_fit(conn, concept, sel, n_students, n_obs)
     return reports
+
+
+def refit_if_ready(db_url: str | None, course_dir: str | Path | None = None) -> list[RefitReport]:
+    """Refit every concept that has enough data and grew since its last fit (``db_url`` None: the
+    course's gradebook); never raises (grading must not fail because of a refit): problems are
+    logged and give an empty list."""
+    try:
+        if db_url is None:
+            from autograder.gradebook import default_db_url
+            db_url = default_db_url(course_dir)
+        return [r for r in refit(db_url, only_grown=True) if r.status == "fitted"]
+    except Exception as exc:  # noqa: BLE001 - the grades are recorded; mastery can be refitted later
+        log.warning("mastery refit failed for %s: %s", db_url, exc)
+        return []
+
+
+# ------------------------------------------------------------------------------------------------
+# audit (demo, validation)
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Audit:
+    """Sanity of the shown flags against the raw evidence (the issue's done-when checks).
+
+    mastered: flags shown; all_failed_latest: flags on a concept whose every graded function failed in
+    the student's latest code submission on it (from the attempts, not the observations);
+    mostly_wrong_last5: flags where most of the last five observations are wrong."""
+    mastered: int
+    all_failed_latest: int
+    mostly_wrong_last5: int
+
+
+def audit(db_url: str, threshold: float = THRESHOLD) -> Audit:
+    shown = {(s, m.concept) for s, rows in class_mastery(db_url, None, threshold).items() for m in rows if m.mastered}
+    with engine_for(db_url).connect() as conn:
+        tries = conn.execute(select(attempts.c.student, attempts.c.assignment, attempts.c.checksum,
+                                    attempts.c.submitted_at, attempts.c.concepts, attempts.c.correct)
+                             .where(attempts.c.kind == "code")).all()
+        obs = conn.execute(select(*_obs_columns())).all()
+    latest: dict[tuple[str, str], tuple[str, str, str]] = {}
+    outcomes: dict[tuple[str, str, str, str], list[bool]] = {}
+    for t in tries:
+        for c in json.loads(t.concepts):
+            key = (t.student, c)
+            sub = (t.submitted_at, t.assignment, t.checksum)
+            latest[key] = max(latest.get(key, sub), sub)
+            outcomes.setdefault((t.student, c, t.assignment, t.checksum), []).append(bool(t.correct))
+    failed = {k for k, (_, a, cs) in latest.items() if not any(outcomes[(k[0], k[1], a, cs)])}
+    per: dict[tuple[str, str], list] = {}
+    for r in obs:
+        per.setdefault((r.student, r.concept), []).append(r)
+    last5_wrong = {k for k, rows in per.items()
+                   if sum(not r.correct for r in _ordered(rows)[-5:]) * 2 > len(_ordered(rows)[-5:])}
+    return Audit(len(shown), len(shown & failed), len(shown & last5_wrong))

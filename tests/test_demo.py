@@ -48,6 +48,11 @@ def test_demo_end_to_end_small_class(tmp_path):
         assert row, f"no overview row for {o.assignment}"
         assert int(row.group(1)) == len(scores) == 4
         assert float(row.group(3)) == pytest.approx(expected, abs=0.051)
+    # mastery was checked against the simulated truth; no flag on a concept whose functions all failed
+    m = summary.mastery
+    assert m is not None and m.pairs > 0 and 0 <= m.agree <= m.pairs
+    assert m.all_failed_latest == 0 and m.false_mastered <= m.shown_mastered
+    assert (reports / "exports" / "mastery.csv").read_text().startswith("student,concept,p_mastery,n_obs")
     # deterministic for a seed: the same plan gives the same notebooks
     from autograder import classsim
     a = classsim.make_students(4, 7)
@@ -74,3 +79,24 @@ def test_class_plan_is_realistic_and_seeded():
     again = [classsim.plan_submission(s, "optimization", fns, mistakes, np.random.default_rng([3, i]))
              for i, s in enumerate(students)]
     assert [p.choices for p in plans] == [p.choices for p in again]
+
+
+def test_simulated_knowledge_grows_with_practice_and_drives_answers():
+    import numpy as np
+
+    from autograder import classsim
+    students = classsim.make_students(400, 5)
+    k = classsim.Knowledge(students, 5)
+    before = np.mean([k.knows(s.id, "adam") for s in students])
+    for _ in range(3):
+        for s in students:
+            k.practise(s.id, ["adam"])
+    after = np.mean([k.knows(s.id, "adam") for s in students])
+    assert 0.3 < before < after < 1.0
+    strong = [s for s in students if s.ability > 1]
+    weak = [s for s in students if s.ability < -1]
+    assert np.mean([k.knows(s.id, "momentum") for s in strong]) > np.mean([k.knows(s.id, "momentum") for s in weak])
+    knower = next(s for s in students if k.knows(s.id, "adam"))
+    assert k.p_right(knower.id, ["adam"]) == 1 - k.SLIP
+    assert classsim.Knowledge(students, 5).knows(students[0].id, "adam") == \
+        classsim.Knowledge(students, 5).knows(students[0].id, "adam")

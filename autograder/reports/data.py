@@ -23,6 +23,9 @@ class ReviewItem:
     label: str
     mastery: float
     practice: tuple[str, ...] = ()
+    n_obs: int | None = None           # observations behind ``mastery`` (None: not known)
+    enough_evidence: bool = True       # False: show "not enough evidence yet", not the number
+    latest_failed: bool = False        # a graded function on it failed in the latest submission
 
 
 @dataclass
@@ -60,6 +63,9 @@ class ReportData:
     item_stats: quiz item analysis rows (dicts with question, difficulty, point_biserial,
       discrimination, flags, choice_rates), per quiz assignment.
     mistake_descriptions: {mistake id: learner-words description}.
+    evidence: {student: {concept: number of observations behind the estimate}}.
+    latest_failed: {student: concepts with a graded function failing in the latest submission}.
+    min_evidence: fewer observations than this: "not enough evidence yet", never mastered.
     """
     results: list[SubmissionResult]
     mastery: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -68,6 +74,19 @@ class ReportData:
     item_stats: dict[str, list[dict]] = field(default_factory=dict)
     mistake_descriptions: dict[str, str] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
+    evidence: dict[str, dict[str, int]] = field(default_factory=dict)
+    latest_failed: dict[str, set[str]] = field(default_factory=dict)
+    min_evidence: int = 1
+
+    def enough_evidence(self, student: str, concept: str) -> bool:
+        n = self.evidence.get(student, {}).get(concept)
+        return n is None or n >= self.min_evidence
+
+    def is_mastered(self, student: str, concept: str) -> bool:
+        """Shown as mastered: at or above the threshold, on enough evidence, latest functions passing."""
+        p = self.mastery.get(student, {}).get(concept)
+        return (p is not None and p >= self.threshold and self.enough_evidence(student, concept)
+                and concept not in self.latest_failed.get(student, set()))
 
     @property
     def students(self) -> list[str]:
@@ -91,13 +110,14 @@ class ReportData:
                                 self.mistake_descriptions)
 
     def mastery_matrix(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """(n_students, n_concepts) array of P(mastered), NaN where a student has no estimate."""
+        """(n_students, n_concepts) array of P(mastered), NaN where a student has no estimate or not
+        enough evidence for one."""
         students = sorted(self.mastery)
         concepts = list(self.concept_labels) or sorted({c for m in self.mastery.values() for c in m})
         mat = np.full((len(students), len(concepts)), np.nan)
         for i, s in enumerate(students):
             for j, c in enumerate(concepts):
-                if c in self.mastery[s]:
+                if c in self.mastery[s] and self.enough_evidence(s, c):
                     mat[i, j] = self.mastery[s][c]
         return mat, students, concepts
 

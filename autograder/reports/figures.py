@@ -27,22 +27,39 @@ def _to_data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def mastery_bars(mastery: Mapping[str, float], labels: Mapping[str, str], threshold: float) -> str:
-    """Horizontal bars of P(mastered) per concept (lowest first) with the threshold marked.
+def mastery_bars(mastery: Mapping[str, float], labels: Mapping[str, str], threshold: float, *,
+                 evidence: Mapping[str, int] | None = None, min_evidence: int = 1,
+                 mastered: set[str] | None = None, latest_failed: set[str] | None = None) -> str:
+    """Horizontal bars of P(mastered) per concept (lowest first) with the threshold marked; each label
+    carries its number of observations. A concept with fewer than ``min_evidence`` observations is
+    drawn as an empty outline reading "not enough evidence yet" (listed last), never as a number.
 
-    mastery: {concept_id: probability in [0, 1]}; labels: {concept_id: display name}.
+    mastery: {concept_id: probability in [0, 1]}; labels: {concept_id: display name};
+    evidence: {concept_id: observations}; mastered: concepts shown as mastered (default: >= threshold);
+    latest_failed: concepts with a graded function failing in the latest submission (said in the label).
     """
-    items = sorted(mastery.items(), key=lambda kv: kv[1])
-    names = [labels.get(k, k) for k, _ in items]
-    values = np.array([v for _, v in items], dtype=float)
+    from matplotlib.patches import Patch
+    latest_failed = latest_failed or set()
+    evidence = evidence or {}
+    enough = {k: evidence.get(k, min_evidence) >= min_evidence for k in mastery}
+    items = sorted(mastery.items(), key=lambda kv: (not enough[kv[0]], kv[1]))
+    names = [labels.get(k, k) + (f"  (n={evidence[k]})" if k in evidence else "")
+             + ("  latest function failed" if k in latest_failed else "") for k, _ in items]
+    mastered = mastered if mastered is not None else {k for k, v in mastery.items() if v >= threshold}
     fig, ax = plt.subplots(figsize=(7, 0.32 * max(len(items), 3) + 0.9))
-    colors = [PASS_COLOR if v >= threshold else ACCENT for v in values]
-    ax.barh(np.arange(len(values)), values, color=colors)
-    ax.axvline(threshold, color=FAIL_COLOR, linestyle="--", linewidth=1.2, label=f"mastery threshold {threshold:g}")
-    ax.set_yticks(np.arange(len(values)), names, fontsize=8)
+    for i, (k, v) in enumerate(items):
+        if enough[k]:
+            ax.barh(i, v, color=PASS_COLOR if k in mastered else ACCENT)
+        else:
+            ax.barh(i, 1.0, color="none", edgecolor="#999999", linestyle=":")
+            ax.text(0.02, i, "not enough evidence yet", va="center", fontsize=7, color="#666666")
+    line = ax.axvline(threshold, color=FAIL_COLOR, linestyle="--", linewidth=1.2,
+                      label=f"mastery threshold {threshold:g}")
+    ax.set_yticks(np.arange(len(items)), names, fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("estimated probability the concept is mastered")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(handles=[Patch(color=PASS_COLOR, label="mastered"), Patch(color=ACCENT, label="not yet"), line],
+              loc="lower right", fontsize=8)
     return _to_data_uri(fig)
 
 

@@ -23,19 +23,25 @@ def load_report_data(course_dir: str | Path, db_url: str | None = None,
     labels = {cid: c.name for cid, c in concepts.items()}
     students = sorted({r.student for r in results})
     mastery: dict[str, dict[str, float]] = {}
+    evidence: dict[str, dict[str, int]] = {}
+    latest_failed: dict[str, set[str]] = {}
     review: dict[str, list[ReviewItem]] = {}
-    for s in students:
-        table = mastery_mod.mastery_table(db_url, s)
-        observed = {c: p for c, (p, n) in table.items() if n > 0}
+    students = sorted(set(students) | set(mastery_mod.class_mastery(db_url, None, threshold)))
+    for s, rows in mastery_mod.class_mastery(db_url, students, threshold).items():
+        observed = [m for m in rows if m.n_obs > 0]
         if observed:
-            mastery[s] = observed
-        review[s] = [ReviewItem(i.concept, i.name, i.p_mastery, _practice(i))
+            mastery[s] = {m.concept: m.p_mastery for m in observed}
+            evidence[s] = {m.concept: m.n_obs for m in observed}
+            latest_failed[s] = {m.concept for m in observed if m.latest_failed}
+        review[s] = [ReviewItem(i.concept, i.name, i.p_mastery, _practice(i), i.n_obs, i.enough_evidence,
+                                i.latest_failed)
                      for i in mastery_mod.review_list(db_url, s, threshold=threshold) if i.n_obs > 0]
     return ReportData(
         results=results, mastery=mastery, concept_labels=labels, review=review,
         item_stats=item_rows(db_url),
         mistake_descriptions={m.id: m.description for m in MISTAKES.values()},
-        threshold=threshold,
+        threshold=threshold, evidence=evidence, latest_failed=latest_failed,
+        min_evidence=mastery_mod.MIN_EVIDENCE,
     )
 
 

@@ -38,14 +38,19 @@ def _student_context(data: ReportData, student: str, assignment: str | None) -> 
         "threshold": data.threshold, "review": review, "generated_at": now_iso(),
         "subtitle": f"Assignment {assignment}" if assignment else "Course overview: every assignment and quiz",
         "title": f"deepgrade feedback — {student}" + (f" — {assignment}" if assignment else ""),
-        "mastery": mastery,
+        "mastery": mastery, "min_evidence": data.min_evidence,
     }
 
 
 def mastery_figure(data: ReportData, student: str) -> str | None:
     """The student's mastery chart as a data URI (None without estimates); reuse it across pages."""
     mastery = data.mastery.get(student, {})
-    return figures.mastery_bars(mastery, data.concept_labels, data.threshold) if mastery else None
+    if not mastery:
+        return None
+    return figures.mastery_bars(mastery, data.concept_labels, data.threshold,
+                                evidence=data.evidence.get(student), min_evidence=data.min_evidence,
+                                mastered={c for c in mastery if data.is_mastered(student, c)},
+                                latest_failed=data.latest_failed.get(student, set()))
 
 
 def render_student_html(data: ReportData, student: str, assignment: str | None = None, *,
