@@ -15,6 +15,7 @@ import shutil
 import socket
 import sqlite3
 import threading
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,8 @@ def graded_class(tmp_path_factory):
     clean_scores = _scores(gradebook)
 
     listener = Listener()
-    paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port)
+    paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port,
+                 site=str(Path(str(metadata.distribution("deepgrade").locate_file(""))).resolve()))
     for a in ATTACKS:
         _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
     for b in BROKEN:

@@ -32,6 +32,8 @@ ping 0.09 ms; call with a 10x10 array 0.19 ms; an 8 MB array each way ~0.9 s bus
 """
 from __future__ import annotations
 
+import importlib.util
+import functools
 import json
 import logging
 import os
@@ -49,10 +51,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import packages as _packages
 from . import seccomp, wire
 from .policy import SandboxPolicy
 
 __all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbox_mode",
+           "SandboxUnavailable", "TrustedContentVisible", "privileged",
            "ERROR_KINDS"]
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,7 @@ log = logging.getLogger(__name__)
 ERROR_KINDS = frozenset({"missing", "exception", "timeout", "memory", "crashed", "bad_output"})
 _HERE = Path(__file__).resolve().parent
 _WORKER_DIR_IN = "/opt/deepgrade"
-_VENV_IN = "/opt/venv"
+_SITE_IN = "/opt/site"       # allow-listed views of site-packages outside mounted trees
 _WORK_IN = "/tmp/work"
 _COURSE_IN = "/course"
 _UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
@@ -126,21 +130,67 @@ def _python_install() -> tuple[Path, Path, Path]:
     return exe, base, site
 
 
+def privileged() -> bool:
+    """True when grading as root: bwrap then runs privileged and each sandbox gets a fresh uid.
+
+    Otherwise bwrap runs in a new user namespace (``--unshare-user``): the separation between
+    sandboxes comes from their private user, pid, mount and IPC namespaces instead of a uid.
+    """
+    return os.geteuid() == 0
+
+
+class TrustedContentVisible(RuntimeError):
+    """The sandbox could see trusted content (reference, hidden checks, quiz banks): never grade."""
+
+
+def _trusted_paths() -> list[str]:
+    """Host folders of deepgrade's trusted packages (found without importing them)."""
+    out = []
+    for name in _packages.TRUSTED_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        for loc in (getattr(spec, "submodule_search_locations", None) or []) if spec else []:
+            out.append(str(Path(loc).resolve()))
+    return out
+
+
+_PROBE = """import importlib.util, json, os, sys
+cfg = json.loads(sys.argv[1]); sys.path[:0] = cfg["path"]
+seen = [n for n in cfg["names"] if importlib.util.find_spec(n) is not None]
+seen += [p for p in cfg["files"] if os.path.exists(p)]
+if seen:
+    sys.stderr.write("TRUSTED-VISIBLE %r" % (seen,)); sys.exit(3)
+if cfg["uid"]:
+    os.setgroups([]); os.setgid(cfg["uid"]); os.setuid(cfg["uid"])
+"""
+
+
 def _bwrap_available() -> bool:
+    """Self-test: bubblewrap starts, and trusted content is neither importable nor on disk inside.
+
+    Raises :class:`TrustedContentVisible` if the sandbox could see trusted content.
+    """
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False
     try:
+        probe = {"path": _site_plan()[1], "names": list(_packages.TRUSTED_PACKAGES),
+                 "files": _trusted_paths(), "uid": _UID_BASE if privileged() else 0}
         cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
-            str(_python_install()[0]), "-I", "-S", "-c",
-            "import os; os.setgroups([]); os.setgid(%d); os.setuid(%d)" % (_UID_BASE, _UID_BASE)]
+            str(_python_install()[0]), "-I", "-S", "-c", _PROBE, json.dumps(probe)]
         r = subprocess.run(cmd, capture_output=True, timeout=20)
-        if r.returncode != 0:
-            log.warning("bwrap self-test failed: %s", r.stderr.decode(errors="replace")[-500:])
-        return r.returncode == 0
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("bwrap self-test failed: %s", exc)
         return False
+    err = r.stderr.decode(errors="replace")
+    if r.returncode == 3 and "TRUSTED-VISIBLE" in err:
+        raise TrustedContentVisible(
+            f"the bubblewrap sandbox can see trusted content ({err[-300:]}); refusing to grade")
+    if r.returncode != 0:
+        log.warning("bwrap self-test failed: %s", err[-500:])
+    return r.returncode == 0
 
 
 _SECCOMP_OK: bool | None = None
@@ -190,11 +240,18 @@ def _unshare_available() -> bool:
         return False
 
 
+class SandboxUnavailable(RuntimeError):
+    """No file-hiding sandbox can run here and the instructor did not opt into a weaker one."""
+
+
 def sandbox_mode() -> str:
     """The isolation mode sessions use: "bwrap" | "unshare" | "rlimit" (detected once, cached).
 
-    ``DEEPGRADE_SANDBOX`` may force a weaker mode (for tests/diagnosis); a forced "bwrap" that
-    fails its self-test still falls back. Falling back emits a one-time RuntimeWarning.
+    Only "bwrap" hides the reference, the hidden checks and other students' work. If it cannot run,
+    grading is refused (:class:`SandboxUnavailable`) unless the instructor explicitly chose a weaker
+    mode with ``DEEPGRADE_SANDBOX=unshare`` or ``DEEPGRADE_SANDBOX=rlimit`` (then a one-time
+    RuntimeWarning says what is not isolated). ``DEEPGRADE_SANDBOX=bwrap`` (or unset) never falls
+    back. Raises :class:`TrustedContentVisible` if bwrap runs but could see trusted content.
     """
     global _MODE
     if _MODE is not None:
@@ -202,23 +259,25 @@ def sandbox_mode() -> str:
     forced = os.environ.get("DEEPGRADE_SANDBOX", "").strip().lower()
     if forced and forced not in ("bwrap", "unshare", "rlimit"):
         raise ValueError(f"DEEPGRADE_SANDBOX={forced!r}: expected bwrap, unshare or rlimit")
-    order = ["bwrap", "unshare", "rlimit"]
-    if forced:
-        order = order[order.index(forced):]
-    mode = "rlimit"
-    for candidate in order:
-        if candidate == "bwrap" and _bwrap_available():
-            mode = "bwrap"
-            break
-        if candidate == "unshare" and _unshare_available():
-            mode = "unshare"
-            break
-    if mode != "bwrap":
-        msg = (f"deepgrade sandbox: bubblewrap is unavailable or disabled; using the weaker "
-               f"'{mode}' mode ({'network off, ' if mode == 'unshare' else ''}rlimits only, NO "
-               f"filesystem isolation). Install bubblewrap for real isolation.")
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        log.warning(msg)
+    if forced in ("", "bwrap"):
+        if not _bwrap_available():    # (not cached: the instructor may fix it and retry)
+            raise SandboxUnavailable(
+                "deepgrade: the bubblewrap sandbox cannot run here (install bubblewrap; as a "
+                "non-root user it also needs unprivileged user namespaces, e.g. sysctl "
+                "kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0). Without it "
+                "student code could read the reference solutions and hidden checks, so grading is "
+                "refused. To grade trusted code anyway, set DEEPGRADE_SANDBOX=unshare (no network, "
+                "no file isolation) or DEEPGRADE_SANDBOX=rlimit (resource limits only).")
+        _MODE = "bwrap"
+        return _MODE
+    mode = forced
+    if mode == "unshare" and not _unshare_available():
+        mode = "rlimit"
+    msg = (f"deepgrade sandbox: DEEPGRADE_SANDBOX={forced} chosen; using the '{mode}' mode "
+           f"({'network off, ' if mode == 'unshare' else ''}rlimits only, NO filesystem "
+           f"isolation: student code can read the reference). Use only for trusted code.")
+    warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    log.warning(msg)
     _MODE = mode
     return mode
 
@@ -235,14 +294,53 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _mounted_trees(base: Path) -> list[Path]:
+    """Host trees the sandbox binds whole (anything inside them is visible unless hidden)."""
+    trees = [Path("/usr")] + [Path(t) for t in ("/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                                                "/libx32") if os.path.isdir(t)]
+    return [t.resolve() for t in trees] + [base]
+
+
+@functools.lru_cache(maxsize=None)
+def _site_plan() -> tuple[tuple[str, ...], list[str]]:
+    """bwrap arguments that mount the allow-listed view of each site-packages, and its sys.path.
+
+    Every non-stdlib folder of the trusted ``sys.path`` that lies inside a tree the sandbox mounts
+    whole (the Python install, /usr) is covered by an empty read-only tmpfs; allow-listed entries
+    (:mod:`.packages`) are bound into it one by one. Folders outside those trees are not mounted;
+    their allow-listed entries appear under /opt/site/N. Nothing else of any site-packages is seen.
+    """
+    _exe, base, _site = _python_install()
+    trees = _mounted_trees(base)
+    args: list[str] = []
+    sys_path: list[str] = []
+    for i, view in enumerate(_packages.site_views()):
+        host = Path(view.host_dir)
+        if any(host == t or host.is_relative_to(t) for t in trees):
+            dest = str(host)
+        elif view.entries:
+            dest = f"{_SITE_IN}/{i}"
+        else:
+            continue
+        args += ["--perms", "0755", "--tmpfs", dest]
+        for entry in view.entries:
+            args += ["--ro-bind", f"{host}/{entry}", f"{dest}/{entry}"]
+        args += ["--remount-ro", dest]
+        if view.entries:
+            sys_path.append(dest)
+    return tuple(args), sys_path
+
+
 def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
                   workdir_binds: Iterable[tuple[str, str]]) -> list[str]:
     """The bwrap arguments up to (not including) the command to run."""
     exe, base, site = _python_install()
-    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-            "--ro-bind", "/usr", "/usr"]
+    args = ["bwrap"] + ([] if privileged() else ["--unshare-user"]) + [
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if privileged():    # the worker switches to a fresh uid once, before any student code
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    args += ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -263,28 +361,25 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
     if not str(base).startswith("/usr/"):
         mkdirs(str(base) + "/x")
         args += ["--ro-bind", str(base), str(base)]
-    if site.is_relative_to(Path(sys.prefix).resolve()):
-        mkdirs(_VENV_IN + "/x")
-        args += ["--ro-bind", str(Path(sys.prefix).resolve()), _VENV_IN]
-        site_in = _VENV_IN + "/" + site.relative_to(Path(sys.prefix).resolve()).as_posix()
-        # The project is an editable install: its .pth/finder point into the checkout. Those paths
-        # are not mounted, and we also blank the files themselves (defence in depth).
-        for entry in sorted(site.glob("__editable__*")):
-            args += ["--ro-bind", "/dev/null", f"{site_in}/{entry.name}"]
-    elif not str(site).startswith(str(base)):
-        mkdirs(str(site) + "/x")
-        args += ["--ro-bind", str(site), str(site)]
+    site_args, _ = _site_plan()
+    for i, arg in enumerate(site_args):     # parents of the /opt/site/N views
+        if i and site_args[i - 1] == "--tmpfs" and arg.startswith(_SITE_IN + "/"):
+            mkdirs(arg)
+    args += site_args
     mkdirs(_WORKER_DIR_IN + "/x")
     for name in ("worker.py", "wire.py"):
         args += ["--ro-bind", str(_HERE / name), f"{_WORKER_DIR_IN}/{name}"]
+    # /dev/shm and /tmp: private size-capped tmpfs (their pages also count in the watchdog's sum)
     args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/dev/shm",
              "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/tmp",
              "--perms", "01777", "--dir", _WORK_IN]
     for src, dest in workdir_binds:
         if not dest.startswith(_WORK_IN + "/"):
             mkdirs(dest)
         args += ["--ro-bind", src, dest]
-    args += ["--clearenv"]
+    # nothing else is writable (without this, an unprivileged sandbox owns / and /dev: unbounded)
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--clearenv"]
     if cwd_in:
         args += ["--chdir", cwd_in]
     return args
@@ -409,8 +504,9 @@ class StudentSession:
             self._zygote_auto = True
         else:
             self._zygote_auto = False
-        if zygote and self.mode != "bwrap":
-            zygote = False     # zygotes need bubblewrap; weaker modes start one process each
+        if zygote and (self.mode != "bwrap" or not privileged()):
+            zygote = False     # zygotes need privileged bubblewrap (a fresh uid per child);
+            #                    otherwise every session starts its own sandbox
         self.zygote = zygote   # False | True (shared per assignment dir + policy) | a Zygote
         self.uid: int | None = None
         self.start_s: float = 0.0
@@ -710,10 +806,12 @@ class StudentSession:
                                f"{self.policy.max_processes}); sandbox killed")
 
     def _pids(self) -> list[int]:
-        """Host pids of every process of this sandbox (by uid, else by session id)."""
+        """Host pids of every process of this sandbox (by uid, pid namespace or session id)."""
         if self.uid is not None:
             return _uid_processes(self.uid)
         if isinstance(self._h, _PopenHandle):
+            if self.mode == "bwrap":       # unprivileged: the sandbox's own pid namespace
+                return _namespace_processes(self._h.proc.pid)
             return _session_processes(self._h.proc.pid)
         return []
 
@@ -767,12 +865,12 @@ class StudentSession:
         }
         student_files = _student_files(self.assignment_dir) if self.assignment_dir else []
         if self.mode == "bwrap":
-            prefix = Path(sys.prefix).resolve()
-            site_in = (_VENV_IN + "/" + site.relative_to(prefix).as_posix()
-                       if site.is_relative_to(prefix) else str(site))
-            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, site_in],
-                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN,
-                          drop_to=[self.uid, self.uid])
+            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, *_site_plan()[1]],
+                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN)
+            if privileged():
+                config["drop_to"] = [self.uid, self.uid]
+            else:    # separation by user/pid namespace; processes found by pid namespace
+                self.uid = None
             binds = [(str(p), f"{_WORK_IN}/{p.name}") for p in student_files]
             if self.assignment_dir:
                 binds_course = [(str(p), f"{_COURSE_IN}/{p.name}") for p in student_files]
@@ -865,6 +963,24 @@ def _session_processes(sid: int) -> list[int]:
                 if int(fields[3]) == sid and fields[0] != b"Z":
                     pids.append(int(entry))
             except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
+def _namespace_processes(bwrap_pid: int) -> list[int]:
+    """Host pids of live processes in the pid namespace bwrap ``bwrap_pid`` created."""
+    try:
+        children = Path(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children").read_text().split()
+        ns = os.readlink(f"/proc/{children[0]}/ns/pid")
+    except (OSError, IndexError):
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == ns and not _is_zombie(entry):
+                    pids.append(int(entry))
+            except OSError:
                 pass
     return pids
 

@@ -32,9 +32,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .launcher import (_COURSE_IN, _VENV_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid,
-                       _seccomp_args,
-                       _python_install, _sandbox_env, _student_files, _uid_processes)
+from .launcher import (_COURSE_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid, _python_install,
+                       _sandbox_env, _seccomp_args, _site_plan, _student_files, _uid_processes)
 from .policy import SandboxPolicy
 
 __all__ = ["Zygote", "shared_zygote", "close_shared_zygotes"]
@@ -104,12 +103,9 @@ class Zygote:
         t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
-        exe, _base, site = _python_install()
-        prefix = Path(sys.prefix).resolve()
-        site_in = (_VENV_IN + "/" + site.relative_to(prefix).as_posix()
-                   if site.is_relative_to(prefix) else str(site))
+        exe = _python_install()[0]
         config = {"zygote": True, "control_fd": theirs.fileno(), "tensorflow": use_tensorflow,
-                  "sys_path": [_WORKER_DIR_IN, site_in], "unlist_paths": [_WORKER_DIR_IN]}
+                  "sys_path": [_WORKER_DIR_IN, *_site_plan()[1]], "unlist_paths": [_WORKER_DIR_IN]}
         files = _student_files(self.assignment_dir) if self.assignment_dir else []
         # the policy's scratch budget is shared by all children: give the tmpfs room for several
         shared = replace(self.policy, scratch_bytes=self.policy.scratch_bytes * 4)

@@ -9,7 +9,9 @@ as in a clean run, and leave the gradebook and course files untouched.
 
 Templates may use ``{repo}`` (the project checkout with reference/ and autograder/), ``{course}``
 (the course directory with submitted/ and gradebook.db), ``{gradebook}`` (the database file) and
-``{port}`` (a TCP listener in the trusted test process): the attacker is assumed to know every path.
+``{port}`` (a TCP listener in the trusted test process) and ``{site}`` (the site-packages folder
+where deepgrade itself is installed: the worktree venv's for an editable install, the venv's own for
+``pip install .`` or a wheel): the attacker is assumed to know every path.
 """
 from __future__ import annotations
 
@@ -342,4 +344,55 @@ cp {repo}/reference/initialization.py ./ref.py
                     import reference
             except Exception:
                 pass""")),
+    # ---- class 1: trusted content installed as a package (wheel / pip install .) --------------
+    Attack("import_from_install_site", "put deepgrade's own site-packages on sys.path and import", _fn("""
+    import sys
+    sys.path.insert(0, "{site}")
+    try:
+        from reference.initialization import initialize_parameters_he as ok
+        return ok(layers_dims)
+    except Exception:
+        pass""")),
+    Attack("exec_installed_reference", "exec the installed copy of the reference by path", _fn("""
+    import glob
+    for path in glob.glob("{site}/reference/initialization.py") + glob.glob("/opt/*/*/reference/initialization.py"):
+        try:
+            ns = {{}}
+            exec(open(path).read(), ns)
+            return ns["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
+    Attack("installed_checks_and_quiz_banks", "read the installed hidden checks and quiz answer banks", _fn("""
+    import glob, os
+    found = []
+    for pattern in ("{site}/autograder/checks/*.py", "{site}/quizzes/banks/*", "{site}/reference/mistakes*"):
+        for path in glob.glob(pattern):
+            try:
+                found.append(open(path, "rb").read()[:10])
+            except Exception:
+                pass
+    if found:
+        import reference""")),
+    Attack("distribution_metadata", "locate the reference through deepgrade's installed metadata", _fn("""
+    try:
+        from importlib import metadata
+        dist = metadata.distribution("deepgrade")
+        ns = {{}}
+        exec(dist.locate_file("reference/initialization.py").read_text(), ns)
+        return ns["initialize_parameters_he"](layers_dims)
+    except Exception:
+        pass""")),
+    Attack("walk_sandbox_site_dirs", "search every folder on sys.path and the Python install for the reference", _fn("""
+    import os, sys
+    roots = [p for p in sys.path if p] + [sys.base_prefix, sys.prefix, "/opt", "/usr/local/lib", "/usr/lib/python3"]
+    for root in roots:
+        for d, dirs, files in os.walk(root):
+            if os.path.basename(d) == "reference" and "initialization.py" in files:
+                try:
+                    ns = {{}}
+                    exec(open(os.path.join(d, "initialization.py")).read(), ns)
+                    return ns["initialize_parameters_he"](layers_dims)
+                except Exception:
+                    pass
+            dirs[:] = [x for x in dirs if not x.endswith(("tensorflow", "scipy", "sklearn"))]""")),
 ]
