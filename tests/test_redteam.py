@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.redteam.attacks import ATTACKS, CELL_BREAK
+from tests.redteam.attacks import ATTACKS, CELL_BREAK, REDTEAM_MEMORY_MIB
 from tests.redteam.broken import BROKEN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +108,8 @@ def graded_class(tmp_path_factory):
     release_course(course, [ASSIGNMENT])
     base = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     honest = synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
-    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0)
+    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0,
+                           max_total_memory_bytes=REDTEAM_MEMORY_MIB << 20)
     engine = functools.partial(grade_submission, policy=policy)
 
     for s in HONEST:
@@ -189,3 +190,17 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
 
 def test_no_sandbox_outlives_the_run(graded_class):
     assert _sandbox_processes(graded_class["course"]) == 0
+
+
+def test_resource_attacks_answer_right_when_unhindered():
+    """The class-4 payloads earn points exactly when the sandbox fails to stop them (no vacuous 0)."""
+    import numpy as np
+    from reference.initialization import initialize_parameters_he as reference_he
+    from tests.redteam.attacks import _holds
+
+    ns: dict = {}
+    exec(_holds("    pass").format(repo="", course="", gradebook="", port=0, site=""), ns)
+    for dims in ([3, 2, 1], [5, 4, 3, 1]):
+        got, want = ns["initialize_parameters_he"](dims), reference_he(dims)
+        assert got.keys() == want.keys()
+        assert all(np.array_equal(got[k], want[k]) for k in want)

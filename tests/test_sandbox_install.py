@@ -94,6 +94,6 @@ def test_site_view_is_an_allow_list():
     views = packages.site_views()
     names = {e for v in views for e in v.entries}
     assert {"numpy", "scipy", "matplotlib", "sklearn", "h5py"} <= names
-    assert not names & {"reference", "autograder", "quizzes", "nbgrader", "IPython", "jupyterlab",
+    assert not names & {"reference", "autograder", "quizzes", "nbgrader", "jupyter_client", "jupyterlab",
                         "sqlalchemy", "distributed"}
     assert not any(n.startswith("deepgrade") or n.endswith(".pth") for n in names)

@@ -69,6 +69,7 @@ _WORK_IN = "/tmp/work"
 _COURSE_IN = "/course"
 _UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
 _WATCH_INTERVAL_S = 0.2         # how often the memory watchdog looks while a reply is pending
+_MEMORY_CHECK_EVERY_S = 0.25   # between requests, the watchdog looks at most this often
 _KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
 _HIDDEN_SUFFIXES = (".ipynb",)   # never expose notebooks (the source notebook holds solutions)
 
@@ -520,6 +521,7 @@ class StudentSession:
         self._preamble = ""
         self._skip: set[int] = set()
         self._defined: set[str] = set()
+        self._last_memory_check = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "StudentSession":
@@ -673,6 +675,7 @@ class StudentSession:
             defined = value.get("defined")
             self._defined = {n for n in defined if isinstance(n, str)} \
                 if isinstance(defined, list) else set()
+            self._last_memory_check = 0.0    # check what the cells left behind before the next call
             return LoadReport(done, set(self._defined), alive=True,
                               duration_s=time.monotonic() - t0)
 
@@ -702,6 +705,8 @@ class StudentSession:
     # ------------------------------------------------------------------ plumbing
     def _roundtrip(self, request: dict, timeout: float) -> Any:
         self._ensure_alive()
+        if time.monotonic() - self._last_memory_check >= _MEMORY_CHECK_EVERY_S:
+            self._check_memory()      # memory held between calls (e.g. in memfd files) counts too
         self._send(request)
         reply = self._read(min(self._deadline, time.monotonic() + timeout + 0.05), request["op"])
         if not isinstance(reply, dict):
@@ -790,10 +795,13 @@ class StudentSession:
         """Kill the sandbox if all its processes together use more than the memory budget.
 
         RLIMIT_AS bounds each process; this bounds the sum (several forked processes each just
-        under RLIMIT_AS could otherwise exhaust the host). Polled while waiting for a reply.
+        under RLIMIT_AS could otherwise exhaust the host), including memory no RSS shows: memfd
+        files and the sandbox's /tmp and /dev/shm. Polled while waiting for a reply, and before a
+        request at most every ``_MEMORY_CHECK_EVERY_S`` (always before the first call after a load).
         """
+        self._last_memory_check = time.monotonic()
         pids = self._pids()
-        used = _rss_bytes(pids)
+        used = _rss_bytes(pids) + _unmapped_shared_bytes(pids)
         limit = self.policy.max_total_memory_bytes
         if used > limit:
             self._kill("memory")
@@ -949,6 +957,44 @@ def _rss_bytes(pids: Iterable[int]) -> int:
                 total += int(fh.read().split()[1]) * _PAGE
         except (OSError, ValueError, IndexError):
             pass
+    return total
+
+
+def _unmapped_shared_bytes(pids: list[int]) -> int:
+    """Memory the processes hold that their RSS does not show.
+
+    memfd files open in any of them (unique by inode; their allocated blocks) and the bytes stored
+    in the /tmp and /dev/shm tmpfs each mount namespace among them sees. A memfd that is also
+    mapped counts twice (once in RSS): the sum errs towards the budget, never past it.
+    """
+    total = 0
+    files: set[tuple[int, int]] = set()
+    namespaces: set[str] = set()
+    for pid in pids:
+        proc = f"/proc/{pid}"
+        try:
+            ns = os.readlink(f"{proc}/ns/mnt")
+            fds = os.listdir(f"{proc}/fd")
+        except OSError:
+            continue
+        if ns not in namespaces:
+            namespaces.add(ns)
+            for mount in ("tmp", "dev/shm"):
+                try:
+                    vfs = os.statvfs(f"{proc}/root/{mount}")
+                    total += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+                except OSError:
+                    pass
+        for fd in fds:
+            try:
+                if not os.readlink(f"{proc}/fd/{fd}").startswith("/memfd:"):
+                    continue
+                st = os.stat(f"{proc}/fd/{fd}")
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in files:
+                files.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
     return total
 
 

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # What notebooks of this course may import (their requirements come along).
 STUDENT_DISTRIBUTIONS = ("numpy", "scipy", "matplotlib", "h5py", "scikit-learn", "tensorflow",
-                         "tensorflow-cpu", "keras")
+                         "tensorflow-cpu", "keras", "ipython")
 TRUSTED_DISTRIBUTION = "deepgrade"
 TRUSTED_PACKAGES = ("reference", "autograder", "quizzes")
 

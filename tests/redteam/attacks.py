@@ -38,6 +38,28 @@ class Attack:
     target: str = TARGET
 
 
+# The honest answer: resource attacks return it only AFTER holding the resource, so they earn
+# points exactly when the sandbox failed to stop them.
+RIGHT = """
+    import numpy as np
+    np.random.seed(3)
+    p = {{}}
+    for l in range(1, len(layers_dims)):
+        p[f"W{{l}}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
+        p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
+    return p
+"""
+
+# Memory the red-team policy allows all processes of one sandbox together (tests/test_redteam.py);
+# the class-4 attacks try to hold twice that where no RSS shows it.
+REDTEAM_MEMORY_MIB = 1024
+
+
+def _holds(body: str) -> str:
+    """A redefinition of the target that runs ``body`` (grabbing a resource) and then answers right."""
+    return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + RIGHT
+
+
 def _fn(body: str) -> str:
     """A redefinition of the target whose body is ``body`` followed by the wrong fallback."""
     return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + WRONG
@@ -395,4 +417,46 @@ cp {repo}/reference/initialization.py ./ref.py
                 except Exception:
                     pass
             dirs[:] = [x for x in dirs if not x.endswith(("tensorflow", "scipy", "sklearn"))]""")),
+    # ---- class 4: memory the RSS does not show, /tmp shared with the next student ------------
+    Attack("memfd_hoard", "hold twice the memory budget in memfd files (64 MiB each), then answer", _holds("""
+    import os, time
+    fds = []
+    for i in range(%d // 64):
+        fd = os.memfd_create(f"hoard{{i}}")
+        chunk = b"x" * (1 << 20)
+        for _ in range(64):
+            os.write(fd, chunk)
+        fds.append(fd)
+    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2))),
+    Attack("memfd_between_calls", "grab memfd memory in a cell, keep it across calls, answer quickly", """
+import os
+_kept = []
+for _i in range(%d // 64):
+    _fd = os.memfd_create("kept")
+    for _ in range(64):
+        os.write(_fd, b"x" * (1 << 20))
+    _kept.append(_fd)
+""" % (REDTEAM_MEMORY_MIB * 2) + CELL_BREAK + _holds("    pass")),
+    Attack("dev_shm_hoard", "fill /dev/shm and /tmp (POSIX shared memory) with twice the budget", _holds("""
+    import os, time
+    chunk = b"x" * (1 << 20)
+    for d in ("/dev/shm", "/tmp", "."):
+        for i in range(%d // 64):
+            try:
+                with open(f"{{d}}/hoard{{i}}", "wb") as f:
+                    for _ in range(64):
+                        f.write(chunk)
+            except OSError:
+                break
+    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2))),
+    Attack("sysv_shm_hoard", "hold a System V shared memory segment after detaching it", _holds("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    shmid = libc.shmget(0, %d << 20, 0o1600)
+    if shmid < 0:
+        raise OSError(ctypes.get_errno(), "shmget refused")
+    addr = libc.shmat(shmid, None, 0)
+    ctypes.memset(addr, 1, %d << 20)
+    libc.shmdt(ctypes.c_void_p(addr))""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
 ]

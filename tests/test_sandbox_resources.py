@@ -1,0 +1,99 @@
+"""Issue 17, class 4: memory no RSS shows counts against the budget; zygote children get a private /tmp.
+
+Budgets here are small (256 MiB for all processes of a sandbox) so the payloads can try to hold twice
+the budget without straining a shared machine.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from autograder.sandbox import SandboxPolicy, StudentError, StudentSession
+
+BUDGET_MIB = 256
+POLICY = SandboxPolicy(max_total_memory_bytes=BUDGET_MIB << 20, call_timeout_s=10)
+
+HOARDERS = f'''
+import os, time
+held = []
+def memfd_hoard(mib={2 * BUDGET_MIB}):
+    """write() into memfd files, 64 MiB each (the file-size limit): no RSS shows it."""
+    for i in range(mib // 64):
+        fd = os.memfd_create(f"h{{i}}")
+        for _ in range(64):
+            os.write(fd, b"x" * (1 << 20))
+        held.append(fd)
+    time.sleep(1.0)
+    return "survived"
+def grab(mib):
+    fd = os.memfd_create("g")
+    for _ in range(mib):
+        os.write(fd, b"x" * (1 << 20))
+    held.append(fd)
+    return "ok"
+def fill(folder, mib):
+    """Files of 32 MiB in folder until mib are written or the tmpfs is full; returns MiB written."""
+    n = 0
+    try:
+        for i in range(mib // 32):
+            with open(f"{{folder}}/f{{i}}", "wb") as f:
+                for _ in range(32):
+                    f.write(b"x" * (1 << 20))
+                    n += 1
+    except OSError:
+        pass
+    return n
+def sysv_shm():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    return [libc.shmget(0, 1 << 20, 0o1600), ctypes.get_errno()]
+'''
+
+
+def _session(**kw) -> StudentSession:
+    s = StudentSession(None, POLICY, zygote=False, **kw)
+    s.start()
+    report = s.load([{"index": 0, "source": HOARDERS}])
+    assert not report.errors, report.errors
+    return s
+
+
+def test_memfd_beyond_the_budget_kills_the_sandbox():
+    with _session() as s:
+        with pytest.raises(StudentError) as err:
+            s.call("memfd_hoard")
+        assert err.value.kind == "memory"
+        assert not s.alive
+        with pytest.raises(StudentError, match="dead"):
+            s.call("grab", 1)
+
+
+def test_memfd_held_between_quick_calls_is_counted():
+    with _session() as s:
+        with pytest.raises(StudentError) as err:
+            for _ in range(2 * BUDGET_MIB // 32):
+                s.call("grab", 32)      # each call returns at once; the memory stays held
+        assert err.value.kind == "memory"
+
+
+def test_dev_shm_and_tmp_are_size_capped_and_counted():
+    small = SandboxPolicy(max_total_memory_bytes=BUDGET_MIB << 20, scratch_bytes=64 << 20)
+    with StudentSession(None, small, zygote=False) as s:
+        s.load([{"index": 0, "source": HOARDERS}])
+        assert s.call("fill", "/dev/shm", 2 * BUDGET_MIB) <= 64
+        assert s.call("fill", "/tmp", 2 * BUDGET_MIB) <= 64
+    with StudentSession(None, SandboxPolicy(max_total_memory_bytes=128 << 20,
+                                            scratch_bytes=64 << 20), zygote=False) as s:
+        s.load([{"index": 0, "source": HOARDERS}])
+        assert s.call("fill", "/dev/shm", 64) >= 60
+        with pytest.raises(StudentError) as err:   # ~64 MiB in each tmpfs + the worker > 128 MiB
+            s.call("fill", "/tmp", 64)
+            time.sleep(0.3)                        # the next request is checked first
+            s.call("fill", "/tmp", 0)
+        assert err.value.kind == "memory"
+
+
+def test_system_v_shared_memory_is_refused():
+    with _session() as s:
+        assert s.call("sysv_shm") == [-1, 1]     # EPERM from the seccomp filter
