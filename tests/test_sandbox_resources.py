@@ -97,3 +97,83 @@ def test_dev_shm_and_tmp_are_size_capped_and_counted():
 def test_system_v_shared_memory_is_refused():
     with _session() as s:
         assert s.call("sysv_shm") == [-1, 1]     # EPERM from the seccomp filter
+
+
+# ---------------------------------------------------------------- zygote children: private scratch
+SCRATCH = '''
+import glob, os
+def plant(secret):
+    for path in ("/tmp/secret.txt", "/dev/shm/secret.txt", "secret.txt"):
+        with open(path, "w") as f:
+            f.write(secret)
+        os.chmod(path, 0o666)
+    try:
+        os.chmod("/tmp", 0o777)          # drop the sticky bit if it can
+    except OSError:
+        pass
+    return sorted(glob.glob("/tmp/*") + glob.glob("/dev/shm/*"))
+def look():
+    found = []
+    for pattern in ("/tmp/*", "/tmp/*/*", "/dev/shm/*", "/proc/*/cwd/*", "/proc/*/root/tmp/*"):
+        for path in glob.glob(pattern):
+            try:
+                with open(path) as f:
+                    found.append(f.read(100))
+            except OSError:
+                pass
+    return [x for x in found if "TOPSECRET" in x]
+def fill_tmp(mib):
+    n = 0
+    try:
+        for i in range(mib // 16):
+            with open(f"/tmp/fill{i}", "wb") as f:
+                for _ in range(16):
+                    f.write(b"x" * (1 << 20))
+                    n += 1
+    except OSError:
+        pass
+    return n
+'''
+
+
+@pytest.fixture(scope="module")
+def numpy_zygote():
+    from autograder.sandbox.zygote import Zygote
+    with Zygote(None, SandboxPolicy(scratch_bytes=64 << 20), use_tensorflow=False) as z:
+        yield z
+
+
+def _child(zygote) -> StudentSession:
+    s = StudentSession(None, SandboxPolicy(scratch_bytes=64 << 20), zygote=zygote)
+    s.start()
+    assert not s.load([{"index": 0, "source": SCRATCH}]).errors
+    return s
+
+
+def test_zygote_children_cannot_read_each_others_tmp(numpy_zygote):
+    first = _child(numpy_zygote)
+    try:
+        assert "/tmp/secret.txt" in first.call("plant", "TOPSECRET-1")
+        with _child(numpy_zygote) as concurrent:      # alive at the same time
+            assert concurrent.call("look") == []
+    finally:
+        first.close()
+    with _child(numpy_zygote) as later:               # the next student's session
+        assert later.call("look") == []
+
+
+def test_a_child_filling_tmp_does_not_break_the_next(numpy_zygote):
+    with _child(numpy_zygote) as filler:
+        assert filler.call("fill_tmp", 256) <= 64     # its own budget, then ENOSPC
+        with _child(numpy_zygote) as other:
+            assert other.call("fill_tmp", 32) == 32
+    with _child(numpy_zygote) as later:
+        assert later.call("fill_tmp", 32) == 32
+
+
+def test_zygote_child_keeps_the_seccomp_filter(numpy_zygote):
+    with _child(numpy_zygote) as s:
+        s.load([{"index": 1, "source": "def unshare():\n    import ctypes\n"
+                 "    libc = ctypes.CDLL(None, use_errno=True)\n"
+                 "    return [libc.unshare(0x20000), ctypes.get_errno(), os.getuid() != 0]"}])
+        assert s.call("unshare") == [-1, 1, True]

@@ -333,7 +333,8 @@ def _site_plan() -> tuple[tuple[str, ...], list[str]]:
 
 
 def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
-                  workdir_binds: Iterable[tuple[str, str]]) -> list[str]:
+                  workdir_binds: Iterable[tuple[str, str]], extra_caps: tuple[str, ...] = ()
+                  ) -> list[str]:
     """The bwrap arguments up to (not including) the command to run."""
     exe, base, site = _python_install()
     args = ["bwrap"] + ([] if privileged() else ["--unshare-user"]) + [
@@ -341,6 +342,8 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
         "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if privileged():    # the worker switches to a fresh uid once, before any student code
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    for cap in extra_caps:
+        args += ["--cap-add", cap]
     args += ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -593,7 +596,10 @@ class StudentSession:
             "output_cap": self.policy.max_output_bytes,
             "drop_to": [self.uid, self.uid],
             "cwd": workdir, "make_cwd": True, "files_dir": _COURSE_IN, "link_files": files,
+            "private_tmp_bytes": int(self.policy.scratch_bytes),   # its own /tmp and /dev/shm
         }
+        if seccomp_active(self.policy):    # the zygote runs unfiltered; each child filters itself
+            config["seccomp"] = seccomp.program().hex()
         try:
             return zyg.spawn(config, self.uid)
         except OSError as exc:
