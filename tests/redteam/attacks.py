@@ -460,3 +460,46 @@ for _i in range(%d // 64):
     ctypes.memset(addr, 1, %d << 20)
     libc.shmdt(ctypes.c_void_p(addr))""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
 ]
+
+
+# ---- class 4, TensorFlow zygote: sessions forked from one process must not share /tmp ------------
+# Graded in this order (by student name) with every session forked from the zygote; the honest
+# student graded last needs 32 MiB of /tmp for its answer.
+ZYGOTE_ATTACKS: list[Attack] = [
+    Attack("zyg_1_fill", "fill /tmp and /dev/shm for the students after it", """
+import os
+for _d in ("/tmp", "/dev/shm"):
+    try:
+        for _i in range(1000):
+            with open(f"{{_d}}/fill{{_i}}", "wb") as _f:
+                for _ in range(16):
+                    _f.write(b"x" * (1 << 20))
+    except OSError:
+        pass
+""" + _fn("    pass")),
+    Attack("zyg_2_plant", "leave a working answer in /tmp and /dev/shm for the next student", """
+import os
+_src = "def initialize_parameters_he(layers_dims):\\n" + %r
+for _p in ("/tmp/dg_answer.py", "/dev/shm/dg_answer.py", "dg_answer.py"):
+    try:
+        with open(_p, "w") as _f:
+            _f.write(_src)
+        os.chmod(_p, 0o666)
+    except OSError:
+        pass
+""" % RIGHT + _fn("    pass")),
+    Attack("zyg_3_read", "run the answer another student left in /tmp", _fn("""
+    import glob, runpy
+    for path in (glob.glob("/tmp/dg_answer.py") + glob.glob("/dev/shm/dg_answer.py")
+                 + glob.glob("/tmp/*/dg_answer.py") + glob.glob("/proc/*/root/tmp/dg_answer.py")
+                 + glob.glob("/proc/*/cwd/dg_answer.py")):
+        try:
+            return runpy.run_path(path)["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
+]
+
+# An honest answer that needs scratch space: it loses points if an earlier student filled /tmp.
+NEEDS_TMP = _holds("""
+    with open("/tmp/scratch.bin", "wb") as f:
+        f.write(b"x" * (32 << 20))""")
