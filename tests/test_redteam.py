@@ -228,7 +228,7 @@ def zygote_class(tmp_path_factory):
     _submit(course, "honest_a", honest)
     clean = grade_class(course, ASSIGNMENT, workers=1, progress=False, engine=engine)
     assert clean.graded == 1
-    for a in ZYGOTE_ATTACKS:         # graded in name order: fill, plant, read, then honest_tmp
+    for a in ZYGOTE_ATTACKS:         # graded in name order: plant, read, fill, then honest_tmp
         _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
     _submit(course, "honest_tmp", _with_cells(honest, NEEDS_TMP.format(**paths)))
     results = {}

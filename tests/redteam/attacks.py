@@ -466,7 +466,7 @@ for _i in range(%d // 64):
 # Graded in this order (by student name) with every session forked from the zygote; the honest
 # student graded last needs 32 MiB of /tmp for its answer.
 ZYGOTE_ATTACKS: list[Attack] = [
-    Attack("zyg_1_fill", "fill /tmp and /dev/shm for the students after it", """
+    Attack("zyg_3_fill", "fill /tmp and /dev/shm for the students after it", """
 import os
 for _d in ("/tmp", "/dev/shm"):
     try:
@@ -477,7 +477,7 @@ for _d in ("/tmp", "/dev/shm"):
     except OSError:
         pass
 """ + _fn("    pass")),
-    Attack("zyg_2_plant", "leave a working answer in /tmp and /dev/shm for the next student", """
+    Attack("zyg_1_plant", "leave a working answer in /tmp and /dev/shm for the next student", """
 import os
 _src = "def initialize_parameters_he(layers_dims):\\n" + %r
 for _p in ("/tmp/dg_answer.py", "/dev/shm/dg_answer.py", "dg_answer.py"):
@@ -488,7 +488,7 @@ for _p in ("/tmp/dg_answer.py", "/dev/shm/dg_answer.py", "dg_answer.py"):
     except OSError:
         pass
 """ % RIGHT + _fn("    pass")),
-    Attack("zyg_3_read", "run the answer another student left in /tmp", _fn("""
+    Attack("zyg_2_read", "run the answer another student left in /tmp", _fn("""
     import glob, runpy
     for path in (glob.glob("/tmp/dg_answer.py") + glob.glob("/dev/shm/dg_answer.py")
                  + glob.glob("/tmp/*/dg_answer.py") + glob.glob("/proc/*/root/tmp/dg_answer.py")
