@@ -64,7 +64,8 @@ PROBE = textwrap.dedent('''
     """.replace("REPO", repr(repo))
     policy = SandboxPolicy(max_total_memory_bytes=256 << 20, call_timeout_s=5)
     cells = [{"index": 0, "source": SRC}]
-    with StudentSession(None, policy, zygote=False) as a, StudentSession(None, policy) as b:
+    roomy = SandboxPolicy(call_timeout_s=5)     # forked children each count their shared pages
+    with StudentSession(None, policy, zygote=False) as a, StudentSession(None, roomy) as b:
         out["zygote"] = bool(b.zygote)
         a.load(cells)
         b.load(cells)
@@ -87,14 +88,18 @@ PROBE = textwrap.dedent('''
             out["spin"] = e.kind
         out["c_alive_after_timeout"] = c.alive
         out["c_pids_before"] = len(before)
-        time.sleep(0.2)
-        left = []
-        for p in os.listdir("/proc"):
-            try:
-                if p.isdigit() and os.readlink(f"/proc/{p}/ns/pid") == ns:
-                    left.append(p)
-            except OSError:
-                pass
+        for _ in range(50):        # the namespace's processes die with it (zombies aside)
+            left = []
+            for p in os.listdir("/proc"):
+                try:
+                    if p.isdigit() and os.readlink(f"/proc/{p}/ns/pid") == ns \
+                            and not launcher._is_zombie(p):
+                        left.append(p)
+                except OSError:
+                    pass
+            if not left:
+                break
+            time.sleep(0.1)
         out["c_pids_after_kill"] = len(left)
     print("RESULT " + json.dumps(out))
 ''')
