@@ -185,6 +185,9 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
     assert n_rows == len(scores) and over == 0
     for name in ("PWNED", "PICKLED", "fill"):
         assert not (course / name).exists(), f"a sandbox wrote {name} into the course"
+    assert not (REPO / "PWNED").exists(), "a sandbox wrote into the checkout"
+    site = Path(str(metadata.distribution("deepgrade").locate_file("")))
+    assert not (site / "PWNED.pth").exists(), "a sandbox wrote into site-packages"
     assert graded_class["listener"].connections == 0
 
 

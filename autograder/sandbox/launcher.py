@@ -2,27 +2,32 @@
 
 Modes (see :func:`sandbox_mode`):
 
-``bwrap``   bubblewrap (as root) with new pid/net/ipc/uts/cgroup/mount namespaces, a seccomp filter
-            (:mod:`.seccomp`), a minimal read-only root
-            (/usr, the Python install, the venv at /opt/venv, the worker at /opt/deepgrade), a private
-            size-capped tmpfs at /tmp (cwd /tmp/work, holding read-only binds of the assignment's
-            student files; the whole folder also at /course). All capabilities are dropped except
-            SETUID/SETGID, which the worker uses once, before any student code, to become a fresh
-            unprivileged uid -- that is what makes RLIMIT_NPROC bite (the kernel never enforces it
-            for uid 0, and a user namespace would still map to kernel uid 0 here).
+``bwrap``   bubblewrap with new pid/net/ipc/uts/cgroup/mount namespaces, a seccomp filter
+            (:mod:`.seccomp`), a minimal read-only root (/usr, the Python install, an allow-listed view
+            of each site-packages folder -- :mod:`.packages` -- and the worker at /opt/deepgrade), private
+            size-capped tmpfs at /tmp and /dev/shm (cwd /tmp/work, holding read-only binds of the
+            assignment's student files; the whole folder also at /course); nothing else writable.
+            As root: all capabilities are dropped except SETUID/SETGID, which the worker uses once,
+            before any student code, to become a fresh unprivileged uid -- that is what makes
+            RLIMIT_NPROC bite (the kernel never enforces it for uid 0). As an ordinary user
+            (:func:`privileged` is False): ``--unshare-user``; the sandbox keeps the grader's uid inside
+            its own user namespace (RLIMIT_NPROC is counted per user namespace), and the watchdog finds
+            its processes by pid namespace. If bwrap cannot run, grading is refused
+            (:class:`SandboxUnavailable`) unless ``DEEPGRADE_SANDBOX`` names a weaker mode:
 ``unshare`` ``unshare --net`` + rlimits (no filesystem isolation!).
 ``rlimit``  rlimits only (no network or filesystem isolation!).
 
 Only :mod:`autograder.sandbox.wire` frames cross the boundary; every reply is re-validated here.
 Wall-clock limits are enforced here: on expiry the whole sandbox is SIGKILLed (bwrap's pid 1 takes
 every process in the pid namespace with it) and the session is dead. While a reply is pending, a
-watchdog sums the resident memory of every process of the sandbox uid (RLIMIT_AS is per process).
+watchdog sums the memory of every process of the sandbox (RSS, open memfd files, its /tmp and
+/dev/shm) -- RLIMIT_AS is per process and misses memory no mapping shows.
 
 RLIMIT_NPROC as root (measured, kernel 6.x, bwrap 0.8): the kernel never enforces NPROC for uid 0,
-and a bwrap user namespace maps the sandbox to kernel uid 0 as well, so neither works; an
-unprivileged bwrap cannot bind /root/.pyenv (0700). Privileged bwrap + an in-sandbox setuid to a
-fresh uid does work: a fork loop stops at the limit (EAGAIN). NPROC counts threads too, hence
-512 for TensorFlow.
+and a bwrap user namespace created by root maps the sandbox to kernel uid 0 as well; privileged
+bwrap + an in-sandbox setuid to a fresh uid does work. For an ordinary user the user namespace's own
+count does (a fork loop stops at the limit, EAGAIN). NPROC counts threads too, hence 512 for
+TensorFlow. An unprivileged grader needs an interpreter it can read (not /root/.pyenv, mode 0700).
 
 Measured on the 2-core dev box with ``python -m autograder.sandbox`` (quiet / busy machine):
 session start (bwrap + python + numpy) 0.14-0.18 / 0.33-0.38 s; TensorFlow session start 4.3-5.4 s;
@@ -32,8 +37,8 @@ ping 0.09 ms; call with a 10x10 array 0.19 ms; an 8 MB array each way ~0.9 s bus
 """
 from __future__ import annotations
 
-import importlib.util
 import functools
+import importlib.util
 import json
 import logging
 import os

@@ -436,19 +436,26 @@ for _i in range(%d // 64):
     for _ in range(64):
         os.write(_fd, b"x" * (1 << 20))
     _kept.append(_fd)
-""" % (REDTEAM_MEMORY_MIB * 2) + CELL_BREAK + _holds("    pass")),
-    Attack("dev_shm_hoard", "fill /dev/shm and /tmp (POSIX shared memory) with twice the budget", _holds("""
+""" % (REDTEAM_MEMORY_MIB * 2) + CELL_BREAK + _holds("""
+    import os
+    if sum(os.fstat(fd).st_size for fd in _kept) < (%d << 20):
+        raise MemoryError("the hoard is gone")""" % (REDTEAM_MEMORY_MIB * 2))),
+    Attack("dev_shm_hoard", "hold twice the budget in /dev/shm and /tmp (POSIX shared memory)", _holds("""
     import os, time
     chunk = b"x" * (1 << 20)
+    held = 0
     for d in ("/dev/shm", "/tmp", "."):
         for i in range(%d // 64):
             try:
                 with open(f"{{d}}/hoard{{i}}", "wb") as f:
                     for _ in range(64):
                         f.write(chunk)
+                        held += 1
             except OSError:
                 break
-    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2))),
+    if held < %d:
+        raise MemoryError(f"could hold only {{held}} MiB")
+    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
     Attack("sysv_shm_hoard", "hold a System V shared memory segment after detaching it", _holds("""
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
@@ -459,8 +466,57 @@ for _i in range(%d // 64):
     addr = libc.shmat(shmid, None, 0)
     ctypes.memset(addr, 1, %d << 20)
     libc.shmdt(ctypes.c_void_p(addr))""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
+    # ---- class 7: what an unprivileged (user-namespace) sandbox might still allow -------------
+    Attack("regain_root", "become root or regain capabilities (setuid, setuid binaries, uid_map)", _holds("""
+    import os, subprocess
+    gained = False
+    for attempt in (lambda: os.setuid(0), lambda: os.setresuid(0, 0, 0), lambda: os.setgid(0)):
+        try:
+            attempt()
+            gained = os.geteuid() == 0
+        except OSError:
+            pass
+    for path, text in (("/proc/self/uid_map", "0 0 1"), ("/proc/self/setgroups", "deny")):
+        try:
+            with open(path, "w") as f:
+                f.write(text)
+            gained = True
+        except OSError:
+            pass
+    for cmd in (["su", "-c", "id -u"], ["sudo", "-n", "id", "-u"], ["mount", "-t", "tmpfs", "x", "/opt"]):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1, stdin=subprocess.DEVNULL)
+            gained = gained or (r.returncode == 0 and r.stdout.strip() in ("", "0"))
+        except Exception:
+            pass
+    with open("/proc/self/status") as f:
+        caps = [l.split()[1] for l in f if l.startswith(("CapEff", "CapPrm", "CapAmb"))]
+    gained = gained or any(int(c, 16) for c in caps)
+    if not gained:
+        raise PermissionError("no privilege gained")""")),
+    Attack("nested_user_namespace", "create a nested user+mount namespace and bind the host's files", _holds("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        raise PermissionError("unshare refused")
+    if libc.mount(b"{repo}", b"/tmp", None, 4096, None) != 0:   # MS_BIND
+        raise PermissionError("mount refused")""")),
+    Attack("write_grader_home", "plant files in the grader's home and the checkout (same uid outside)", _holds("""
+    import glob, os
+    wrote = False
+    targets = ["/root/.bashrc", "{repo}/PWNED", "{course}/PWNED",
+               "{site}/PWNED.pth"] + [h + "/.bashrc" for h in glob.glob("/home/*")]
+    for path in targets:
+        try:
+            with open(path, "a") as f:
+                f.write("# pwned\\n")
+            wrote = True
+        except OSError:
+            pass
+    if not wrote:
+        raise PermissionError("nothing writable")""")),
 ]
-
 
 # ---- class 4, TensorFlow zygote: sessions forked from one process must not share /tmp ------------
 # Graded in this order (by student name) with every session forked from the zygote; the honest
