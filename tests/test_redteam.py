@@ -94,20 +94,26 @@ def _with_cells(nb: dict, source: str) -> dict:
     return nb
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def _released_course(tmp_path_factory, name: str) -> tuple[Path, dict]:
+    """A built and released course folder, and an honest submission for ASSIGNMENT."""
     from autograder.course.build import build_course
     from autograder.course.release import release_course
-    from autograder.engine import grade_submission
-    from autograder.runner import grade_class
-    from autograder.sandbox.policy import SandboxPolicy
     from autograder.simulate import synthesize_submission
 
-    course = tmp_path_factory.mktemp("redteam-course")
+    course = tmp_path_factory.mktemp(name)
     build_course(course, [ASSIGNMENT])
     release_course(course, [ASSIGNMENT])
     base = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    honest = synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
+    return course, synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    from autograder.engine import grade_submission
+    from autograder.runner import grade_class
+    from autograder.sandbox.policy import SandboxPolicy
+
+    course, honest = _released_course(tmp_path_factory, "redteam-course")
     policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0,
                            max_total_memory_bytes=REDTEAM_MEMORY_MIB << 20)
     engine = functools.partial(grade_submission, policy=policy)
@@ -212,18 +218,11 @@ def test_resource_attacks_answer_right_when_unhindered():
 @pytest.fixture(scope="module")
 def zygote_class(tmp_path_factory):
     """Class-4 /tmp attacks graded one after another, every session forked from one zygote."""
-    from autograder.course.build import build_course
-    from autograder.course.release import release_course
     from autograder.engine import grade_submission
     from autograder.runner import grade_class
     from autograder.sandbox.policy import SandboxPolicy
-    from autograder.simulate import synthesize_submission
 
-    course = tmp_path_factory.mktemp("redteam-zygote")
-    build_course(course, [ASSIGNMENT])
-    release_course(course, [ASSIGNMENT])
-    base = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    honest = synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
+    course, honest = _released_course(tmp_path_factory, "redteam-zygote")
     policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=10.0, submission_timeout_s=60.0,
                            scratch_bytes=64 << 20)
     engine = functools.partial(grade_submission, policy=policy)

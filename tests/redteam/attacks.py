@@ -65,6 +65,18 @@ def _fn(body: str) -> str:
     return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + WRONG
 
 
+def _import_from(folder: str) -> str:
+    """A target that puts ``folder`` first on sys.path and imports the reference from there."""
+    return _fn("""
+    import sys
+    sys.path.insert(0, "%s")
+    try:
+        from reference.initialization import initialize_parameters_he as ok
+        return ok(layers_dims)
+    except Exception:
+        pass""" % folder)
+
+
 ATTACKS: list[Attack] = [
     Attack("import_reference", "import the trusted reference package", _fn("""
     try:
@@ -79,14 +91,7 @@ ATTACKS: list[Attack] = [
         return ns["initialize_parameters_he"](layers_dims)
     except Exception:
         pass""")),
-    Attack("sys_path_reference", "put the checkout on sys.path and import", _fn("""
-    import sys
-    sys.path.insert(0, "{repo}")
-    try:
-        from reference.initialization import initialize_parameters_he as ok
-        return ok(layers_dims)
-    except Exception:
-        pass""")),
+    Attack("sys_path_reference", "put the checkout on sys.path and import", _import_from("{repo}")),
     Attack("walk_for_reference", "walk the file system looking for the reference", _fn("""
     import os
     for root in ("/", "/work", "/home", "/root", "/tmp", "/opt"):
@@ -317,16 +322,8 @@ atexit.register(lambda: sys.__stdout__.write(json.dumps({{"score": 100, "max_sco
     return {{"W1": marshal.dumps(compile("import os", "x", "exec"))}}""")),
     Attack("forged_wire_tag", "return a dict that imitates the wire format's array tag", _fn("""
     return {{"W1": {{"__nd__": {{"dtype": "|O", "shape": [1], "b64": "gASVAAAAAAAAAAA="}}}}}}""")),
-    Attack("defined_twice_wrong_last", "a right definition followed by a wrong one (last wins)", """
-import numpy as np
-def initialize_parameters_he(layers_dims):
-    np.random.seed(3)
-    p = {{}}
-    for l in range(1, len(layers_dims)):
-        p[f"W{{l}}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
-        p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
-    return p
-""" + _fn("    pass")),
+    Attack("defined_twice_wrong_last", "a right definition followed by a wrong one (last wins)",
+           _holds("    pass") + _fn("    pass")),
     Attack("shell_escape_and_magics", "copy the reference with shell escapes and line magics", """
 !cp {repo}/reference/initialization.py /tmp/ref.py
 files = !ls {repo}/reference
@@ -367,14 +364,8 @@ cp {repo}/reference/initialization.py ./ref.py
             except Exception:
                 pass""")),
     # ---- class 1: trusted content installed as a package (wheel / pip install .) --------------
-    Attack("import_from_install_site", "put deepgrade's own site-packages on sys.path and import", _fn("""
-    import sys
-    sys.path.insert(0, "{site}")
-    try:
-        from reference.initialization import initialize_parameters_he as ok
-        return ok(layers_dims)
-    except Exception:
-        pass""")),
+    Attack("import_from_install_site", "put deepgrade's own site-packages on sys.path and import",
+           _import_from("{site}")),
     Attack("exec_installed_reference", "exec the installed copy of the reference by path", _fn("""
     import glob
     for path in glob.glob("{site}/reference/initialization.py") + glob.glob("/opt/*/*/reference/initialization.py"):
