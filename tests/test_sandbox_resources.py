@@ -166,3 +166,19 @@ def test_zygote_child_keeps_the_seccomp_filter(numpy_zygote):
                  "    libc = ctypes.CDLL(None, use_errno=True)\n"
                  "    return [libc.unshare(0x20000), ctypes.get_errno(), os.getuid() != 0]"}])
         assert s.call("unshare") == [-1, 1, True]
+
+
+@pytest.mark.tensorflow
+def test_tensorflow_zygote_children_have_private_tmp():
+    pytest.importorskip("tensorflow")
+    from autograder.sandbox.zygote import Zygote
+    policy = SandboxPolicy(scratch_bytes=64 << 20)
+    with Zygote(None, policy, use_tensorflow=True) as z:
+        with StudentSession(None, policy, use_tensorflow=True, zygote=z) as first:
+            first.load([{"index": 0, "source": SCRATCH + "import tensorflow as tf\n"
+                         "def op():\n    return float(tf.reduce_sum(tf.ones((2, 2))))\n"}])
+            assert first.call("op") == 4.0
+            first.call("plant", "TOPSECRET-TF")
+        with StudentSession(None, policy, use_tensorflow=True, zygote=z) as second:
+            second.load([{"index": 0, "source": SCRATCH}])
+            assert second.call("look") == []
