@@ -42,7 +42,9 @@ PROBE = textwrap.dedent('''
             pass
         for root in [p for p in sys.path if p] + ["/opt", "/usr/local/lib", "/usr/lib/python3", sys.base_prefix]:
             for d, dirs, files in os.walk(root):
-                if os.path.basename(d) in ("reference", "quizzes") or "test_initialization.py" in files:
+                name = os.path.basename(d)
+                if (name == "reference" and "initialization.py" in files) or "test_initialization.py" in files \
+                        or (name == "quizzes" and "banks" in dirs):
                     found.append(d)
                 dirs[:] = [x for x in dirs if x not in ("tensorflow", "scipy", "sklearn", "__pycache__")]
         return found
