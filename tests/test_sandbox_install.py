@@ -99,3 +99,17 @@ def test_site_view_is_an_allow_list():
     assert not names & {"reference", "autograder", "quizzes", "nbgrader", "jupyter_client", "jupyterlab",
                         "sqlalchemy", "distributed"}
     assert not any(n.startswith("deepgrade") or n.endswith(".pth") for n in names)
+
+
+def test_linked_view_holds_exactly_the_allowed_entries():
+    from autograder.sandbox import packages
+    views = [v for v in packages.site_views() if v.entries]
+    assert views
+    for view in views:
+        linked = packages.linked_view(view)
+        if linked is None:          # not writable here: the launcher binds entry by entry
+            continue
+        assert sorted(os.listdir(linked)) == sorted(view.entries)
+        numpy_init = Path(linked, "numpy", "__init__.py")
+        if numpy_init.exists():     # hard links: same file, no copy
+            assert os.stat(numpy_init).st_ino == os.stat(Path(view.host_dir, "numpy", "__init__.py")).st_ino

@@ -312,9 +312,10 @@ def _site_plan() -> tuple[tuple[str, ...], list[str]]:
     """bwrap arguments that mount the allow-listed view of each site-packages, and its sys.path.
 
     Every non-stdlib folder of the trusted ``sys.path`` that lies inside a tree the sandbox mounts
-    whole (the Python install, /usr) is covered by an empty read-only tmpfs; allow-listed entries
-    (:mod:`.packages`) are bound into it one by one. Folders outside those trees are not mounted;
-    their allow-listed entries appear under /opt/site/N. Nothing else of any site-packages is seen.
+    whole (the Python install, /usr) is covered: by the hard-link view of its allow-listed entries
+    (:func:`.packages.linked_view`) or an empty read-only tmpfs with the entries bound one by one.
+    Folders outside those trees are not mounted; their allow-listed entries appear under
+    /opt/site/N. Nothing else of any site-packages is seen.
     """
     _exe, base, _site = _python_install()
     trees = _mounted_trees(base)
@@ -328,10 +329,14 @@ def _site_plan() -> tuple[tuple[str, ...], list[str]]:
             dest = f"{_SITE_IN}/{i}"
         else:
             continue
-        args += ["--perms", "0755", "--tmpfs", dest]
-        for entry in view.entries:
-            args += ["--ro-bind", f"{host}/{entry}", f"{dest}/{entry}"]
-        args += ["--remount-ro", dest]
+        linked = _packages.linked_view(view)
+        if linked:       # one mount: a host folder of hard links to exactly the allowed entries
+            args += ["--ro-bind", linked, dest]
+        else:
+            args += ["--perms", "0755", "--tmpfs", dest]
+            for entry in view.entries:
+                args += ["--ro-bind", f"{host}/{entry}", f"{dest}/{entry}"]
+            args += ["--remount-ro", dest]
         if view.entries:
             sys_path.append(dest)
     return tuple(args), sys_path
@@ -371,9 +376,9 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
         mkdirs(str(base) + "/x")
         args += ["--ro-bind", str(base), str(base)]
     site_args, _ = _site_plan()
-    for i, arg in enumerate(site_args):     # parents of the /opt/site/N views
-        if i and site_args[i - 1] == "--tmpfs" and arg.startswith(_SITE_IN + "/"):
-            mkdirs(arg)
+    for dest in _site_plan()[1]:            # parents of the /opt/site/N views, mode 0755
+        if dest.startswith(_SITE_IN + "/"):
+            mkdirs(dest)
     args += site_args
     mkdirs(_WORKER_DIR_IN + "/x")
     for name in ("worker.py", "wire.py"):
@@ -812,7 +817,7 @@ class StudentSession:
         """
         self._last_memory_check = time.monotonic()
         pids = self._pids()
-        used = _rss_bytes(pids) + _unmapped_shared_bytes(pids)
+        used = _rss_bytes(pids) + _unmapped_shared_bytes(pids, scratch=self.mode == "bwrap")
         limit = self.policy.max_total_memory_bytes
         if used > limit:
             self._kill("memory")
@@ -971,12 +976,13 @@ def _rss_bytes(pids: Iterable[int]) -> int:
     return total
 
 
-def _unmapped_shared_bytes(pids: list[int]) -> int:
+def _unmapped_shared_bytes(pids: list[int], scratch: bool = True) -> int:
     """Memory the processes hold that their RSS does not show.
 
-    memfd files open in any of them (unique by inode; their allocated blocks) and the bytes stored
-    in the /tmp and /dev/shm tmpfs each mount namespace among them sees. A memfd that is also
-    mapped counts twice (once in RSS): the sum errs towards the budget, never past it.
+    memfd files open in any of them (unique by inode; their allocated blocks) and, with
+    ``scratch`` (bwrap: private tmpfs), the bytes stored in the /tmp and /dev/shm each mount
+    namespace among them sees. A memfd that is also mapped counts twice (once in RSS): the sum errs
+    towards the budget, never past it.
     """
     total = 0
     files: set[tuple[int, int]] = set()
@@ -988,7 +994,7 @@ def _unmapped_shared_bytes(pids: list[int]) -> int:
             fds = os.listdir(f"{proc}/fd")
         except OSError:
             continue
-        if ns not in namespaces:
+        if scratch and ns not in namespaces:
             namespaces.add(ns)
             for mount in ("tmp", "dev/shm"):
                 try:

@@ -14,9 +14,11 @@ inside the sandbox (see ``launcher._bwrap_available``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
+import shutil
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -26,7 +28,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 
 __all__ = ["STUDENT_DISTRIBUTIONS", "TRUSTED_PACKAGES", "SiteView", "site_views",
-           "allowed_distributions", "python_path_dirs"]
+           "allowed_distributions", "python_path_dirs", "linked_view"]
 
 log = logging.getLogger(__name__)
 
@@ -171,3 +173,69 @@ def site_views(roots: tuple[str, ...] = STUDENT_DISTRIBUTIONS) -> tuple[SiteView
     for d, names in by_site.items():      # found via a path not on sys.path (unusual): still allow
         views.append(SiteView(str(d), tuple(sorted(names - trusted))))
     return tuple(views)
+
+
+def _link_tree(src: str, dst: str) -> None:
+    """Recreate ``src`` at ``dst`` with hard links for files and copies of symlinks."""
+    if os.path.islink(src):
+        os.symlink(os.readlink(src), dst)
+        return
+    if not os.path.isdir(src):
+        os.link(src, dst)
+        return
+    os.mkdir(dst, 0o755)
+    for root, dirs, files in os.walk(src):
+        out = os.path.join(dst, os.path.relpath(root, src))
+        for name in list(dirs):
+            if os.path.islink(os.path.join(root, name)):
+                dirs.remove(name)
+                files.append(name)
+            else:
+                os.mkdir(os.path.join(out, name), 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), os.path.join(out, name))
+            else:
+                os.link(path, os.path.join(out, name))
+
+
+@functools.lru_cache(maxsize=None)
+def linked_view(view: SiteView) -> str | None:
+    """A folder beside ``view.host_dir`` holding exactly its allowed entries, as hard links.
+
+    Mounting it costs one bind mount instead of one per entry (~2 ms each). Built once per machine
+    (the name hashes the entries and their modification times, so an upgrade builds a new one; older
+    views are removed) in a temporary folder renamed into place. None if it cannot be built (not
+    writable, another file system, protected hard links): the caller then binds entry by entry.
+    """
+    if not view.entries:
+        return None
+    host = Path(view.host_dir)
+    try:
+        stamp = [(e, os.lstat(host / e).st_mtime_ns) for e in view.entries]
+    except OSError:
+        return None
+    key = hashlib.sha256(repr((str(host), stamp)).encode()).hexdigest()[:16]
+    prefix = ".deepgrade-sandbox-view-"
+    final = host.parent / f"{prefix}{host.name}-{key}"
+    if final.is_dir():
+        return str(final)
+    tmp = host.parent / f"{prefix}tmp-{os.getpid()}-{key}"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.mkdir(tmp, 0o755)
+        for entry in view.entries:
+            _link_tree(str(host / entry), str(tmp / entry))
+        os.chmod(tmp, 0o755)
+        os.rename(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if final.is_dir():          # another process built it first
+            return str(final)
+        log.info("no linked site-packages view beside %s (%s); binding entry by entry", host, exc)
+        return None
+    for old in host.parent.glob(f"{prefix}{host.name}-*"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return str(final)
