@@ -33,7 +33,10 @@ Measured on the 2-core dev box with ``python -m autograder.sandbox`` (quiet / bu
 session start (bwrap + python + numpy) 0.14-0.18 / 0.33-0.38 s; TensorFlow session start 4.3-5.4 s;
 a session forked from a zygote 8 ms (numpy) / 30 ms (TF; the first TF op then costs ~0.25 s);
 ping 0.09 ms; call with a 10x10 array 0.19 ms; an 8 MB array each way ~0.9 s busy (JSON + base64,
-~25-50 ms per MB); close 1-6 ms.
+~25-50 ms per MB); close 1-6 ms. Issue 17 (allow-listed site-packages view, /dev/shm tmpfs,
+remount-ro): session start unchanged within noise (interleaved on a busy box: 290-430 ms vs
+360-550 ms before); the hard-link view is built once per machine (~3.5 s, 35k links with
+TensorFlow); binding the ~100 entries one by one instead (view folder not writable) adds ~0.2 s.
 """
 from __future__ import annotations
 
