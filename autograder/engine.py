@@ -253,8 +253,11 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
     from autograder.sandbox import StudentError, StudentSession
 
     adir = assignment_dir(course_dir, assignment)
-    session = StudentSession(adir if adir.is_dir() else None, policy,
-                             use_tensorflow=(assignment == "tensorflow"))
+    try:
+        session = StudentSession(adir if adir.is_dir() else None, policy,
+                                 use_tensorflow=(assignment == "tensorflow"))
+    except RuntimeError as exc:   # SandboxUnavailable / TrustedContentVisible: never a student's zero
+        raise GradingError(str(exc)) from exc
     step = "start"
     try:
         session.start()

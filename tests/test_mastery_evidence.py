@@ -3,7 +3,6 @@ block grading (issue 13)."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 
 import numpy as np

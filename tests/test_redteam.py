@@ -15,11 +15,12 @@ import shutil
 import socket
 import sqlite3
 import threading
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from tests.redteam.attacks import ATTACKS, CELL_BREAK
+from tests.redteam.attacks import ATTACKS, CELL_BREAK, NEEDS_TMP, REDTEAM_MEMORY_MIB, ZYGOTE_ATTACKS
 from tests.redteam.broken import BROKEN
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,21 +94,28 @@ def _with_cells(nb: dict, source: str) -> dict:
     return nb
 
 
-@pytest.fixture(scope="module")
-def graded_class(tmp_path_factory):
+def _released_course(tmp_path_factory, name: str) -> tuple[Path, dict]:
+    """A built and released course folder, and an honest submission for ASSIGNMENT."""
     from autograder.course.build import build_course
     from autograder.course.release import release_course
-    from autograder.engine import grade_submission
-    from autograder.runner import grade_class
-    from autograder.sandbox.policy import SandboxPolicy
     from autograder.simulate import synthesize_submission
 
-    course = tmp_path_factory.mktemp("redteam-course")
+    course = tmp_path_factory.mktemp(name)
     build_course(course, [ASSIGNMENT])
     release_course(course, [ASSIGNMENT])
     base = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    honest = synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
-    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0)
+    return course, synthesize_submission(ASSIGNMENT, {}, base_notebook=base)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    from autograder.engine import grade_submission
+    from autograder.runner import grade_class
+    from autograder.sandbox.policy import SandboxPolicy
+
+    course, honest = _released_course(tmp_path_factory, "redteam-course")
+    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=5.0, submission_timeout_s=60.0,
+                           max_total_memory_bytes=REDTEAM_MEMORY_MIB << 20)
     engine = functools.partial(grade_submission, policy=policy)
 
     for s in HONEST:
@@ -118,7 +126,8 @@ def graded_class(tmp_path_factory):
     clean_scores = _scores(gradebook)
 
     listener = Listener()
-    paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port)
+    paths = dict(repo=str(REPO), course=str(course), gradebook=str(gradebook), port=listener.port,
+                 site=str(Path(str(metadata.distribution("deepgrade").locate_file(""))).resolve()))
     for a in ATTACKS:
         _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
     for b in BROKEN:
@@ -182,8 +191,71 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
     assert n_rows == len(scores) and over == 0
     for name in ("PWNED", "PICKLED", "fill"):
         assert not (course / name).exists(), f"a sandbox wrote {name} into the course"
+    assert not (REPO / "PWNED").exists(), "a sandbox wrote into the checkout"
+    site = Path(str(metadata.distribution("deepgrade").locate_file("")))
+    assert not (site / "PWNED.pth").exists(), "a sandbox wrote into site-packages"
     assert graded_class["listener"].connections == 0
 
 
 def test_no_sandbox_outlives_the_run(graded_class):
     assert _sandbox_processes(graded_class["course"]) == 0
+
+
+def test_resource_attacks_answer_right_when_unhindered():
+    """The class-4 payloads earn points exactly when the sandbox fails to stop them (no vacuous 0)."""
+    import numpy as np
+    from reference.initialization import initialize_parameters_he as reference_he
+    from tests.redteam.attacks import _holds
+
+    ns: dict = {}
+    exec(_holds("    pass").format(repo="", course="", gradebook="", port=0, site=""), ns)
+    for dims in ([3, 2, 1], [5, 4, 3, 1]):
+        got, want = ns["initialize_parameters_he"](dims), reference_he(dims)
+        assert got.keys() == want.keys()
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+
+
+@pytest.fixture(scope="module")
+def zygote_class(tmp_path_factory):
+    """Class-4 /tmp attacks graded one after another, every session forked from one zygote."""
+    from autograder.engine import grade_submission
+    from autograder.runner import grade_class
+    from autograder.sandbox.policy import SandboxPolicy
+
+    course, honest = _released_course(tmp_path_factory, "redteam-zygote")
+    policy = SandboxPolicy(call_timeout_s=3.0, cell_timeout_s=10.0, submission_timeout_s=60.0,
+                           scratch_bytes=64 << 20)
+    engine = functools.partial(grade_submission, policy=policy)
+    paths = dict(repo=str(REPO), course=str(course), gradebook="", port=0, site="")
+    _submit(course, "honest_a", honest)
+    clean = grade_class(course, ASSIGNMENT, workers=1, progress=False, engine=engine)
+    assert clean.graded == 1
+    for a in ZYGOTE_ATTACKS:         # graded in name order: plant, read, fill, then honest_tmp
+        _submit(course, f"atk_{a.id}", _with_cells(honest, a.cell.format(**paths)))
+    _submit(course, "honest_tmp", _with_cells(honest, NEEDS_TMP.format(**paths)))
+    results = {}
+    old = os.environ.get("DEEPGRADE_ZYGOTE")
+    os.environ["DEEPGRADE_ZYGOTE"] = "all"
+    try:
+        grade_class(course, ASSIGNMENT, workers=1, progress=False, engine=engine, force=True,
+                    on_result=lambda r: results.__setitem__(r.student, r))
+    finally:
+        if old is None:
+            del os.environ["DEEPGRADE_ZYGOTE"]
+        else:
+            os.environ["DEEPGRADE_ZYGOTE"] = old
+    yield dict(results=results, clean=_scores(course / "gradebook.db"))
+
+
+@pytest.mark.parametrize("attack", ZYGOTE_ATTACKS, ids=lambda a: a.id)
+def test_zygote_attack_earns_nothing(zygote_class, attack):
+    r = zygote_class["results"][f"atk_{attack.id}"]
+    assert r.gradable
+    assert r.functions.get(attack.target, {"score": 0.0})["score"] == 0.0
+
+
+def test_zygote_next_student_gets_clean_scratch(zygote_class):
+    results = zygote_class["results"]
+    assert results["honest_a"].score == results["honest_a"].max_score
+    r = results["honest_tmp"]    # needs 32 MiB of /tmp after a student filled it
+    assert r.score == r.max_score, r.functions

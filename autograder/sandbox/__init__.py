@@ -7,10 +7,10 @@ Public API (see DESIGN.md, "Trust boundary")::
         report = s.load(cells, preamble="from regularization_utils import *")
         value = s.call("compute_cost", AL, Y, _seed=1)
 """
-from .launcher import (ERROR_KINDS, CellStatus, LoadReport, StudentError, StudentSession,
-                       sandbox_mode)
+from .launcher import (ERROR_KINDS, CellStatus, LoadReport, SandboxUnavailable, StudentError,
+                       StudentSession, TrustedContentVisible, sandbox_mode)
 from .policy import SandboxPolicy
 from .wire import WireError
 
 __all__ = ["StudentSession", "SandboxPolicy", "StudentError", "LoadReport", "CellStatus",
-           "sandbox_mode", "ERROR_KINDS", "WireError"]
+           "sandbox_mode", "ERROR_KINDS", "WireError", "SandboxUnavailable", "TrustedContentVisible"]

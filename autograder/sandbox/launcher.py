@@ -2,36 +2,46 @@
 
 Modes (see :func:`sandbox_mode`):
 
-``bwrap``   bubblewrap (as root) with new pid/net/ipc/uts/cgroup/mount namespaces, a seccomp filter
-            (:mod:`.seccomp`), a minimal read-only root
-            (/usr, the Python install, the venv at /opt/venv, the worker at /opt/deepgrade), a private
-            size-capped tmpfs at /tmp (cwd /tmp/work, holding read-only binds of the assignment's
-            student files; the whole folder also at /course). All capabilities are dropped except
-            SETUID/SETGID, which the worker uses once, before any student code, to become a fresh
-            unprivileged uid -- that is what makes RLIMIT_NPROC bite (the kernel never enforces it
-            for uid 0, and a user namespace would still map to kernel uid 0 here).
+``bwrap``   bubblewrap with new pid/net/ipc/uts/cgroup/mount namespaces, a seccomp filter
+            (:mod:`.seccomp`), a minimal read-only root (/usr, the Python install, an allow-listed view
+            of each site-packages folder -- :mod:`.packages` -- and the worker at /opt/deepgrade), private
+            size-capped tmpfs at /tmp and /dev/shm (cwd /tmp/work, holding read-only binds of the
+            assignment's student files; the whole folder also at /course); nothing else writable.
+            As root: all capabilities are dropped except SETUID/SETGID, which the worker uses once,
+            before any student code, to become a fresh unprivileged uid -- that is what makes
+            RLIMIT_NPROC bite (the kernel never enforces it for uid 0). As an ordinary user
+            (:func:`privileged` is False): ``--unshare-user``; the sandbox keeps the grader's uid inside
+            its own user namespace (RLIMIT_NPROC is counted per user namespace), and the watchdog finds
+            its processes by pid namespace. If bwrap cannot run, grading is refused
+            (:class:`SandboxUnavailable`) unless ``DEEPGRADE_SANDBOX`` names a weaker mode:
 ``unshare`` ``unshare --net`` + rlimits (no filesystem isolation!).
 ``rlimit``  rlimits only (no network or filesystem isolation!).
 
 Only :mod:`autograder.sandbox.wire` frames cross the boundary; every reply is re-validated here.
 Wall-clock limits are enforced here: on expiry the whole sandbox is SIGKILLed (bwrap's pid 1 takes
 every process in the pid namespace with it) and the session is dead. While a reply is pending, a
-watchdog sums the resident memory of every process of the sandbox uid (RLIMIT_AS is per process).
+watchdog sums the memory of every process of the sandbox (RSS, open memfd files, its /tmp and
+/dev/shm) -- RLIMIT_AS is per process and misses memory no mapping shows.
 
 RLIMIT_NPROC as root (measured, kernel 6.x, bwrap 0.8): the kernel never enforces NPROC for uid 0,
-and a bwrap user namespace maps the sandbox to kernel uid 0 as well, so neither works; an
-unprivileged bwrap cannot bind /root/.pyenv (0700). Privileged bwrap + an in-sandbox setuid to a
-fresh uid does work: a fork loop stops at the limit (EAGAIN). NPROC counts threads too, hence
-512 for TensorFlow.
+and a bwrap user namespace created by root maps the sandbox to kernel uid 0 as well; privileged
+bwrap + an in-sandbox setuid to a fresh uid does work. For an ordinary user the user namespace's own
+count does (a fork loop stops at the limit, EAGAIN). NPROC counts threads too, hence 512 for
+TensorFlow. An unprivileged grader needs an interpreter it can read (not /root/.pyenv, mode 0700).
 
 Measured on the 2-core dev box with ``python -m autograder.sandbox`` (quiet / busy machine):
 session start (bwrap + python + numpy) 0.14-0.18 / 0.33-0.38 s; TensorFlow session start 4.3-5.4 s;
 a session forked from a zygote 8 ms (numpy) / 30 ms (TF; the first TF op then costs ~0.25 s);
 ping 0.09 ms; call with a 10x10 array 0.19 ms; an 8 MB array each way ~0.9 s busy (JSON + base64,
-~25-50 ms per MB); close 1-6 ms.
+~25-50 ms per MB); close 1-6 ms. Issue 17 (allow-listed site-packages view, /dev/shm tmpfs,
+remount-ro): session start unchanged within noise (interleaved on a busy box: 290-430 ms vs
+360-550 ms before); the hard-link view is built once per machine (~3.5 s, 35k links with
+TensorFlow); binding the ~100 entries one by one instead (view folder not writable) adds ~0.2 s.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import logging
 import os
@@ -49,10 +59,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import packages as _packages
 from . import seccomp, wire
 from .policy import SandboxPolicy
 
 __all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbox_mode",
+           "SandboxUnavailable", "TrustedContentVisible", "privileged",
            "ERROR_KINDS"]
 
 log = logging.getLogger(__name__)
@@ -60,11 +72,12 @@ log = logging.getLogger(__name__)
 ERROR_KINDS = frozenset({"missing", "exception", "timeout", "memory", "crashed", "bad_output"})
 _HERE = Path(__file__).resolve().parent
 _WORKER_DIR_IN = "/opt/deepgrade"
-_VENV_IN = "/opt/venv"
+_SITE_IN = "/opt/site"       # allow-listed views of site-packages outside mounted trees
 _WORK_IN = "/tmp/work"
 _COURSE_IN = "/course"
 _UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
 _WATCH_INTERVAL_S = 0.2         # how often the memory watchdog looks while a reply is pending
+_MEMORY_CHECK_EVERY_S = 0.25   # between requests, the watchdog looks at most this often
 _KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
 _HIDDEN_SUFFIXES = (".ipynb",)   # never expose notebooks (the source notebook holds solutions)
 
@@ -126,21 +139,67 @@ def _python_install() -> tuple[Path, Path, Path]:
     return exe, base, site
 
 
+def privileged() -> bool:
+    """True when grading as root: bwrap then runs privileged and each sandbox gets a fresh uid.
+
+    Otherwise bwrap runs in a new user namespace (``--unshare-user``): the separation between
+    sandboxes comes from their private user, pid, mount and IPC namespaces instead of a uid.
+    """
+    return os.geteuid() == 0
+
+
+class TrustedContentVisible(RuntimeError):
+    """The sandbox could see trusted content (reference, hidden checks, quiz banks): never grade."""
+
+
+def _trusted_paths() -> list[str]:
+    """Host folders of deepgrade's trusted packages (found without importing them)."""
+    out = []
+    for name in _packages.TRUSTED_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        for loc in (getattr(spec, "submodule_search_locations", None) or []) if spec else []:
+            out.append(str(Path(loc).resolve()))
+    return out
+
+
+_PROBE = """import importlib.util, json, os, sys
+cfg = json.loads(sys.argv[1]); sys.path[:0] = cfg["path"]
+seen = [n for n in cfg["names"] if importlib.util.find_spec(n) is not None]
+seen += [p for p in cfg["files"] if os.path.exists(p)]
+if seen:
+    sys.stderr.write("TRUSTED-VISIBLE %r" % (seen,)); sys.exit(3)
+if cfg["uid"]:
+    os.setgroups([]); os.setgid(cfg["uid"]); os.setuid(cfg["uid"])
+"""
+
+
 def _bwrap_available() -> bool:
+    """Self-test: bubblewrap starts, and trusted content is neither importable nor on disk inside.
+
+    Raises :class:`TrustedContentVisible` if the sandbox could see trusted content.
+    """
     bwrap = shutil.which("bwrap")
     if not bwrap:
         return False
     try:
+        probe = {"path": _site_plan()[1], "names": list(_packages.TRUSTED_PACKAGES),
+                 "files": _trusted_paths(), "uid": _UID_BASE if privileged() else 0}
         cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
-            str(_python_install()[0]), "-I", "-S", "-c",
-            "import os; os.setgroups([]); os.setgid(%d); os.setuid(%d)" % (_UID_BASE, _UID_BASE)]
+            str(_python_install()[0]), "-I", "-S", "-c", _PROBE, json.dumps(probe)]
         r = subprocess.run(cmd, capture_output=True, timeout=20)
-        if r.returncode != 0:
-            log.warning("bwrap self-test failed: %s", r.stderr.decode(errors="replace")[-500:])
-        return r.returncode == 0
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("bwrap self-test failed: %s", exc)
         return False
+    err = r.stderr.decode(errors="replace")
+    if r.returncode == 3 and "TRUSTED-VISIBLE" in err:
+        raise TrustedContentVisible(
+            f"the bubblewrap sandbox can see trusted content ({err[-300:]}); refusing to grade")
+    if r.returncode != 0:
+        log.warning("bwrap self-test failed: %s", err[-500:])
+    return r.returncode == 0
 
 
 _SECCOMP_OK: bool | None = None
@@ -190,11 +249,18 @@ def _unshare_available() -> bool:
         return False
 
 
+class SandboxUnavailable(RuntimeError):
+    """No file-hiding sandbox can run here and the instructor did not opt into a weaker one."""
+
+
 def sandbox_mode() -> str:
     """The isolation mode sessions use: "bwrap" | "unshare" | "rlimit" (detected once, cached).
 
-    ``DEEPGRADE_SANDBOX`` may force a weaker mode (for tests/diagnosis); a forced "bwrap" that
-    fails its self-test still falls back. Falling back emits a one-time RuntimeWarning.
+    Only "bwrap" hides the reference, the hidden checks and other students' work. If it cannot run,
+    grading is refused (:class:`SandboxUnavailable`) unless the instructor explicitly chose a weaker
+    mode with ``DEEPGRADE_SANDBOX=unshare`` or ``DEEPGRADE_SANDBOX=rlimit`` (then a one-time
+    RuntimeWarning says what is not isolated). ``DEEPGRADE_SANDBOX=bwrap`` (or unset) never falls
+    back. Raises :class:`TrustedContentVisible` if bwrap runs but could see trusted content.
     """
     global _MODE
     if _MODE is not None:
@@ -202,23 +268,25 @@ def sandbox_mode() -> str:
     forced = os.environ.get("DEEPGRADE_SANDBOX", "").strip().lower()
     if forced and forced not in ("bwrap", "unshare", "rlimit"):
         raise ValueError(f"DEEPGRADE_SANDBOX={forced!r}: expected bwrap, unshare or rlimit")
-    order = ["bwrap", "unshare", "rlimit"]
-    if forced:
-        order = order[order.index(forced):]
-    mode = "rlimit"
-    for candidate in order:
-        if candidate == "bwrap" and _bwrap_available():
-            mode = "bwrap"
-            break
-        if candidate == "unshare" and _unshare_available():
-            mode = "unshare"
-            break
-    if mode != "bwrap":
-        msg = (f"deepgrade sandbox: bubblewrap is unavailable or disabled; using the weaker "
-               f"'{mode}' mode ({'network off, ' if mode == 'unshare' else ''}rlimits only, NO "
-               f"filesystem isolation). Install bubblewrap for real isolation.")
-        warnings.warn(msg, RuntimeWarning, stacklevel=2)
-        log.warning(msg)
+    if forced in ("", "bwrap"):
+        if not _bwrap_available():    # (not cached: the instructor may fix it and retry)
+            raise SandboxUnavailable(
+                "deepgrade: the bubblewrap sandbox cannot run here (install bubblewrap; as a "
+                "non-root user it also needs unprivileged user namespaces, e.g. sysctl "
+                "kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0). Without it "
+                "student code could read the reference solutions and hidden checks, so grading is "
+                "refused. To grade trusted code anyway, set DEEPGRADE_SANDBOX=unshare (no network, "
+                "no file isolation) or DEEPGRADE_SANDBOX=rlimit (resource limits only).")
+        _MODE = "bwrap"
+        return _MODE
+    mode = forced
+    if mode == "unshare" and not _unshare_available():
+        mode = "rlimit"
+    msg = (f"deepgrade sandbox: DEEPGRADE_SANDBOX={forced} chosen; using the '{mode}' mode "
+           f"({'network off, ' if mode == 'unshare' else ''}rlimits only, NO filesystem "
+           f"isolation: student code can read the reference). Use only for trusted code.")
+    warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    log.warning(msg)
     _MODE = mode
     return mode
 
@@ -235,14 +303,61 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+def _mounted_trees(base: Path) -> list[Path]:
+    """Host trees the sandbox binds whole (anything inside them is visible unless hidden)."""
+    trees = [Path("/usr")] + [Path(t) for t in ("/bin", "/sbin", "/lib", "/lib32", "/lib64",
+                                                "/libx32") if os.path.isdir(t)]
+    return [t.resolve() for t in trees] + [base]
+
+
+@functools.lru_cache(maxsize=None)
+def _site_plan() -> tuple[tuple[str, ...], list[str]]:
+    """bwrap arguments that mount the allow-listed view of each site-packages, and its sys.path.
+
+    Every non-stdlib folder of the trusted ``sys.path`` that lies inside a tree the sandbox mounts
+    whole (the Python install, /usr) is covered: by the hard-link view of its allow-listed entries
+    (:func:`.packages.linked_view`) or an empty read-only tmpfs with the entries bound one by one.
+    Folders outside those trees are not mounted; their allow-listed entries appear under
+    /opt/site/N. Nothing else of any site-packages is seen.
+    """
+    _exe, base, _site = _python_install()
+    trees = _mounted_trees(base)
+    args: list[str] = []
+    sys_path: list[str] = []
+    for i, view in enumerate(_packages.site_views()):
+        host = Path(view.host_dir)
+        if any(host == t or host.is_relative_to(t) for t in trees):
+            dest = str(host)
+        elif view.entries:
+            dest = f"{_SITE_IN}/{i}"
+        else:
+            continue
+        linked = _packages.linked_view(view)
+        if linked:       # one mount: a host folder of hard links to exactly the allowed entries
+            args += ["--ro-bind", linked, dest]
+        else:
+            args += ["--perms", "0755", "--tmpfs", dest]
+            for entry in view.entries:
+                args += ["--ro-bind", f"{host}/{entry}", f"{dest}/{entry}"]
+            args += ["--remount-ro", dest]
+        if view.entries:
+            sys_path.append(dest)
+    return tuple(args), sys_path
+
+
 def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
-                  workdir_binds: Iterable[tuple[str, str]]) -> list[str]:
+                  workdir_binds: Iterable[tuple[str, str]], extra_caps: tuple[str, ...] = ()
+                  ) -> list[str]:
     """The bwrap arguments up to (not including) the command to run."""
     exe, base, site = _python_install()
-    args = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-            "--ro-bind", "/usr", "/usr"]
+    args = ["bwrap"] + ([] if privileged() else ["--unshare-user"]) + [
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    if privileged():    # the worker switches to a fresh uid once, before any student code
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    for cap in extra_caps:
+        args += ["--cap-add", cap]
+    args += ["--ro-bind", "/usr", "/usr"]
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -263,28 +378,25 @@ def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
     if not str(base).startswith("/usr/"):
         mkdirs(str(base) + "/x")
         args += ["--ro-bind", str(base), str(base)]
-    if site.is_relative_to(Path(sys.prefix).resolve()):
-        mkdirs(_VENV_IN + "/x")
-        args += ["--ro-bind", str(Path(sys.prefix).resolve()), _VENV_IN]
-        site_in = _VENV_IN + "/" + site.relative_to(Path(sys.prefix).resolve()).as_posix()
-        # The project is an editable install: its .pth/finder point into the checkout. Those paths
-        # are not mounted, and we also blank the files themselves (defence in depth).
-        for entry in sorted(site.glob("__editable__*")):
-            args += ["--ro-bind", "/dev/null", f"{site_in}/{entry.name}"]
-    elif not str(site).startswith(str(base)):
-        mkdirs(str(site) + "/x")
-        args += ["--ro-bind", str(site), str(site)]
+    site_args, _ = _site_plan()
+    for dest in _site_plan()[1]:            # parents of the /opt/site/N views, mode 0755
+        if dest.startswith(_SITE_IN + "/"):
+            mkdirs(dest)
+    args += site_args
     mkdirs(_WORKER_DIR_IN + "/x")
     for name in ("worker.py", "wire.py"):
         args += ["--ro-bind", str(_HERE / name), f"{_WORKER_DIR_IN}/{name}"]
+    # /dev/shm and /tmp: private size-capped tmpfs (their pages also count in the watchdog's sum)
     args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/dev/shm",
              "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/tmp",
              "--perms", "01777", "--dir", _WORK_IN]
     for src, dest in workdir_binds:
         if not dest.startswith(_WORK_IN + "/"):
             mkdirs(dest)
         args += ["--ro-bind", src, dest]
-    args += ["--clearenv"]
+    # nothing else is writable (without this, an unprivileged sandbox owns / and /dev: unbounded)
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--clearenv"]
     if cwd_in:
         args += ["--chdir", cwd_in]
     return args
@@ -409,8 +521,9 @@ class StudentSession:
             self._zygote_auto = True
         else:
             self._zygote_auto = False
-        if zygote and self.mode != "bwrap":
-            zygote = False     # zygotes need bubblewrap; weaker modes start one process each
+        if zygote and (self.mode != "bwrap" or not privileged()):
+            zygote = False     # zygotes need privileged bubblewrap (a fresh uid per child);
+            #                    otherwise every session starts its own sandbox
         self.zygote = zygote   # False | True (shared per assignment dir + policy) | a Zygote
         self.uid: int | None = None
         self.start_s: float = 0.0
@@ -424,6 +537,7 @@ class StudentSession:
         self._preamble = ""
         self._skip: set[int] = set()
         self._defined: set[str] = set()
+        self._last_memory_check = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "StudentSession":
@@ -495,7 +609,10 @@ class StudentSession:
             "output_cap": self.policy.max_output_bytes,
             "drop_to": [self.uid, self.uid],
             "cwd": workdir, "make_cwd": True, "files_dir": _COURSE_IN, "link_files": files,
+            "private_tmp_bytes": int(self.policy.scratch_bytes),   # its own /tmp and /dev/shm
         }
+        if seccomp_active(self.policy):    # the zygote runs unfiltered; each child filters itself
+            config["seccomp"] = seccomp.program().hex()
         try:
             return zyg.spawn(config, self.uid)
         except OSError as exc:
@@ -577,6 +694,7 @@ class StudentSession:
             defined = value.get("defined")
             self._defined = {n for n in defined if isinstance(n, str)} \
                 if isinstance(defined, list) else set()
+            self._last_memory_check = 0.0    # check what the cells left behind before the next call
             return LoadReport(done, set(self._defined), alive=True,
                               duration_s=time.monotonic() - t0)
 
@@ -612,6 +730,8 @@ class StudentSession:
     # ------------------------------------------------------------------ plumbing
     def _roundtrip(self, request: dict, timeout: float) -> Any:
         self._ensure_alive()
+        if time.monotonic() - self._last_memory_check >= _MEMORY_CHECK_EVERY_S:
+            self._check_memory()      # memory held between calls (e.g. in memfd files) counts too
         self._send(request)
         reply = self._read(min(self._deadline, time.monotonic() + timeout + 0.05), request["op"])
         if not isinstance(reply, dict):
@@ -722,10 +842,13 @@ class StudentSession:
         """Kill the sandbox if all its processes together use more than the memory budget.
 
         RLIMIT_AS bounds each process; this bounds the sum (several forked processes each just
-        under RLIMIT_AS could otherwise exhaust the host). Polled while waiting for a reply.
+        under RLIMIT_AS could otherwise exhaust the host), including memory no RSS shows: memfd
+        files and the sandbox's /tmp and /dev/shm. Polled while waiting for a reply, and before a
+        request at most every ``_MEMORY_CHECK_EVERY_S`` (always before the first call after a load).
         """
+        self._last_memory_check = time.monotonic()
         pids = self._pids()
-        used = _rss_bytes(pids)
+        used = _rss_bytes(pids) + _unmapped_shared_bytes(pids, scratch=self.mode == "bwrap")
         limit = self.policy.max_total_memory_bytes
         if used > limit:
             self._kill("memory")
@@ -738,10 +861,12 @@ class StudentSession:
                                f"{self.policy.max_processes}); sandbox killed")
 
     def _pids(self) -> list[int]:
-        """Host pids of every process of this sandbox (by uid, else by session id)."""
+        """Host pids of every process of this sandbox (by uid, pid namespace or session id)."""
         if self.uid is not None:
             return _uid_processes(self.uid)
         if isinstance(self._h, _PopenHandle):
+            if self.mode == "bwrap":       # unprivileged: the sandbox's own pid namespace
+                return _namespace_processes(self._h.proc.pid)
             return _session_processes(self._h.proc.pid)
         return []
 
@@ -795,12 +920,12 @@ class StudentSession:
         }
         student_files = _student_files(self.assignment_dir) if self.assignment_dir else []
         if self.mode == "bwrap":
-            prefix = Path(sys.prefix).resolve()
-            site_in = (_VENV_IN + "/" + site.relative_to(prefix).as_posix()
-                       if site.is_relative_to(prefix) else str(site))
-            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, site_in],
-                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN,
-                          drop_to=[self.uid, self.uid])
+            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, *_site_plan()[1]],
+                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN)
+            if privileged():
+                config["drop_to"] = [self.uid, self.uid]
+            else:    # separation by user/pid namespace; processes found by pid namespace
+                self.uid = None
             binds = [(str(p), f"{_WORK_IN}/{p.name}") for p in student_files]
             if self.assignment_dir:
                 binds_course = [(str(p), f"{_COURSE_IN}/{p.name}") for p in student_files]
@@ -882,6 +1007,45 @@ def _rss_bytes(pids: Iterable[int]) -> int:
     return total
 
 
+def _unmapped_shared_bytes(pids: list[int], scratch: bool = True) -> int:
+    """Memory the processes hold that their RSS does not show.
+
+    memfd files open in any of them (unique by inode; their allocated blocks) and, with
+    ``scratch`` (bwrap: private tmpfs), the bytes stored in the /tmp and /dev/shm each mount
+    namespace among them sees. A memfd that is also mapped counts twice (once in RSS): the sum errs
+    towards the budget, never past it.
+    """
+    total = 0
+    files: set[tuple[int, int]] = set()
+    namespaces: set[str] = set()
+    for pid in pids:
+        proc = f"/proc/{pid}"
+        try:
+            ns = os.readlink(f"{proc}/ns/mnt")
+            fds = os.listdir(f"{proc}/fd")
+        except OSError:
+            continue
+        if scratch and ns not in namespaces:
+            namespaces.add(ns)
+            for mount in ("tmp", "dev/shm"):
+                try:
+                    vfs = os.statvfs(f"{proc}/root/{mount}")
+                    total += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+                except OSError:
+                    pass
+        for fd in fds:
+            try:
+                if not os.readlink(f"{proc}/fd/{fd}").startswith("/memfd:"):
+                    continue
+                st = os.stat(f"{proc}/fd/{fd}")
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in files:
+                files.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
 def _session_processes(sid: int) -> list[int]:
     """Host pids of live (non-zombie) processes in session ``sid`` (fallback modes)."""
     pids = []
@@ -893,6 +1057,24 @@ def _session_processes(sid: int) -> list[int]:
                 if int(fields[3]) == sid and fields[0] != b"Z":
                     pids.append(int(entry))
             except (OSError, ValueError, IndexError):
+                pass
+    return pids
+
+
+def _namespace_processes(bwrap_pid: int) -> list[int]:
+    """Host pids of live processes in the pid namespace bwrap ``bwrap_pid`` created."""
+    try:
+        children = Path(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children").read_text().split()
+        ns = os.readlink(f"/proc/{children[0]}/ns/pid")
+    except (OSError, IndexError):
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == ns and not _is_zombie(entry):
+                    pids.append(int(entry))
+            except OSError:
                 pass
     return pids
 

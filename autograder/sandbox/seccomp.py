@@ -3,8 +3,8 @@
 Student code needs nothing beyond ordinary process, file and thread syscalls. The filter refuses
 (EPERM) the syscalls that only widen the kernel attack surface or the sandbox itself: new namespaces
 (unshare, setns, clone with CLONE_NEW* flags), mounts, ptrace and cross-process memory access,
-keyrings, bpf, perf events, userfaultfd, io_uring, module loading, reboot/kexec, and every non-x86-64
-ABI (i386 and x32 numbering). ``clone3`` gets ENOSYS so glibc falls back to ``clone``, whose flags
+keyrings, bpf, perf events, userfaultfd, io_uring, module loading, reboot/kexec, System V shared
+memory and message queues (memory no RSS shows), and every non-x86-64 ABI (i386 and x32 numbering). ``clone3`` gets ENOSYS so glibc falls back to ``clone``, whose flags
 the filter can inspect. Built as classic BPF by hand (no libseccomp needed); x86-64 only --
 :func:`supported` says whether this machine can use it.
 """
@@ -40,6 +40,8 @@ BLOCKED_SYSCALLS = {
     "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
     "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
     "fspick": 433, "mount_setattr": 442,
+    # System V shared memory and message queues: memory no process's RSS shows once detached
+    "shmget": 29, "msgget": 68,
 }
 _CLONE = 56
 _CLONE3 = 435

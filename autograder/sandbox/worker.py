@@ -78,14 +78,18 @@ def _bootstrap(cfg, req_fd, reply_fd):
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)   # oversize writes fail with EFBIG, not a kill
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    if cfg.get("private_tmp_bytes"):     # zygote child: its own /tmp and /dev/shm
+        _private_scratch(int(cfg["private_tmp_bytes"]))
     _apply_rlimits(cfg.get("rlimits", {}))
     drop = cfg.get("drop_to")
     if drop:
         _os.setgroups([])
         _os.setgid(int(drop[1]))
-        _os.setuid(int(drop[0]))
+        _os.setuid(int(drop[0]))        # from uid 0: also drops every capability
         if _os.getuid() == 0 or _os.geteuid() == 0:   # pragma: no cover - defensive
             _os._exit(97)
+    if cfg.get("seccomp"):               # zygote child: the filter bwrap gives other sessions
+        _install_seccomp(bytes.fromhex(cfg["seccomp"]))
     _os.umask(0o077)
     workdir = cfg.get("cwd")
     if workdir:
@@ -99,6 +103,43 @@ def _bootstrap(cfg, req_fd, reply_fd):
         if workdir not in _sys.path:
             _sys.path.insert(0, workdir)
     OUTPUT_CAP = int(cfg.get("output_cap", OUTPUT_CAP))
+
+
+def _libc():
+    import ctypes
+    return ctypes, ctypes.CDLL(None, use_errno=True)
+
+
+def _private_scratch(size):
+    """Give this process (a zygote child, still uid 0) a mount namespace with fresh tmpfs at /tmp
+    and /dev/shm of ``size`` bytes each: no other child sees its files or shares its space."""
+    ctypes, libc = _libc()
+    ms_nosuid, ms_nodev, ms_rec, ms_private = 2, 4, 16384, 1 << 18
+
+    def check(rc, what):
+        if rc != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"{what}: {_os.strerror(err)}")
+
+    check(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
+    check(libc.mount(b"none", b"/", None, ms_rec | ms_private, None), "make / private")
+    for target, mode in ((b"/tmp", b"1777"), (b"/dev/shm", b"1777")):
+        opts = b"size=%d,mode=%s" % (size, mode)
+        check(libc.mount(b"tmpfs", target, b"tmpfs", ms_nosuid | ms_nodev, opts), f"tmpfs on {target}")
+
+
+def _install_seccomp(program):
+    """Load a classic-BPF seccomp filter (``struct sock_filter`` array) for this process."""
+    ctypes, libc = _libc()
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+    prog = SockFprog(len(program) // 8, program)
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0 or \
+            libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
+        _os._exit(96)                    # never run student code without the filter
 
 
 OUTPUT_CAP = 64 * 1024
@@ -720,6 +761,7 @@ def zygote_loop(control_fd):
     The child applies its own rlimits, switches to its own uid and scratch dir, then runs main().
     """
     import socket
+    _libc()                      # import ctypes once here, not in every child
     sock = socket.socket(fileno=control_fd)
     _signal.signal(_signal.SIGCHLD, _reap)
     _json_dumps = _json.dumps
@@ -746,7 +788,7 @@ def zygote_loop(control_fd):
             for fd in fds:
                 _os.close(fd)
             cfg = req.get("config", {})
-            if cfg.get("make_cwd") and cfg.get("drop_to"):
+            if cfg.get("make_cwd") and cfg.get("drop_to") and not cfg.get("private_tmp_bytes"):
                 _CHILD_DIRS[pid] = (int(cfg["drop_to"][0]), cfg["cwd"])
             sock.send(_json_dumps({"pid": pid}).encode())
             _clean_reaped_children()

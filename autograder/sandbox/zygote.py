@@ -3,19 +3,21 @@
 Importing TensorFlow costs ~4 s per process; forking a process that has imported it (but never ran a
 TF op -- children of a parent that ran ops hang) costs well under 0.1 s. The zygote runs inside the
 same bubblewrap sandbox as a normal session (no network, nothing of the checkout mounted); it keeps
-only CAP_SETUID/SETGID. Each child, before running any student code, applies its rlimits, switches
-to its OWN fresh uid (so children cannot signal, ptrace or read each other, and RLIMIT_NPROC counts
-per child) and works in its own 0700 scratch dir under the shared /tmp.
+only CAP_SETUID/SETGID/SYS_ADMIN and runs no student code. Each child, before running any student
+code, enters its own mount namespace with fresh size-capped tmpfs at /tmp and /dev/shm (so no child
+sees another's files or can fill their space), applies its rlimits, switches to its OWN fresh uid
+(which drops every capability; children cannot signal, ptrace or read each other, and RLIMIT_NPROC
+counts per child), and installs the same seccomp filter bwrap gives other sessions. Zygotes need a
+root grader (fresh uids); an unprivileged grader starts one sandbox per session instead.
 
 Trusted side <-> zygote: a SOCK_SEQPACKET socketpair. ``spawn`` sends the child's config plus the
 two pipe ends (requests, replies) with SCM_RIGHTS; the child then speaks the normal worker protocol
 on those pipes. The trusted side kills a child (and everything it forked) by uid from the host.
 
 Differences from one-process-per-session (documented trade-offs): all children of one zygote share
-the pid and IPC namespaces (other uids' processes are visible in /proc but not accessible) and the
-/tmp tmpfs, sized 4 x ``scratch_bytes`` for all children together (each file is still capped by
-RLIMIT_FSIZE; a child's scratch dir is removed when it ends). The runner grades one submission at a
-time per worker process, so in practice a zygote has one child at a time.
+the pid and IPC namespaces (other uids' processes are visible in /proc but not accessible; System V
+IPC is refused by the filter). The runner grades one submission at a time per worker process, so in
+practice a zygote has one child at a time.
 """
 from __future__ import annotations
 
@@ -24,17 +26,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .launcher import (_COURSE_IN, _VENV_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid,
-                       _seccomp_args,
-                       _python_install, _sandbox_env, _student_files, _uid_processes)
+from .launcher import (_COURSE_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid, _python_install,
+                       _sandbox_env, _site_plan, _student_files, _uid_processes)
 from .policy import SandboxPolicy
 
 __all__ = ["Zygote", "shared_zygote", "close_shared_zygotes"]
@@ -104,30 +103,24 @@ class Zygote:
         t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
-        exe, _base, site = _python_install()
-        prefix = Path(sys.prefix).resolve()
-        site_in = (_VENV_IN + "/" + site.relative_to(prefix).as_posix()
-                   if site.is_relative_to(prefix) else str(site))
+        exe = _python_install()[0]
         config = {"zygote": True, "control_fd": theirs.fileno(), "tensorflow": use_tensorflow,
-                  "sys_path": [_WORKER_DIR_IN, site_in], "unlist_paths": [_WORKER_DIR_IN]}
+                  "sys_path": [_WORKER_DIR_IN, *_site_plan()[1]], "unlist_paths": [_WORKER_DIR_IN]}
         files = _student_files(self.assignment_dir) if self.assignment_dir else []
-        # the policy's scratch budget is shared by all children: give the tmpfs room for several
-        shared = replace(self.policy, scratch_bytes=self.policy.scratch_bytes * 4)
-        cmd = _bwrap_prefix("/tmp", shared, [(str(p), f"{_COURSE_IN}/{p.name}") for p in files])
+        # CAP_SYS_ADMIN: each child mounts its own /tmp and /dev/shm before it drops to its uid
+        # (which clears every capability) and installs the seccomp filter itself
+        cmd = _bwrap_prefix("/tmp", self.policy,
+                            [(str(p), f"{_COURSE_IN}/{p.name}") for p in files],
+                            extra_caps=("CAP_SYS_ADMIN",))
         for key, val in _sandbox_env("/tmp").items():
             cmd += ["--setenv", key, val]
-        sc_args, sc_fds = _seccomp_args(self.policy)
-        cmd += sc_args
         cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._errfile,
-                                          stderr=self._errfile,
-                                          pass_fds=(theirs.fileno(), *sc_fds),
+                                          stderr=self._errfile, pass_fds=(theirs.fileno(),),
                                           start_new_session=True)
         finally:
             theirs.close()
-            for fd in sc_fds:
-                os.close(fd)
         self._sock.settimeout(self.policy.startup_timeout_s)
         try:
             reply = self._request({"op": "ping"})

@@ -9,7 +9,9 @@ as in a clean run, and leave the gradebook and course files untouched.
 
 Templates may use ``{repo}`` (the project checkout with reference/ and autograder/), ``{course}``
 (the course directory with submitted/ and gradebook.db), ``{gradebook}`` (the database file) and
-``{port}`` (a TCP listener in the trusted test process): the attacker is assumed to know every path.
+``{port}`` (a TCP listener in the trusted test process) and ``{site}`` (the site-packages folder
+where deepgrade itself is installed: the worktree venv's for an editable install, the venv's own for
+``pip install .`` or a wheel): the attacker is assumed to know every path.
 """
 from __future__ import annotations
 
@@ -36,9 +38,43 @@ class Attack:
     target: str = TARGET
 
 
+# The honest answer: resource attacks return it only AFTER holding the resource, so they earn
+# points exactly when the sandbox failed to stop them.
+RIGHT = """
+    import numpy as np
+    np.random.seed(3)
+    p = {{}}
+    for l in range(1, len(layers_dims)):
+        p[f"W{{l}}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
+        p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
+    return p
+"""
+
+# Memory the red-team policy allows all processes of one sandbox together (tests/test_redteam.py);
+# the class-4 attacks try to hold twice that where no RSS shows it.
+REDTEAM_MEMORY_MIB = 1024
+
+
+def _holds(body: str) -> str:
+    """A redefinition of the target that runs ``body`` (grabbing a resource) and then answers right."""
+    return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + RIGHT
+
+
 def _fn(body: str) -> str:
     """A redefinition of the target whose body is ``body`` followed by the wrong fallback."""
     return "def initialize_parameters_he(layers_dims):\n" + body.rstrip() + "\n" + WRONG
+
+
+def _import_from(folder: str) -> str:
+    """A target that puts ``folder`` first on sys.path and imports the reference from there."""
+    return _fn("""
+    import sys
+    sys.path.insert(0, "%s")
+    try:
+        from reference.initialization import initialize_parameters_he as ok
+        return ok(layers_dims)
+    except Exception:
+        pass""" % folder)
 
 
 ATTACKS: list[Attack] = [
@@ -55,14 +91,7 @@ ATTACKS: list[Attack] = [
         return ns["initialize_parameters_he"](layers_dims)
     except Exception:
         pass""")),
-    Attack("sys_path_reference", "put the checkout on sys.path and import", _fn("""
-    import sys
-    sys.path.insert(0, "{repo}")
-    try:
-        from reference.initialization import initialize_parameters_he as ok
-        return ok(layers_dims)
-    except Exception:
-        pass""")),
+    Attack("sys_path_reference", "put the checkout on sys.path and import", _import_from("{repo}")),
     Attack("walk_for_reference", "walk the file system looking for the reference", _fn("""
     import os
     for root in ("/", "/work", "/home", "/root", "/tmp", "/opt"):
@@ -293,16 +322,8 @@ atexit.register(lambda: sys.__stdout__.write(json.dumps({{"score": 100, "max_sco
     return {{"W1": marshal.dumps(compile("import os", "x", "exec"))}}""")),
     Attack("forged_wire_tag", "return a dict that imitates the wire format's array tag", _fn("""
     return {{"W1": {{"__nd__": {{"dtype": "|O", "shape": [1], "b64": "gASVAAAAAAAAAAA="}}}}}}""")),
-    Attack("defined_twice_wrong_last", "a right definition followed by a wrong one (last wins)", """
-import numpy as np
-def initialize_parameters_he(layers_dims):
-    np.random.seed(3)
-    p = {{}}
-    for l in range(1, len(layers_dims)):
-        p[f"W{{l}}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(2 / layers_dims[l - 1])
-        p[f"b{{l}}"] = np.zeros((layers_dims[l], 1))
-    return p
-""" + _fn("    pass")),
+    Attack("defined_twice_wrong_last", "a right definition followed by a wrong one (last wins)",
+           _holds("    pass") + _fn("    pass")),
     Attack("shell_escape_and_magics", "copy the reference with shell escapes and line magics", """
 !cp {repo}/reference/initialization.py /tmp/ref.py
 files = !ls {repo}/reference
@@ -342,4 +363,190 @@ cp {repo}/reference/initialization.py ./ref.py
                     import reference
             except Exception:
                 pass""")),
+    # ---- class 1: trusted content installed as a package (wheel / pip install .) --------------
+    Attack("import_from_install_site", "put deepgrade's own site-packages on sys.path and import",
+           _import_from("{site}")),
+    Attack("exec_installed_reference", "exec the installed copy of the reference by path", _fn("""
+    import glob
+    for path in glob.glob("{site}/reference/initialization.py") + glob.glob("/opt/*/*/reference/initialization.py"):
+        try:
+            ns = {{}}
+            exec(open(path).read(), ns)
+            return ns["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
+    Attack("installed_checks_and_quiz_banks", "read the installed hidden checks and quiz answer banks", _fn("""
+    import glob, os
+    found = []
+    for pattern in ("{site}/autograder/checks/*.py", "{site}/quizzes/banks/*", "{site}/reference/mistakes*"):
+        for path in glob.glob(pattern):
+            try:
+                found.append(open(path, "rb").read()[:10])
+            except Exception:
+                pass
+    if found:
+        import reference""")),
+    Attack("distribution_metadata", "locate the reference through deepgrade's installed metadata", _fn("""
+    try:
+        from importlib import metadata
+        dist = metadata.distribution("deepgrade")
+        ns = {{}}
+        exec(dist.locate_file("reference/initialization.py").read_text(), ns)
+        return ns["initialize_parameters_he"](layers_dims)
+    except Exception:
+        pass""")),
+    Attack("walk_sandbox_site_dirs", "search every folder on sys.path and the Python install for the reference", _fn("""
+    import os, sys
+    roots = [p for p in sys.path if p] + [sys.base_prefix, sys.prefix, "/opt", "/usr/local/lib", "/usr/lib/python3"]
+    for root in roots:
+        for d, dirs, files in os.walk(root):
+            if os.path.basename(d) == "reference" and "initialization.py" in files:
+                try:
+                    ns = {{}}
+                    exec(open(os.path.join(d, "initialization.py")).read(), ns)
+                    return ns["initialize_parameters_he"](layers_dims)
+                except Exception:
+                    pass
+            dirs[:] = [x for x in dirs if not x.endswith(("tensorflow", "scipy", "sklearn"))]""")),
+    # ---- class 4: memory the RSS does not show, /tmp shared with the next student ------------
+    Attack("memfd_hoard", "hold twice the memory budget in memfd files (64 MiB each), then answer", _holds("""
+    import os, time
+    fds = []
+    for i in range(%d // 64):
+        fd = os.memfd_create(f"hoard{{i}}")
+        chunk = b"x" * (1 << 20)
+        for _ in range(64):
+            os.write(fd, chunk)
+        fds.append(fd)
+    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2))),
+    Attack("memfd_between_calls", "grab memfd memory in a cell, keep it across calls, answer quickly", """
+import os
+_kept = []
+for _i in range(%d // 64):
+    _fd = os.memfd_create("kept")
+    for _ in range(64):
+        os.write(_fd, b"x" * (1 << 20))
+    _kept.append(_fd)
+""" % (REDTEAM_MEMORY_MIB * 2) + CELL_BREAK + _holds("""
+    import os
+    if sum(os.fstat(fd).st_size for fd in _kept) < (%d << 20):
+        raise MemoryError("the hoard is gone")""" % (REDTEAM_MEMORY_MIB * 2))),
+    Attack("dev_shm_hoard", "hold twice the budget in /dev/shm and /tmp (POSIX shared memory)", _holds("""
+    import os, time
+    chunk = b"x" * (1 << 20)
+    held = 0
+    for d in ("/dev/shm", "/tmp", "."):
+        for i in range(%d // 64):
+            try:
+                with open(f"{{d}}/hoard{{i}}", "wb") as f:
+                    for _ in range(64):
+                        f.write(chunk)
+                        held += 1
+            except OSError:
+                break
+    if held < %d:
+        raise MemoryError(f"could hold only {{held}} MiB")
+    time.sleep(1.0)""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
+    Attack("sysv_shm_hoard", "hold a System V shared memory segment after detaching it", _holds("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    shmid = libc.shmget(0, %d << 20, 0o1600)
+    if shmid < 0:
+        raise OSError(ctypes.get_errno(), "shmget refused")
+    addr = libc.shmat(shmid, None, 0)
+    ctypes.memset(addr, 1, %d << 20)
+    libc.shmdt(ctypes.c_void_p(addr))""" % (REDTEAM_MEMORY_MIB * 2, REDTEAM_MEMORY_MIB * 2))),
+    # ---- class 7: what an unprivileged (user-namespace) sandbox might still allow -------------
+    Attack("regain_root", "become root or regain capabilities (setuid, setuid binaries, uid_map)", _holds("""
+    import os, subprocess
+    gained = False
+    for attempt in (lambda: os.setuid(0), lambda: os.setresuid(0, 0, 0), lambda: os.setgid(0)):
+        try:
+            attempt()
+            gained = os.geteuid() == 0
+        except OSError:
+            pass
+    for path, text in (("/proc/self/uid_map", "0 0 1"), ("/proc/self/setgroups", "deny")):
+        try:
+            with open(path, "w") as f:
+                f.write(text)
+            gained = True
+        except OSError:
+            pass
+    for cmd in (["su", "-c", "id -u"], ["sudo", "-n", "id", "-u"], ["mount", "-t", "tmpfs", "x", "/opt"]):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=1, stdin=subprocess.DEVNULL)
+            gained = gained or (r.returncode == 0 and r.stdout.strip() in ("", "0"))
+        except Exception:
+            pass
+    with open("/proc/self/status") as f:
+        caps = [l.split()[1] for l in f if l.startswith(("CapEff", "CapPrm", "CapAmb"))]
+    gained = gained or any(int(c, 16) for c in caps)
+    if not gained:
+        raise PermissionError("no privilege gained")""")),
+    Attack("nested_user_namespace", "create a nested user+mount namespace and bind the host's files", _holds("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWUSER, CLONE_NEWNS = 0x10000000, 0x00020000
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        raise PermissionError("unshare refused")
+    if libc.mount(b"{repo}", b"/tmp", None, 4096, None) != 0:   # MS_BIND
+        raise PermissionError("mount refused")""")),
+    Attack("write_grader_home", "plant files in the grader's home and the checkout (same uid outside)", _holds("""
+    import glob, os
+    wrote = False
+    targets = ["/root/.bashrc", "{repo}/PWNED", "{course}/PWNED",
+               "{site}/PWNED.pth"] + [h + "/.bashrc" for h in glob.glob("/home/*")]
+    for path in targets:
+        try:
+            with open(path, "a") as f:
+                f.write("# pwned\\n")
+            wrote = True
+        except OSError:
+            pass
+    if not wrote:
+        raise PermissionError("nothing writable")""")),
 ]
+
+# ---- class 4, TensorFlow zygote: sessions forked from one process must not share /tmp ------------
+# Graded in this order (by student name) with every session forked from the zygote; the honest
+# student graded last needs 32 MiB of /tmp for its answer.
+ZYGOTE_ATTACKS: list[Attack] = [
+    Attack("zyg_3_fill", "fill /tmp and /dev/shm for the students after it", """
+import os
+for _d in ("/tmp", "/dev/shm"):
+    try:
+        for _i in range(1000):
+            with open(f"{{_d}}/fill{{_i}}", "wb") as _f:
+                for _ in range(16):
+                    _f.write(b"x" * (1 << 20))
+    except OSError:
+        pass
+""" + _fn("    pass")),
+    Attack("zyg_1_plant", "leave a working answer in /tmp and /dev/shm for the next student", """
+import os
+_src = "def initialize_parameters_he(layers_dims):\\n" + %r
+for _p in ("/tmp/dg_answer.py", "/dev/shm/dg_answer.py", "dg_answer.py"):
+    try:
+        with open(_p, "w") as _f:
+            _f.write(_src)
+        os.chmod(_p, 0o666)
+    except OSError:
+        pass
+""" % RIGHT + _fn("    pass")),
+    Attack("zyg_2_read", "run the answer another student left in /tmp", _fn("""
+    import glob, runpy
+    for path in (glob.glob("/tmp/dg_answer.py") + glob.glob("/dev/shm/dg_answer.py")
+                 + glob.glob("/tmp/*/dg_answer.py") + glob.glob("/proc/*/root/tmp/dg_answer.py")
+                 + glob.glob("/proc/*/cwd/dg_answer.py")):
+        try:
+            return runpy.run_path(path)["initialize_parameters_he"](layers_dims)
+        except Exception:
+            pass""")),
+]
+
+# An honest answer that needs scratch space: it loses points if an earlier student filled /tmp.
+NEEDS_TMP = _holds("""
+    with open("/tmp/scratch.bin", "wb") as f:
+        f.write(b"x" * (32 << 20))""")
