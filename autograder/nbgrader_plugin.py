@@ -18,7 +18,6 @@ The grading runner (:mod:`autograder.runner`) writes the very same annotated not
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +25,10 @@ from nbconvert.preprocessors import Preprocessor
 from traitlets import Integer, Unicode
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from autograder import gradebook
+from autograder.locking import course_lock
+from autograder.recording import Item, Recorder
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
@@ -121,10 +124,13 @@ class DeepgradeGrade(NbGraderPreprocessor):
 
 
 class DeepgradeSaveGrades(NbGraderPreprocessor):
-    """Write the typed result into the gradebook (replaces nbgrader's ``SaveAutoGrades``)."""
+    """Record the typed result (replaces nbgrader's ``SaveAutoGrades``) through the same step as
+    ``deepgrade grade`` (:class:`autograder.recording.Recorder`): ``results.json`` written atomically,
+    then gradebook rows + ``dg_results`` + mastery evidence in one transaction, all under the course
+    lock (and a shared gradebook's database lock). A result the database would not take fails this
+    notebook, so nbgrader reports it and the next ``autograde`` grades it again."""
 
     def preprocess(self, nb, resources):
-        from autograder import gradebook
         result = resources.get("deepgrade", {}).get("result")
         if result is None:
             raise RuntimeError("DeepgradeSaveGrades needs DeepgradeGrade earlier in "
@@ -132,14 +138,12 @@ class DeepgradeSaveGrades(NbGraderPreprocessor):
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
-        from autograder.locking import course_lock
-        with course_lock(coursedir.root, what="nbgrader autograde"):   # refuse while `deepgrade grade` runs
-            gradebook.record_result(info["db_url"], result, coursedir.root,
-                                    timestamp=gradebook.read_timestamp(submitted))
-        out_dir = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "results.json").write_text(json.dumps(result.to_gradescope(), indent=1))
-        gradebook.update_mastery(info["db_url"], result)
+        item = Item(result, submitted_at=gradebook.read_timestamp(submitted))
+        with course_lock(coursedir.root, what="nbgrader autograde", db_url=info["db_url"]):
+            with Recorder(info["db_url"], coursedir.root) as recorder:
+                outcome = recorder.record_now(item)
+        if not outcome.recorded:
+            raise gradebook.GradebookError(f"{info['student']}/{info['assignment']} not recorded: {outcome.error}")
         return nb, resources
 
 

@@ -7,10 +7,17 @@ Flow of :func:`grade_class`:
    for the notebooks the gradebook knows (the assignment must be released);
 3. skip those whose file checksum equals the recorded one in ``dg_results`` (unless ``force``);
 4. grade the rest in worker processes; workers only compute (they never touch the gradebook);
-5. the MAIN process records each result as it completes — autograded notebook copy with the check
-   messages in the test cells (as ``nbgrader autograde`` with our plugin writes it) and Gradescope
-   ``results.json`` first, then one gradebook transaction, then the mastery update. A ``kill -9`` loses
-   only in-flight work; a rerun finishes the class without duplicates.
+5. the MAIN process records each result as it completes through :class:`autograder.recording.Recorder`
+   (the step ``nbgrader autograde`` uses too): autograded notebook copy with the check messages in the
+   test cells, ``timestamp.txt`` and Gradescope ``results.json`` (atomic files) first, then gradebook
+   rows + ``dg_results`` + mastery evidence in one transaction per batch. A ``kill -9`` loses only
+   in-flight and buffered work; a rerun finishes the class without duplicates.
+
+Infrastructure failures are never a student's zero: an engine ``GradingError`` after retries, a lost
+Dask scheduler or task, and a result the database would not take after retries are all left
+UNRECORDED (summary ``not_graded`` / ``record_errors``, exit code 1), so the next run grades them.
+Pool workers die with the main process (``PR_SET_PDEATHSIG``) and never keep its lock or database
+connections (:mod:`autograder.forksafe`).
 
 Why a ``ProcessPoolExecutor`` for the local default rather than a Dask ``LocalCluster``: grading is a
 flat bag of independent ~1 s tasks with small inputs/outputs, so a scheduler buys nothing locally,
@@ -37,6 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from autograder import forksafe, gradebook
+from autograder.locking import course_lock
+from autograder.recording import Item, Outcome, Recorder, atomic_write
 from autograder.result import SubmissionResult, file_checksum
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
@@ -161,32 +171,21 @@ def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Pat
     return Path(course_dir) / "autograded" / student / assignment
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file + rename, so a kill never leaves a half-written file; temp files a killed
-    run left behind are removed."""
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
-        stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult) -> Path:
     """Write ``autograded/<student>/<a>/<nb>.ipynb`` as nbgrader's autograde does (sanitised with
-    nbgrader's own preprocessors, then our check messages in the test cells), its timestamp.txt and
-    the Gradescope ``results.json``. Returns the folder. An unreadable notebook gets results.json only."""
+    nbgrader's own preprocessors, then our check messages in the test cells) and its timestamp.txt
+    (the Recorder writes ``results.json``). Returns the folder. An unreadable notebook gets no copy."""
     out = autograded_dir(course_dir, sub.student, sub.assignment)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
     stamp = sub.path.parent / "timestamp.txt"
     if stamp.is_file():
-        _atomic_write(out / "timestamp.txt", stamp.read_text())
+        atomic_write(out / "timestamp.txt", stamp.read_text())
     nb = _sanitized(db_url, sub) if result.gradable or sub.path.is_file() else None
     if nb is not None:
         import nbformat
         from autograder.nbgrader_plugin import annotate_notebook
         annotate_notebook(nb, result)
-        _atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
+        atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
 
 
@@ -218,15 +217,20 @@ class GradeSummary:
     mode: str
     workers: int
     submissions: int = 0
-    graded: int = 0
+    graded: int = 0                  # recorded in this run (gradable or not)
     skipped: int = 0
-    ungradable: int = 0
-    record_errors: list[str] = field(default_factory=list)
+    ungradable: int = 0              # recorded as ungradable (the student's notebook, never the infrastructure)
+    record_errors: list[str] = field(default_factory=list)   # graded but not recorded: the next run regrades
     not_graded: list[str] = field(default_factory=list)     # infrastructure failures, left for the next run
     scores: list[float] = field(default_factory=list)
     max_score: float = 0.0
     wall_s: float = 0.0
     grade_s: float = 0.0             # wall time of the grading phase only (pool start to last result)
+
+    @property
+    def ok(self) -> bool:
+        """Every submission of the run was recorded (the exit code is 0 only then)."""
+        return not self.record_errors and not self.not_graded
 
     @property
     def mean_score(self) -> float | None:
@@ -241,7 +245,9 @@ class GradeSummary:
 
 
 def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    """Forked workers that die with this process and hold none of its descriptors (see forksafe)."""
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                  initializer=forksafe.die_with_parent)
 
 
 def _submit_all(pool, todo, engine, course_dir, seed) -> dict:
@@ -332,6 +338,11 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tu
 
 
 def _drain_dask(client, cluster, futures, seed):
+    """Yield (submission, result) as Dask tasks finish. A task's own outcome is always a result
+    (``_grade_task`` never raises), so any exception here is the cluster's: a lost scheduler, a
+    cancelled or lost task -> :class:`InfrastructureFailure` (not recorded; the next run grades it).
+    Only ``KilledWorker`` — the task took down ``allowed-failures`` workers in a row — is the notebook's
+    doing and recorded as ungradable, like a notebook that kills its local worker even when alone."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
     try:
@@ -343,13 +354,21 @@ def _drain_dask(client, cluster, futures, seed):
                 yield sub, ungradable(sub.path, sub.assignment, sub.student,
                                       f"grader error: Dask workers died while grading this notebook ({exc})",
                                       seed=seed)
-            except Exception as exc:  # noqa: BLE001 - a lost task must not stop the batch
-                yield sub, ungradable(sub.path, sub.assignment, sub.student,
-                                      f"grader error: {type(exc).__name__}: {exc}", seed=seed)
+            except Exception as exc:  # noqa: BLE001 - the cluster failed, not the notebook
+                yield sub, InfrastructureFailure(sub.student, sub.assignment,
+                                                 f"Dask: {type(exc).__name__}: {str(exc)[:300]}")
             finally:
                 fut.release()
+    except Exception as exc:  # noqa: BLE001 - the scheduler connection broke the iteration itself
+        for fut, sub in list(futures.items()):
+            yield sub, InfrastructureFailure(sub.student, sub.assignment,
+                                             f"Dask: {type(exc).__name__}: {str(exc)[:300]}")
+        futures.clear()
     finally:
-        client.close()
+        try:
+            client.close(timeout=10)
+        except Exception:  # noqa: BLE001 - a lost scheduler: nothing left to close cleanly
+            pass
         if cluster is not None:
             cluster.close()
 
@@ -361,6 +380,7 @@ def _drain_dask(client, cluster, futures, seed):
 class CourseSettings:
     """What the runner takes from the course's nbgrader_config.py (as nbgrader autograde would)."""
     db_url: str | None = None
+    course_id: str = ""
     late_penalty: Callable[[str, float, float], float | None] | None = None
 
 
@@ -380,7 +400,9 @@ def course_settings(course_dir: str | Path) -> CourseSettings:
     late = AssignLatePenalties(config=cfg)
     plugin = late.plugin_class(parent=late)
     db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
-    return CourseSettings(db_url=db_url or None, late_penalty=plugin.late_submission_penalty)
+    course_id = cfg.CourseDirectory.course_id if "course_id" in cfg.CourseDirectory else ""
+    return CourseSettings(db_url=db_url or None, course_id=course_id or "",
+                          late_penalty=plugin.late_submission_penalty)
 
 
 def default_workers() -> int:
@@ -393,19 +415,19 @@ def default_workers() -> int:
 def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None = None,
                 scheduler: str | None = None, force: bool = False, progress: bool = True,
                 wait: bool = False, db_url: str | None = None, seed: int | None = None,
-                engine: str | Callable = DEFAULT_ENGINE, students: Iterable[str] | None = None,
-                on_result: Callable[[SubmissionResult], None] | None = None) -> GradeSummary:
+                engine: str | Callable | None = None, students: Iterable[str] | None = None,
+                on_result: Callable[[SubmissionResult], None] | None = None,
+                batch_size: int = 25) -> GradeSummary:
     """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
 
-    ``engine`` is the grade function or its import path (default: the real engine); ``students``
-    limits the run to some students; ``on_result`` is called in the main process after each record.
+    ``engine`` is the grade function or its import path (default: :data:`DEFAULT_ENGINE`, read at
+    call time); ``students`` limits the run to some students; ``on_result`` is called in the main
+    process after each result is recorded (committed).
     """
-    from autograder import gradebook
-    from autograder.locking import course_lock
-
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise FileNotFoundError(f"course directory {course_dir} does not exist")
+    engine = DEFAULT_ENGINE if engine is None else engine
     settings = course_settings(course_dir)
     db_url = db_url or settings.db_url or gradebook.default_db_url(course_dir)
     workers = workers or default_workers()
@@ -416,19 +438,20 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
     summary = GradeSummary(assignment, mode, workers)
     t0 = time.perf_counter()
 
-    with course_lock(course_dir, wait=wait), gradebook.ResultStore(db_url) as store:
-        notebooks = store.check_released(assignment)
-        if len(notebooks) != 1:
-            raise gradebook.GradebookError(
-                f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook ({sorted(notebooks)}); "
-                "deepgrade grades exactly one notebook per assignment (DESIGN.md)")
-        max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
+    with course_lock(course_dir, wait=wait, db_url=db_url):
+        with gradebook.ResultStore(db_url, settings.course_id) as store:   # reads only; closed before grading
+            notebooks = store.check_released(assignment)
+            if len(notebooks) != 1:
+                raise gradebook.GradebookError(
+                    f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook "
+                    f"({sorted(notebooks)}); deepgrade grades exactly one notebook per assignment (DESIGN.md)")
+            max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
+            done = {} if force else store.checksums(assignment)
         subs = discover(course_dir, assignment, notebooks)
         if students is not None:
             wanted = set(students)
             subs = [s for s in subs if s.student in wanted]
         summary.submissions = len(subs)
-        done = {} if force else store.checksums(assignment)
         todo = [s for s in subs if force or done.get(s.student) != s.checksum]
         summary.skipped = len(subs) - len(todo)
 
@@ -436,40 +459,58 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
             stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
+        by_result: dict[int, Submission] = {}
+
+        def write_files(item: Item) -> None:
+            write_autograded(course_dir, db_url, by_result[id(item.result)], item.result)
+
+        recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size,
+                            write_files=write_files)
         t_grade = time.perf_counter()
-        with _progress(progress, len(todo), assignment) as advance:
-            for sub, result in stream:
-                if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
-                    summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+        try:
+            with _progress(progress, len(todo), assignment) as advance:
+                for sub, result in stream:
+                    if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
+                        summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+                        advance(sub.student)
+                        continue
+                    if not result.gradable and not result.max_score:
+                        result = dataclasses.replace(result, max_score=max_points)
+                    by_result[id(result)] = sub
+                    item = Item(result, checksum=sub.checksum,
+                                submitted_at=_timestamp_or_none(sub, summary))
+                    _account(summary, recorder.add(item), on_result, by_result)
                     advance(sub.student)
-                    continue
-                if not result.gradable and not result.max_score:
-                    result = dataclasses.replace(result, max_score=max_points)
-                _record(store, course_dir, db_url, sub, result, summary, settings.late_penalty)
-                if on_result is not None:
-                    on_result(result)
-                advance(sub.student)
+        finally:
+            _account(summary, recorder.close(), on_result, by_result)
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
 
 
-def _record(store, course_dir: Path, db_url: str, sub: Submission, result: SubmissionResult,
-            summary: GradeSummary, late_penalty=None) -> None:
-    from autograder import gradebook
-    summary.graded += 1
-    summary.max_score = max(summary.max_score, result.max_score)
-    if not result.gradable:
-        summary.ungradable += 1
-    summary.scores.append(result.score if result.gradable else 0.0)
+def _timestamp_or_none(sub: Submission, summary: GradeSummary):
     try:
-        write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
-        store.record(result, timestamp=gradebook.read_timestamp(sub.path.parent), checksum=sub.checksum,
-                     late_penalty=late_penalty)
-    except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
-        summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
-        return
-    gradebook.update_mastery(db_url, result)
+        return gradebook.read_timestamp(sub.path.parent)
+    except gradebook.GradebookError as exc:      # recorded without a time; the instructor is told
+        summary.record_errors.append(f"{sub.student}/{sub.assignment}: {exc} (recorded without a timestamp)")
+        return None
+
+
+def _account(summary: GradeSummary, outcomes: list[Outcome], on_result, by_result: dict) -> None:
+    """Count what the database actually took: only recorded results are graded/ungradable/scored."""
+    for o in outcomes:
+        result = o.item.result
+        by_result.pop(id(result), None)
+        if not o.recorded:
+            summary.record_errors.append(f"{result.student}/{result.assignment}: {o.error}")
+            continue
+        summary.graded += 1
+        summary.max_score = max(summary.max_score, result.max_score)
+        if not result.gradable:
+            summary.ungradable += 1
+        summary.scores.append(result.score if result.gradable else 0.0)
+        if on_result is not None:
+            on_result(result)
 
 
 class _progress:
@@ -502,15 +543,17 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
-    for col in ("submissions", "graded", "skipped", "ungradable", "mean score", "s / notebook", "wall s"):
+    for col in ("submissions", "graded", "skipped", "ungradable", "not recorded", "mean score", "s / notebook",
+                "wall s"):
         table.add_column(col, justify="right")
     mean = "-" if summary.mean_score is None else f"{summary.mean_score:.2f} / {summary.max_score:g}"
     spn = "-" if summary.seconds_per_notebook is None else f"{summary.seconds_per_notebook:.2f}"
+    missing = len(summary.record_errors) + len(summary.not_graded)
     table.add_row(str(summary.submissions), str(summary.graded), str(summary.skipped), str(summary.ungradable),
-                  mean, spn, f"{summary.wall_s:.1f}")
+                  f"[red]{missing}[/red]" if missing else "0", mean, spn, f"{summary.wall_s:.1f}")
     console.print(table)
     for err in summary.record_errors:
-        console.print(f"[red]not recorded[/red] {err}")
+        console.print(f"[red]not recorded (rerun to retry)[/red] {err}")
     for err in summary.not_graded:
         console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {err}")
 
@@ -518,7 +561,6 @@ def print_summary(summary: GradeSummary, console=None) -> None:
 def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:
     """One dict per discovered submission: student, notebook, status ('graded' | 'changed' | 'new'),
     score/max_score of the recorded result (None when new). Read-only: no lock needed."""
-    from autograder import gradebook
     course_dir = Path(course_dir).resolve()
     db_url = db_url or course_settings(course_dir).db_url or gradebook.default_db_url(course_dir)
     with gradebook.ResultStore(db_url) as store:

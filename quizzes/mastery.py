@@ -193,40 +193,49 @@ def _record_response(conn: Connection, result, check) -> None:
 
 
 def record_result(db_url: str, result: Any) -> int:
-    """Update mastery (and quiz responses) from one SubmissionResult; returns new observations.
+    """Update mastery (and quiz responses) from one SubmissionResult in its own transaction; returns
+    the number of new observations. See :func:`record_evidence`."""
+    with engine_for(db_url).begin() as conn:
+        return record_evidence(conn, result)
+
+
+def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+    """Write the mastery evidence of one SubmissionResult on ``conn``, inside the CALLER's open
+    transaction (never commits), so a result and its evidence are recorded together. Returns the
+    number of new observations.
 
     Every check with concepts is one observation per concept. Safe to call again for the same
     submission: keys (student, assignment, check name, checksum, concept) are never counted twice.
+    ``submitted_at`` (nbgrader's submission time) is accepted for the evidence model of issue 13.
     """
     res = _as_result(result)
     if not res.gradable:
         return 0
     added = 0
     replays: set[str] = set()
-    with engine_for(db_url).begin() as conn:
-        for check in res.checks:
-            kind = check_kind(res.assignment, check.name)
-            for concept in check.concepts:
-                key = ((observations.c.student == res.student) & (observations.c.assignment == res.assignment)
-                       & (observations.c.check_name == check.name) & (observations.c.checksum == res.checksum)
-                       & (observations.c.concept == concept))
-                row = conn.execute(select(observations.c.id, observations.c.correct).where(key)).first()
-                if row is not None:
-                    if bool(row.correct) != bool(check.passed):
-                        conn.execute(observations.update().where(observations.c.id == row.id)
-                                     .values(correct=bool(check.passed), kind=kind, recorded_at=_now()))
-                        replays.add(concept)
-                    continue
-                conn.execute(observations.insert().values(
-                    student=res.student, concept=concept, assignment=res.assignment, check_name=check.name,
-                    checksum=res.checksum, kind=kind, correct=bool(check.passed), recorded_at=_now()))
-                added += 1
-                if concept not in replays:
-                    _observe(conn, res.student, concept, kind, bool(check.passed))
-            if res.assignment.startswith("quiz_"):
-                _record_response(conn, res, check)
-        for concept in replays:
-            replay(conn, res.student, concept)
+    for check in res.checks:
+        kind = check_kind(res.assignment, check.name)
+        for concept in check.concepts:
+            key = ((observations.c.student == res.student) & (observations.c.assignment == res.assignment)
+                   & (observations.c.check_name == check.name) & (observations.c.checksum == res.checksum)
+                   & (observations.c.concept == concept))
+            row = conn.execute(select(observations.c.id, observations.c.correct).where(key)).first()
+            if row is not None:
+                if bool(row.correct) != bool(check.passed):
+                    conn.execute(observations.update().where(observations.c.id == row.id)
+                                 .values(correct=bool(check.passed), kind=kind, recorded_at=_now()))
+                    replays.add(concept)
+                continue
+            conn.execute(observations.insert().values(
+                student=res.student, concept=concept, assignment=res.assignment, check_name=check.name,
+                checksum=res.checksum, kind=kind, correct=bool(check.passed), recorded_at=_now()))
+            added += 1
+            if concept not in replays:
+                _observe(conn, res.student, concept, kind, bool(check.passed))
+        if res.assignment.startswith("quiz_"):
+            _record_response(conn, res, check)
+    for concept in replays:
+        replay(conn, res.student, concept)
     return added
 
 
