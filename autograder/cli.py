@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from autograder.dberrors import database_errors
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deepgrade")
@@ -53,13 +55,14 @@ def build(course, assignments, no_data) -> None:
               help="Course folder (default: as for `deepgrade build`).")
 @click.option("--force/--no-force", default=False, show_default=True,
               help="Regenerate assignments already in release/ (otherwise they are skipped).")
+@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: the course's configured one).")
 @click.argument("assignments", nargs=-1)
-def release(course, force, assignments) -> None:
+def release(course, force, db_url, assignments) -> None:
     """nbgrader generate_assignment for ASSIGNMENTS (default: every built one)."""
     from autograder.course.build import BuildError
     from autograder.course.release import release_course
     try:
-        reports = release_course(course, list(assignments) or None, force=force)
+        reports = release_course(course, list(assignments) or None, force=force, db_url=db_url)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     for r in reports:
@@ -92,6 +95,19 @@ def _course_root(course):
     return resolve_course_dir(course)
 
 
+DB_URL_HELP = ("Gradebook SQLAlchemy URL (default: c.CourseDirectory.db_url of the course's nbgrader_config.py, "
+               "else sqlite:///<course>/gradebook.db). Keep passwords out of it: PostgreSQL reads PGPASSWORD "
+               "or ~/.pgpass.")
+
+
+def _gradebook_url(root, db_url):
+    from autograder.gradebook import GradebookError, course_db_url
+    try:
+        return course_db_url(root, db_url)
+    except GradebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @click.argument("assignment")
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
@@ -102,20 +118,22 @@ def _course_root(course):
               help="Grade on a Dask cluster (tcp://host:8786), or 'local' for a throw-away LocalCluster.")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
 @click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, help=DB_URL_HELP)
 @click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress) -> None:
     """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
-    from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
+    root = _course_root(course)
+    db_url = _gradebook_url(root, db_url)
     try:
-        summary = grade_class(_course_root(course), assignment, workers=workers, scheduler=scheduler,
-                              force=force, wait=wait, db_url=db_url, seed=seed,
-                              students=list(students) or None, progress=not no_progress)
-    except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
+        with database_errors(db_url):
+            summary = grade_class(root, assignment, workers=workers, scheduler=scheduler,
+                                  force=force, wait=wait, db_url=db_url, seed=seed,
+                                  students=list(students) or None, progress=not no_progress)
+    except (CourseLocked, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     print_summary(summary)
     if not summary.ok:              # something was not recorded: the next run grades it
@@ -126,7 +144,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
 @click.argument("assignment", required=False)
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, help=DB_URL_HELP)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Class CSV path (default: <course>/exports/<assignment or all>.csv).")
 @click.option("--gradescope", "gradescope_dir", type=click.Path(file_okay=False), default=None,
@@ -134,17 +152,17 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
 def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
     """Export recorded grades of ASSIGNMENT (default: all) as a class CSV (+ Gradescope JSON)."""
     from autograder.exports import write_class_csv, write_gradescope
-    from autograder.gradebook import GradebookError, default_db_url
     root = _course_root(course)
-    db_url = db_url or default_db_url(root)
+    db_url = _gradebook_url(root, db_url)
     csv_path = csv_path or root / "exports" / f"{assignment or 'all'}.csv"
     try:
-        n = write_class_csv(db_url, csv_path, assignment)
-        click.echo(f"{n} rows -> {csv_path}")
-        if gradescope_dir:
-            paths = write_gradescope(db_url, gradescope_dir, assignment)
-            click.echo(f"{len(paths)} results.json -> {gradescope_dir}")
-    except (GradebookError, ValueError) as exc:
+        with database_errors(db_url):
+            n = write_class_csv(db_url, csv_path, assignment)
+            click.echo(f"{n} rows -> {csv_path}")
+            if gradescope_dir:
+                paths = write_gradescope(db_url, gradescope_dir, assignment)
+                click.echo(f"{len(paths)} results.json -> {gradescope_dir}")
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -152,24 +170,22 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.argument("assignment")
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, help=DB_URL_HELP)
 @click.option("--no-exchange", is_flag=True, help="Do not run `nbgrader collect`; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
     """`nbgrader collect ASSIGNMENT` (exchange -> submitted/), then list new/changed/graded submissions."""
     from rich.console import Console
     from rich.table import Table
 
-    from autograder.gradebook import GradebookError
     from autograder.runner import collect_from_exchange, submission_status
     root = _course_root(course)
+    db_url = _gradebook_url(root, db_url)
     if not no_exchange:
         proc = collect_from_exchange(root, assignment)
         if proc.returncode != 0:
             raise click.ClickException(f"nbgrader collect {assignment} failed in {root}:\n{proc.stderr[-2000:]}")
-    try:
+    with database_errors(db_url):
         rows = submission_status(root, assignment, db_url)
-    except GradebookError as exc:
-        raise click.ClickException(str(exc)) from exc
     table = Table(title=f"{assignment}: {len(rows)} submissions")
     for col in ("student", "notebook", "status", "score"):
         table.add_column(col)
@@ -194,7 +210,7 @@ main.add_command(_mastery_group)
 @main.command()
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, help=DB_URL_HELP)
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: <course>/reports).")
 @click.option("--student", "students", multiple=True, help="Only this student's reports (repeatable).")
@@ -207,7 +223,9 @@ def report(course, db_url, out, students, assignments, no_instructor, threshold)
     from autograder.reports.load import load_report_data
     from autograder.reports.write import write_reports
     root = _course_root(course)
-    data = load_report_data(root, db_url, threshold=threshold)
+    db_url = _gradebook_url(root, db_url)
+    with database_errors(db_url):
+        data = load_report_data(root, db_url, threshold=threshold)
     if not data.results:
         raise click.ClickException(f"no graded results in the gradebook of {root}: run `deepgrade grade` first")
     out_dir = Path(out) if out else root / "reports"
@@ -229,11 +247,14 @@ def report(course, db_url, out, students, assignments, no_instructor, threshold)
               help="Local grading workers (default: number of cores).")
 @click.option("--assignment", "assignments", multiple=True, help="Only these code assignments (repeatable).")
 @click.option("--no-quizzes", is_flag=True, help="Skip the weekly quizzes.")
-def demo(workdir, students, seed, workers, assignments, no_quizzes) -> None:
+@click.option("--db-url", default=None,
+              help="Gradebook SQLAlchemy URL for the demo course (default: sqlite:///<workdir>/gradebook.db).")
+def demo(workdir, students, seed, workers, assignments, no_quizzes, db_url) -> None:
     """Run the whole platform on a simulated class: build, release, submit, grade, mastery, reports."""
     from autograder.demo import run_demo
-    run_demo(Path(workdir), students=students, seed=seed, workers=workers,
-             assignments=list(assignments) or None, quizzes=not no_quizzes)
+    with database_errors(db_url or "sqlite:///gradebook.db"):
+        run_demo(Path(workdir), students=students, seed=seed, workers=workers,
+                 assignments=list(assignments) or None, quizzes=not no_quizzes, db_url=db_url)
 
 
 if __name__ == "__main__":  # pragma: no cover

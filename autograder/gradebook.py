@@ -68,6 +68,39 @@ def default_db_url(course_dir: str | Path) -> str:
     return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
 
 
+def load_course_config(course_dir: str | Path):
+    """The course's ``nbgrader_config.py`` as a traitlets Config (empty when the file is absent)."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    path = Path(course_dir) / "nbgrader_config.py"
+    if not path.is_file():
+        return Config()
+    try:
+        return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    except Exception as exc:  # noqa: BLE001 - name the file
+        raise GradebookError(f"{path}: cannot load the nbgrader config: {type(exc).__name__}: {exc}") from exc
+
+
+def course_db_url(course_dir: str | Path, db_url: str | None = None) -> str:
+    """The gradebook every command uses: ``db_url`` (``--db-url``) if given, else the course's
+    ``c.CourseDirectory.db_url`` from nbgrader_config.py (as nbgrader's own commands), else
+    ``sqlite:///<course>/gradebook.db``."""
+    if db_url:
+        return db_url
+    cfg = load_course_config(course_dir)
+    configured = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
+    return configured or default_db_url(course_dir)
+
+
+def describe_db_error(exc: BaseException, db_url: str) -> str:
+    """One line for an error while using the gradebook (unreachable server, bad URL ...), password hidden."""
+    if isinstance(exc, GradebookError):
+        return redact_url(str(exc), db_url)
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return redact_url(f"cannot use the gradebook {db_url}: {type(orig).__name__}: {first}", db_url)
+
+
 def redact_url(text: str, db_url: str | None = None) -> str:
     """``text`` with the password of ``db_url`` (or of every URL in ``text``) replaced by ``***``:
     for messages, logs and the lock file."""

@@ -381,27 +381,24 @@ class CourseSettings:
     """What the runner takes from the course's nbgrader_config.py (as nbgrader autograde would)."""
     db_url: str | None = None
     course_id: str = ""
+    engine: str | None = None        # DeepgradeGrade.engine: the grade function nbgrader autograde uses
     late_penalty: Callable[[str, float, float], float | None] | None = None
 
 
 def course_settings(course_dir: str | Path) -> CourseSettings:
     """Load ``<course>/nbgrader_config.py`` (if any): the gradebook URL and nbgrader's late-submission
     plugin (``AssignLatePenalties.plugin_class``, configured like on the nbgrader path)."""
-    from autograder.gradebook import GradebookError
     path = Path(course_dir) / "nbgrader_config.py"
     if not path.is_file():
         return CourseSettings()
-    from traitlets.config.loader import PyFileConfigLoader
-    try:
-        cfg = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
-    except Exception as exc:  # noqa: BLE001 - name the file
-        raise GradebookError(f"{path}: cannot load the nbgrader config: {type(exc).__name__}: {exc}") from exc
+    cfg = gradebook.load_course_config(course_dir)
     from nbgrader.preprocessors import AssignLatePenalties
     late = AssignLatePenalties(config=cfg)
     plugin = late.plugin_class(parent=late)
     db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
     course_id = cfg.CourseDirectory.course_id if "course_id" in cfg.CourseDirectory else ""
-    return CourseSettings(db_url=db_url or None, course_id=course_id or "",
+    engine = cfg.DeepgradeGrade.engine if "engine" in cfg.DeepgradeGrade else None
+    return CourseSettings(db_url=db_url or None, course_id=course_id or "", engine=engine or None,
                           late_penalty=plugin.late_submission_penalty)
 
 
@@ -420,15 +417,16 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                 batch_size: int = 25) -> GradeSummary:
     """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
 
-    ``engine`` is the grade function or its import path (default: :data:`DEFAULT_ENGINE`, read at
-    call time); ``students`` limits the run to some students; ``on_result`` is called in the main
+    ``engine`` is the grade function or its import path (default: the course's
+    ``c.DeepgradeGrade.engine``, the one ``nbgrader autograde`` uses, else :data:`DEFAULT_ENGINE`,
+    read at call time); ``students`` limits the run to some students; ``on_result`` is called in the main
     process after each result is recorded (committed).
     """
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise FileNotFoundError(f"course directory {course_dir} does not exist")
-    engine = DEFAULT_ENGINE if engine is None else engine
     settings = course_settings(course_dir)
+    engine = engine or settings.engine or DEFAULT_ENGINE
     db_url = db_url or settings.db_url or gradebook.default_db_url(course_dir)
     workers = workers or default_workers()
     if workers < 1:

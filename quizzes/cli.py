@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import click
 
+from autograder.dberrors import database_errors
+
 COURSE_OPT = click.option("--course", "course", type=click.Path(file_okay=False), default=None,
                           help="Course folder (default: as for `deepgrade build`).")
 DB_OPT = click.option("--db-url", default=None,
-                      help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+                      help="Gradebook SQLAlchemy URL (default: c.CourseDirectory.db_url of the course's "
+                           "nbgrader_config.py, else sqlite:///<course>/gradebook.db).")
 
 
 def _db_url(course, db_url):
-    if db_url:
-        return db_url
+    """The course's configured gradebook (as every deepgrade and nbgrader command), or ``--db-url``."""
     from autograder.course.build import resolve_course_dir
-    from autograder.gradebook import default_db_url
-    return default_db_url(resolve_course_dir(course))
+    from autograder.gradebook import GradebookError, course_db_url
+    try:
+        return course_db_url(resolve_course_dir(course), db_url)
+    except GradebookError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _bank_or_fail():
@@ -39,14 +44,15 @@ def quiz() -> None:
 @click.option("--force/--no-force", default=False, show_default=True,
               help="Regenerate quizzes already in release/.")
 @click.option("--no-nbgrader", is_flag=True, help="Only write source/quiz_week<N>/ (no generate_assignment).")
-def quiz_release(course, weeks, force, no_nbgrader) -> None:
+@DB_OPT
+def quiz_release(course, weeks, force, no_nbgrader, db_url) -> None:
     """Build source/quiz_week<N>/ and release it with nbgrader (no answers in the release)."""
     from autograder.course.build import BuildError, resolve_course_dir
     from quizzes.release import release_quizzes
     _bank_or_fail()
     try:
         for line in release_quizzes(resolve_course_dir(course), list(weeks) or None,
-                                    nbgrader=not no_nbgrader, force=force):
+                                    nbgrader=not no_nbgrader, force=force, db_url=db_url):
             click.echo(line)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -92,7 +98,9 @@ def quiz_bank() -> None:
 def quiz_items(assignment, course, db_url) -> None:
     """Item analysis (difficulty, item-rest correlation, upper-lower D, choice rates, flags)."""
     from quizzes.items import format_report, item_report
-    stats = item_report(_db_url(course, db_url), assignment)
+    db_url = _db_url(course, db_url)
+    with database_errors(db_url):
+        stats = item_report(db_url, assignment)
     if not stats:
         click.echo("no quiz responses recorded yet")
         return
@@ -112,7 +120,9 @@ def mastery() -> None:
 def mastery_show(student, course, db_url, threshold) -> None:
     """Mastery per concept for STUDENT and what to review, weakest first."""
     from quizzes.mastery import review_list
-    items = review_list(_db_url(course, db_url), student, threshold, include_mastered=True)
+    db_url = _db_url(course, db_url)
+    with database_errors(db_url):
+        items = review_list(db_url, student, threshold, include_mastered=True)
     click.echo(f"{'concept':30} {'P(mastered)':>11} {'obs':>4}")
     for it in items:
         mark = "mastered" if it.mastered else ("not assessed yet" if it.n_obs == 0 else "")
@@ -135,7 +145,10 @@ def mastery_show(student, course, db_url, threshold) -> None:
 def mastery_refit(course, db_url, min_students, min_obs) -> None:
     """EM refit of (prior, learn, guess, slip) per concept from the observation log."""
     from quizzes.mastery import refit
-    for r in refit(_db_url(course, db_url), min_students, min_obs):
+    db_url = _db_url(course, db_url)
+    with database_errors(db_url):
+        reports = refit(db_url, min_students, min_obs)
+    for r in reports:
         extra = (f" prior={r.params.prior:.3f} learn={r.params.learn:.3f} guess={r.params.guess:.3f} "
                  f"slip={r.params.slip:.3f}") if r.params else ""
         click.echo(f"{r.concept}: {r.status} ({r.reason}){extra}")

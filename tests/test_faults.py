@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from autograder import recording, runner
+from autograder import recording
 from autograder.cli import main as cli
 from autograder.runner import grade_class
 from gradingcourse import course, db_url, released_course, submit  # noqa: F401
@@ -141,16 +141,15 @@ def test_cli_exits_non_zero_and_names_the_failures(course, monkeypatch):
     _class(course)
     _fail_after(monkeypatch, recording.Recorder, "_write_batch", 0,
                 OperationalError("INSERT", {}, Exception("disk I/O error")))
-    monkeypatch.setattr(runner, "DEFAULT_ENGINE", ENGINE)          # what `deepgrade grade` uses (read per call)
+    # no engine given: `deepgrade grade` uses the course's c.DeepgradeGrade.engine, like nbgrader autograde
     result = CliRunner().invoke(cli, ["grade", "tiny", "--course", str(course), "-j", "1", "--no-progress"])
     assert result.exit_code == 1
     assert result.output.count("not recorded (rerun to retry)") == N and "disk I/O error" in result.output
     monkeypatch.undo()
-    monkeypatch.setattr(runner, "DEFAULT_ENGINE", ENGINE)
     result = CliRunner().invoke(cli, ["grade", "tiny", "--course", str(course), "-j", "1", "--no-progress"])
     assert result.exit_code == 0, result.output
     rows, _, _ = _rows(course)
-    assert [score for _, score in rows] == [5.0] * N                  # the fake engine graded them
+    assert [score for _, score in rows] == [5.0] * N                  # the course's (fake) engine graded them
 
 
 def test_zygote_start_up_timeout_is_an_infrastructure_error_with_a_fallback(monkeypatch):
