@@ -82,12 +82,18 @@ class PgServer:
     def stop(self, mode: str = "fast") -> None:
         _as_postgres([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"])
 
-    def new_database(self) -> str:
+    def new_database(self, template: str | None = None) -> str:
+        """A fresh database (a copy of database ``template`` when given); returns its URL."""
         import psycopg
         name = "dg_" + uuid.uuid4().hex[:12]
         with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", password=PG_PASSWORD,
                              dbname="postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
+            if template:               # a template must have no other sessions
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                             (template,))
+                conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+            else:
+                conn.execute(f"CREATE DATABASE {name}")
         return f"{self.base_url}/{name}"
 
     def close(self) -> None:
