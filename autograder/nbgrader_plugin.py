@@ -17,9 +17,8 @@ The grading runner (:mod:`autograder.runner`) writes the very same annotated not
 """
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Integer, Unicode
@@ -29,20 +28,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from autograder import gradebook
 from autograder.locking import course_lock
 from autograder.recording import Item, Recorder
+from autograder.tasks import load_callable, safe_grade  # noqa: F401 - load_callable re-exported
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
-
-
-def load_callable(spec: str) -> Callable:
-    """``"package.module:function"`` -> the function (clear error naming the spec)."""
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr:
-        raise ValueError(f"engine {spec!r} must look like 'package.module:function'")
-    try:
-        return getattr(importlib.import_module(mod_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load grading engine {spec!r}: {exc}") from exc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -104,7 +93,6 @@ class DeepgradeGrade(NbGraderPreprocessor):
     seed = Integer(None, allow_none=True, help="seed passed to the engine (None: engine default)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from autograder.runner import safe_grade
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"],

@@ -39,18 +39,18 @@ import statistics
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
 from autograder.recording import Item, Outcome, Recorder, atomic_write
 from autograder.result import SubmissionResult, file_checksum
+from autograder.tasks import (MISSING, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
+                              safe_grade, ungradable)                                  # (re-exported)
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
-MISSING = "missing"          # checksum recorded for a notebook that was not submitted
 LOCAL_DASK = "local"         # scheduler= value that starts a throw-away Dask LocalCluster
 
 
@@ -64,81 +64,6 @@ class Submission:
     notebook: str            # nbgrader notebook id (file stem)
     path: Path
     checksum: str
-
-
-def resolve_engine(engine: str | Callable) -> Callable:
-    if callable(engine):
-        return engine
-    from autograder.nbgrader_plugin import load_callable
-    return load_callable(engine)
-
-
-def ungradable(path: str | Path, assignment: str, student: str, reason: str, *, checksum: str | None = None,
-               seed: int | None = None) -> SubmissionResult:
-    """A zero-score result recording why a submission could not be graded."""
-    path = Path(path)
-    return SubmissionResult(assignment=assignment, student=student, notebook=path.name,
-                            checksum=checksum if checksum is not None else file_checksum(path),
-                            gradable=False, ungradable_reason=reason, seed=seed)
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    """``engine.GradingError``: the sandbox/preamble failed — not the student's fault (DESIGN: retry,
-    never record a zero)."""
-    try:
-        from autograder.engine import GradingError
-    except Exception:  # noqa: BLE001 - an engine that cannot import fails every task anyway
-        return False
-    return isinstance(exc, GradingError)
-
-
-@dataclasses.dataclass(frozen=True)
-class InfrastructureFailure:
-    """A submission the grading infrastructure could not grade after retries: nothing is recorded,
-    so the next run grades it again."""
-    student: str
-    assignment: str
-    reason: str
-
-
-def safe_grade(grade_fn: Callable, path: str, assignment: str, student: str, *, course_dir: str | Path,
-               seed: int | None = None, retries: int = 2, retry_delay: float = 0.5) -> SubmissionResult:
-    """Call the engine. An ``engine.GradingError`` (infrastructure) is retried ``retries`` times and then
-    re-raised; ANY other exception (or a wrong return type) becomes an ungradable result with the reason."""
-    if not Path(path).is_file():
-        return ungradable(path, assignment, student, f"no notebook submitted: {Path(path).name} is missing",
-                          checksum=MISSING, seed=seed)
-    for attempt in range(retries + 1):
-        try:
-            result = grade_fn(str(path), assignment, student, course_dir=str(course_dir), seed=seed)
-            break
-        except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
-            if _is_infrastructure_error(exc):
-                if attempt == retries:
-                    raise
-                time.sleep(retry_delay * (attempt + 1))
-                continue
-            last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
-            where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
-            return ungradable(path, assignment, student, f"grader error: {type(exc).__name__}: {exc}{where}",
-                              seed=seed)
-    if not isinstance(result, SubmissionResult):
-        return ungradable(path, assignment, student,
-                          f"grader error: engine returned {type(result).__name__}, not SubmissionResult", seed=seed)
-    return result
-
-
-def _grade_task(engine: str | Callable, path: str, assignment: str, student: str, course_dir: str,
-                seed: int | None) -> SubmissionResult | InfrastructureFailure:
-    """What a worker runs (top-level so it pickles by reference)."""
-    try:
-        fn = resolve_engine(engine)
-    except Exception as exc:  # noqa: BLE001
-        return ungradable(path, assignment, student, f"grader error: {exc}", seed=seed)
-    try:
-        return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
-    except Exception as exc:  # noqa: BLE001 - only GradingError gets here (after retries)
-        return InfrastructureFailure(student, assignment, f"{type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------- discovery
@@ -251,7 +176,7 @@ def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
 
 
 def _submit_all(pool, todo, engine, course_dir, seed) -> dict:
-    return {pool.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
+    return {pool.submit(grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
             for s in todo}
 
 
@@ -260,7 +185,7 @@ def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submis
     an iterator of (submission, result) in completion order."""
     if workers == 1:                        # in-process, sequential: no pool to pay for
         fn = resolve_engine(engine)
-        return ((s, _grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
+        return ((s, grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
     pool = _local_pool(workers)
     return _drain(pool, _submit_all(pool, todo, engine, course_dir, seed), engine, course_dir, seed, workers)
 
@@ -293,7 +218,7 @@ def _drain(pool, futures, engine, course_dir, seed, workers):
             futures = _submit_all(pool, retry, engine, course_dir, seed)
     for sub in suspects:
         with _local_pool(1) as alone:
-            fut = alone.submit(_grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
+            fut = alone.submit(grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
                                seed)
             try:
                 yield sub, fut.result()
@@ -330,7 +255,7 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tu
             from exc
     futures = {}
     for s in todo:
-        fut = client.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
+        fut = client.submit(grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
                             key=f"deepgrade-{s.assignment}-{s.student}-{s.notebook}-{s.checksum[:12]}",
                             pure=False)
         futures[fut] = s
@@ -339,7 +264,7 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers) -> Iterator[tu
 
 def _drain_dask(client, cluster, futures, seed):
     """Yield (submission, result) as Dask tasks finish. A task's own outcome is always a result
-    (``_grade_task`` never raises), so any exception here is the cluster's: a lost scheduler, a
+    (``grade_task`` never raises), so any exception here is the cluster's: a lost scheduler, a
     cancelled or lost task -> :class:`InfrastructureFailure` (not recorded; the next run grades it).
     Only ``KilledWorker`` — the task took down ``allowed-failures`` workers in a row — is the notebook's
     doing and recorded as ungradable, like a notebook that kills its local worker even when alone."""
