@@ -17,15 +17,20 @@ The grading runner (:mod:`autograder.runner`) writes the very same annotated not
 """
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Integer, Unicode
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.converters.autograde import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
-from autograder import gradebook
+from autograder import forksafe, gradebook
 from autograder.locking import course_lock
 from autograder.recording import Item, Recorder
 from autograder.tasks import load_callable, safe_grade  # noqa: F401 - load_callable re-exported
@@ -76,9 +81,62 @@ def annotate_notebook(nb: Any, result: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # preprocessors
 
+_GRADEBOOKS: dict[tuple[str, str, int], Gradebook] = {}
+
+
+def shared_gradebook(db_url: str, course_id: str) -> Gradebook:
+    """One read connection per gradebook and process for the sanitize step (stock ``OverwriteCells``
+    opens a new engine, creates tables and checks the course for every notebook)."""
+    key = (db_url, course_id, os.getpid())        # never reuse an engine across fork
+    if key not in _GRADEBOOKS:
+        _GRADEBOOKS[key] = Gradebook(db_url, course_id)
+        forksafe.track_engine(_GRADEBOOKS[key].engine)
+    return _GRADEBOOKS[key]
+
+
+class CourseOverwriteCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` (restore locked cells and cell metadata from the release), opening
+    the gradebook with the course's configured ``CourseDirectory.course_id`` — stock opens it with
+    nbgrader's default id, which adds a ``default_course`` row to a gradebook configured for another
+    course — and reusing one connection per process, its read transaction ended after each notebook."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id, self.db_url = info["notebook"], info["assignment"], info["db_url"]
+        self.gradebook = shared_gradebook(self.db_url, CourseDirectory(config=self.config).course_id)
+        try:
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+        finally:
+            self.gradebook.db.rollback()          # no transaction stays open between notebooks
+        return nb, resources
+
+
+class CourseOverwriteKernelspec(NbGraderPreprocessor):
+    """nbgrader's ``OverwriteKernelspec`` (the released notebook's kernelspec wins) on the shared,
+    course-aware gradebook connection (stock opens a new one with the default course id per notebook)."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        gb = shared_gradebook(info["db_url"], CourseDirectory(config=self.config).course_id)
+        try:
+            kernelspec = gb.find_notebook(info["notebook"], info["assignment"]).kernelspec
+        finally:
+            gb.db.rollback()
+        if kernelspec:
+            nb.metadata["kernelspec"] = json.loads(kernelspec)
+        return nb, resources
+
+
+def sanitize_preprocessors(config) -> list:
+    """nbgrader's ``Autograde.sanitize_preprocessors`` as the course configures them (what nbgrader
+    autograde runs before grading), for the runner to sanitise its autograded copies the same way."""
+    return list(Autograde(config=config).sanitize_preprocessors)
+
 
 def _course_paths(pp: Preprocessor):
-    from nbgrader.coursedir import CourseDirectory
     return CourseDirectory(config=pp.config)
 
 
@@ -151,8 +209,10 @@ class MinimalTracebacks(Preprocessor):
 def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
     """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades,
-                                        IgnorePattern, LimitOutput)
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                        DeduplicateIds, GetGrades, IgnorePattern, LimitOutput)
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, CourseOverwriteKernelspec,
+                                          CourseOverwriteCells, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
         DeepgradeGrade, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         DeepgradeSaveGrades, AssignLatePenalties, CheckCellMetadata,

@@ -30,7 +30,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -137,8 +137,13 @@ class Recorder:
     # ------------------------------------------------------------------ public
     def add(self, item: Item) -> list[Outcome]:
         """Write the item's files now and buffer its database write; returns the outcomes of a batch
-        written because it became due (often empty)."""
+        written because it became due (often empty). An ungradable result without a maximum gets the
+        released notebook's (the sum of its grade cells), whichever path built it."""
         try:
+            r = item.result
+            if not r.gradable and not r.max_score:
+                m = self._master(str(r.assignment), notebook_name(r))
+                item = replace(item, result=replace(r, max_score=sum(mx for _, mx in m.grade_cells.values())))
             if self.write_files is not None:
                 self.write_files(item)
             results_json = self.course_dir / "autograded" / item.key[0] / item.key[1] / "results.json"
@@ -154,7 +159,7 @@ class Recorder:
     def record_now(self, item: Item) -> Outcome:
         """Files + database for one item at once (the nbgrader plugin: one notebook per call)."""
         outcomes = self.add(item) + self.flush()
-        return next(o for o in outcomes if o.item is item)
+        return [o for o in outcomes if o.item.key == item.key][-1]
 
     def flush(self) -> list[Outcome]:
         items, self._pending = self._pending, []

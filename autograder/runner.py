@@ -45,6 +45,7 @@ from typing import Callable, Iterable, Iterator
 
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
+from autograder.nbgrader_plugin import annotate_notebook, sanitize_preprocessors
 from autograder.recording import Item, Outcome, Recorder, atomic_write
 from autograder.result import SubmissionResult, file_checksum
 from autograder.tasks import (MISSING, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
@@ -96,7 +97,8 @@ def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Pat
     return Path(course_dir) / "autograded" / student / assignment
 
 
-def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult) -> Path:
+def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult,
+                     config=None) -> Path:
     """Write ``autograded/<student>/<a>/<nb>.ipynb`` as nbgrader's autograde does (sanitised with
     nbgrader's own preprocessors, then our check messages in the test cells) and its timestamp.txt
     (the Recorder writes ``results.json``). Returns the folder. An unreadable notebook gets no copy."""
@@ -105,20 +107,19 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     stamp = sub.path.parent / "timestamp.txt"
     if stamp.is_file():
         atomic_write(out / "timestamp.txt", stamp.read_text())
-    nb = _sanitized(db_url, sub) if result.gradable or sub.path.is_file() else None
+    config = gradebook.load_course_config(course_dir) if config is None else config
+    nb = _sanitized(db_url, sub, config) if result.gradable or sub.path.is_file() else None
     if nb is not None:
         import nbformat
-        from autograder.nbgrader_plugin import annotate_notebook
         annotate_notebook(nb, result)
         atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
 
 
-def _sanitized(db_url: str, sub: Submission):
-    """The submitted notebook through nbgrader's ``Autograde.sanitize_preprocessors`` (None if unreadable)."""
+def _sanitized(db_url: str, sub: Submission, config):
+    """The submitted notebook through the course's ``Autograde.sanitize_preprocessors`` (as nbgrader
+    autograde runs them; None if unreadable)."""
     import nbformat
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
-                                        OverwriteKernelspec)
     try:
         nb = nbformat.read(str(sub.path), as_version=4)
     except Exception:  # noqa: BLE001 - unreadable: the result already says why
@@ -126,8 +127,8 @@ def _sanitized(db_url: str, sub: Submission):
     resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
                               "notebook": sub.notebook, "db_url": db_url}}
     try:
-        for pp in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
-            nb, resources = pp().preprocess(nb, resources)
+        for pp in sanitize_preprocessors(config):
+            nb, resources = pp(config=config).preprocess(nb, resources)
     except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
         nb = nbformat.read(str(sub.path), as_version=4)
     return nb
@@ -368,7 +369,6 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                 raise gradebook.GradebookError(
                     f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook "
                     f"({sorted(notebooks)}); deepgrade grades exactly one notebook per assignment (DESIGN.md)")
-            max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
             done = {} if force else store.checksums(assignment)
         subs = discover(course_dir, assignment, notebooks)
         if students is not None:
@@ -382,10 +382,12 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
             stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
-        by_result: dict[int, Submission] = {}
+        by_key: dict[tuple[str, str], Submission] = {}       # (student, assignment) -> submission in flight
+
+        config = gradebook.load_course_config(course_dir)
 
         def write_files(item: Item) -> None:
-            write_autograded(course_dir, db_url, by_result[id(item.result)], item.result)
+            write_autograded(course_dir, db_url, by_key[item.key], item.result, config)
 
         recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size,
                             write_files=write_files)
@@ -397,15 +399,13 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                         summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
                         advance(sub.student)
                         continue
-                    if not result.gradable and not result.max_score:
-                        result = dataclasses.replace(result, max_score=max_points)
-                    by_result[id(result)] = sub
+                    by_key[(sub.student, sub.assignment)] = sub
                     item = Item(result, checksum=sub.checksum,
                                 submitted_at=_timestamp_or_none(sub, summary))
-                    _account(summary, recorder.add(item), on_result, by_result)
+                    _account(summary, recorder.add(item), on_result)
                     advance(sub.student)
         finally:
-            _account(summary, recorder.close(), on_result, by_result)
+            _account(summary, recorder.close(), on_result)
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
@@ -419,11 +419,10 @@ def _timestamp_or_none(sub: Submission, summary: GradeSummary):
         return None
 
 
-def _account(summary: GradeSummary, outcomes: list[Outcome], on_result, by_result: dict) -> None:
+def _account(summary: GradeSummary, outcomes: list[Outcome], on_result) -> None:
     """Count what the database actually took: only recorded results are graded/ungradable/scored."""
     for o in outcomes:
         result = o.item.result
-        by_result.pop(id(result), None)
         if not o.recorded:
             summary.record_errors.append(f"{result.student}/{result.assignment}: {o.error}")
             continue

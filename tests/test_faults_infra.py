@@ -23,40 +23,13 @@ from autograder import recording
 from autograder.locking import CourseLocked, course_lock
 from autograder.runner import grade_class
 from gradingcourse import ASSIGNMENT, course, db_url, released_course, submit  # noqa: F401
-from infra import BIN, PG_PASSWORD, TESTS_DIR, DaskCluster, pg_server  # noqa: F401
+from infra import (BIN, PG_PASSWORD, TESTS_DIR, DaskCluster, new_pg_course, pg_server,  # noqa: F401
+                   pg_template)
 
 SLOW = {"add": "    return a + b  # slow"}                       # 1 s per submission in the fake engine
 HALF_SLOW = {"add": "    return a - b  # half slow"}
 STUDENTS = {f"s{i}": (HALF_SLOW if i % 3 == 0 else SLOW) for i in range(6)}
 CLEAN = {s: (4.0 if i % 3 == 0 else 5.0) for i, s in enumerate(STUDENTS)}     # scores of a clean run
-
-
-def use_database(root: Path, url: str, *, release: bool = True) -> None:
-    """Make ``url`` the course's configured gradebook (and release the tiny assignment into it)."""
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config.loader import PyFileConfigLoader
-    with (root / "nbgrader_config.py").open("a") as fh:     # PostgreSQL enforces the course foreign key
-        fh.write(f"c.CourseDirectory.db_url = {url!r}\nc.CourseDirectory.course_id = 'tiny_course'\n")
-    if release:
-        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-        result = NbGraderAPI(config=cfg).generate_assignment(ASSIGNMENT, force=True)
-        assert result["success"], result.get("log")
-
-
-@pytest.fixture(scope="session")
-def pg_template(pg_server, released_course, tmp_path_factory) -> str:
-    """A database holding the released tiny assignment, copied (CREATE DATABASE ... TEMPLATE) per test."""
-    folder = tmp_path_factory.mktemp("pg-template") / "course"
-    shutil.copytree(released_course, folder)
-    url = pg_server.new_database()
-    use_database(folder, url)
-    return url.rsplit("/", 1)[1]
-
-
-def new_pg_course(root: Path, server, template: str) -> str:
-    url = server.new_database(template=template)
-    use_database(root, url, release=False)
-    return url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
