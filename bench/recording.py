@@ -63,6 +63,7 @@ def load_before():
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("gradebook_before", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # SQLAlchemy resolves the Mapped[...] annotations through it
     spec.loader.exec_module(module)
     return module
 

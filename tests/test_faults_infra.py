@@ -90,6 +90,17 @@ def assert_rerun_completes(root: Path, url: str) -> None:
         assert open_tx == [(0,)]
 
 
+def after_first_result(fault):
+    """An ``on_result`` callback that injects ``fault()`` once, right after the first recorded result
+    (mid-run); ``.seen`` lists the students recorded."""
+    def on_result(result):
+        on_result.seen.append(result.student)
+        if len(on_result.seen) == 1:
+            fault()
+    on_result.seen = []
+    return on_result
+
+
 def _children(pid: int) -> list[int]:
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -153,15 +164,8 @@ def cluster():
 
 def test_scheduler_killed_mid_run_records_no_zero_and_exits_non_zero(graded_course, cluster):
     root, url = graded_course
-    seen = []
-
-    def kill_scheduler_after_first(result):
-        seen.append(result.student)
-        if len(seen) == 1:
-            cluster.kill(cluster.scheduler)
-
     summary = grade_class(root, ASSIGNMENT, scheduler=cluster.address, progress=False, batch_size=1,
-                          on_result=kill_scheduler_after_first)
+                          on_result=after_first_result(lambda: cluster.kill(cluster.scheduler)))
     assert not summary.ok and summary.not_graded
     assert all("scheduler" in reason or "Dask" in reason for reason in summary.not_graded)
     assert summary.graded + len(summary.not_graded) == len(CLEAN)
@@ -171,15 +175,8 @@ def test_scheduler_killed_mid_run_records_no_zero_and_exits_non_zero(graded_cour
 
 def test_dask_worker_killed_mid_run_loses_nothing(graded_course, cluster):
     root, url = graded_course
-    seen = []
-
-    def kill_a_worker(result):
-        seen.append(result.student)
-        if len(seen) == 1:
-            cluster.kill(cluster.workers[0])
-
     summary = grade_class(root, ASSIGNMENT, scheduler=cluster.address, progress=False, batch_size=1,
-                          on_result=kill_a_worker)
+                          on_result=after_first_result(lambda: cluster.kill(cluster.workers[0])))
     assert summary.ok and summary.ungradable == 0
     assert scores(url) == CLEAN
     assert_rerun_completes(root, url)
@@ -204,17 +201,15 @@ def test_database_restarted_mid_run_is_retried_and_everything_recorded(pg_course
         time.sleep(1.0)
         server.start()
 
-    seen, threads = [], []
+    restart = threading.Thread(target=outage)
 
-    def restart_after_first(result):
-        seen.append(result.student)
-        if len(seen) == 1:
-            threads.append(threading.Thread(target=outage))
-            threads[0].start()
-            time.sleep(0.3)                         # the server is going down while we keep recording
+    def start_outage():
+        restart.start()
+        time.sleep(0.3)                             # the server is going down while we keep recording
 
-    summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1, on_result=restart_after_first)
-    threads[0].join()
+    summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1,
+                          on_result=after_first_result(start_outage))
+    restart.join()
     assert summary.ok, summary.record_errors
     assert scores(url) == CLEAN
     assert_rerun_completes(root, url)
@@ -223,22 +218,15 @@ def test_database_restarted_mid_run_is_retried_and_everything_recorded(pg_course
 def test_database_down_for_good_leaves_results_unrecorded_then_rerun_finishes(pg_course, monkeypatch):
     root, url, server = pg_course
     monkeypatch.setattr(recording, "RETRY_DELAY", 0.05)
-    seen = []
-
-    def stop_after_first(result):
-        seen.append(result.student)
-        if len(seen) == 1:
-            server.stop()
-
+    stop = after_first_result(server.stop)
     try:
-        summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1,
-                              on_result=stop_after_first)
+        summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1, on_result=stop)
     finally:
         server.start()
     assert not summary.ok and summary.graded == 1
     assert len(summary.record_errors) == len(CLEAN) - 1
     assert all(PG_PASSWORD not in e for e in summary.record_errors)
-    assert list(scores(url)) == seen
+    assert list(scores(url)) == stop.seen
     assert_rerun_completes(root, url)
 
 
