@@ -94,6 +94,18 @@ def shared_gradebook(db_url: str, course_id: str) -> Gradebook:
     return _GRADEBOOKS[key]
 
 
+_RECORDERS: dict[tuple[str, str, int], Recorder] = {}
+
+
+def shared_recorder(db_url: str, course_root: str) -> Recorder:
+    """One Recorder (one connection pool) per gradebook and process: nbgrader autograde records one
+    notebook per call; its connections are pooled, and no transaction stays open between calls."""
+    key = (db_url, str(course_root), os.getpid())
+    if key not in _RECORDERS:
+        _RECORDERS[key] = Recorder(db_url, course_root)
+    return _RECORDERS[key]
+
+
 class CourseOverwriteCells(OverwriteCells):
     """nbgrader's ``OverwriteCells`` (restore locked cells and cell metadata from the release), opening
     the gradebook with the course's configured ``CourseDirectory.course_id`` — stock opens it with
@@ -186,8 +198,7 @@ class DeepgradeSaveGrades(NbGraderPreprocessor):
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
         item = Item(result, submitted_at=gradebook.read_timestamp(submitted))
         with course_lock(coursedir.root, what="nbgrader autograde", db_url=info["db_url"]):
-            with Recorder(info["db_url"], coursedir.root) as recorder:
-                outcome = recorder.record_now(item)
+            outcome = shared_recorder(info["db_url"], coursedir.root).record_now(item)
         if not outcome.recorded:
             raise gradebook.GradebookError(f"{info['student']}/{info['assignment']} not recorded: {outcome.error}")
         return nb, resources

@@ -6,6 +6,8 @@ per-result path before issue 11 vs the batched recording step (autograder/record
 The results are synthetic (an assignment with ``--cells`` graded functions and ``--checks`` checks,
 each with one concept, like a real notebook), released with nbgrader into a throw-away course; the
 PostgreSQL server is a throw-away one on 127.0.0.1 (tests/infra.py; needs Debian's postgresql).
+"batched, evidence off" is the same without ``quizzes.mastery.record_evidence`` (to show the
+gradebook part alone; the evidence writes are the mastery model's, ~7 statements per observation).
 "Before" is ``ResultStore.record`` + ``quizzes.mastery.record_result`` of the commit before issue 11
 (loaded from git), one result at a time, as the runner called them. CPU is this process only (the
 database server's own CPU is not counted); wall time is printed too.
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from autograder.recording import Item, Recorder  # noqa: E402
 from autograder.result import CheckResult, SubmissionResult  # noqa: E402
 from infra import PgServer, use_database  # noqa: E402
+from quizzes import mastery  # noqa: E402
 
 BEFORE = "780458c"          # the last commit with the per-result recording path
 
@@ -75,10 +78,16 @@ def run_before(module, url: str, rs) -> None:
             module.update_mastery(url, r)
 
 
-def run_batched(url: str, course: Path, rs) -> None:
-    with Recorder(url, course) as rec:
-        for r in rs:
-            rec.add(Item(r, checksum=r.checksum))
+def run_batched(url: str, course: Path, rs, evidence: bool = True) -> None:
+    real = mastery.record_evidence
+    if not evidence:                      # the gradebook part alone: evidence is the mastery model's cost
+        mastery.record_evidence = lambda conn, result, submitted_at=None: 0
+    try:
+        with Recorder(url, course) as rec:
+            for r in rs:
+                rec.add(Item(r, checksum=r.checksum))
+    finally:
+        mastery.record_evidence = real
 
 
 def measure(fn) -> tuple[float, float]:
@@ -101,7 +110,7 @@ def main() -> None:
         template = make_course(Path(tempfile.mkdtemp()) / "course", args.cells)
         rs = results(args.results, args.cells, args.checks)
         for backend in ("sqlite", "postgresql"):
-            for path in ("before", "batched"):
+            for path in ("before", "batched", "batched, evidence off"):
                 best = None
                 for _ in range(args.repeat):
                     course = Path(tempfile.mkdtemp()) / "course"
@@ -111,7 +120,7 @@ def main() -> None:
                         url = server.new_database()
                         use_database(course, url)
                     fn = (lambda: run_before(before, url, rs)) if path == "before" else \
-                        (lambda: run_batched(url, course, rs))
+                        (lambda: run_batched(url, course, rs, evidence=path == "batched"))
                     cpu, wall = measure(fn)
                     best = (cpu, wall) if best is None or cpu < best[0] else best
                 rows.append({"backend": backend, "path": path, "cpu_ms_per_result": 1000 * best[0] / args.results,

@@ -43,7 +43,7 @@ def _dg(root: Path) -> dict[str, tuple]:
         return {r.student: (r.score, r.gradable, r.checksum) for r in store.results()}
 
 
-def _dump(root: Path) -> dict[str, list]:
+def _dump(root: Path, url: str | None = None) -> dict[str, list]:
     """Every row both grading paths write (ids and times that differ by nature left out)."""
     import json as _json
 
@@ -65,7 +65,7 @@ def _dump(root: Path) -> dict[str, list]:
         "evidence": "SELECT student, concept, assignment, check_name, checksum, kind, correct FROM dg_observations",
         "mastery": "SELECT student, concept, p_mastery, n_obs FROM dg_mastery",
     }
-    eng = create_engine(db_url(root))
+    eng = create_engine(url or db_url(root))
     out = {}
     with eng.connect() as con:
         for name, sql in queries.items():

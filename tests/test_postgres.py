@@ -88,6 +88,25 @@ def test_lock_file_is_private_and_never_shows_the_password(course, pg_server, pg
     assert any(a.startswith("deepgrade-grading pid") for a in apps)    # the database lock names its holder
 
 
+def test_both_grading_paths_write_identical_rows_on_postgres(course, pg_server, pg_template, tmp_path):
+    import shutil
+
+    from test_nbgrader_path import _class, _dump, _nbgrader
+    other = tmp_path / "runner-copy"
+    shutil.copytree(course, other)
+    url_plugin = new_pg_course(course, pg_server, pg_template)
+    url_runner = new_pg_course(other, pg_server, pg_template)
+    _class(course)
+    _class(other)
+    proc = _nbgrader(course, "autograde", ASSIGNMENT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert grade_class(other, ASSIGNMENT, workers=2, progress=False).ok
+    via_plugin, via_runner = _dump(course, url_plugin), _dump(other, url_runner)
+    assert via_plugin["evidence"] and len(via_plugin["dg_results"]) == 4
+    for table in via_plugin:
+        assert via_plugin[table] == via_runner[table], table
+
+
 MASTERY_TABLES = ("dg_observations", "dg_mastery", "dg_bkt_params", "dg_quiz_responses")
 
 
