@@ -164,7 +164,8 @@ def grade_cell_scores(result: Any) -> dict[str, float]:
     return out
 
 
-def _graded_at(result: Any) -> dt.datetime:
+def graded_at_utc(result: Any) -> dt.datetime:
+    """The result's ``graded_at`` as a naive UTC datetime (now if absent), as ``dg_results`` stores it."""
     value = _get(result, "graded_at")
     if isinstance(value, dt.datetime):
         stamp = value

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from autograder import forksafe
 from autograder.gradebook import (DGBase, DGResult, GradebookError, GradebookNotReady, LatePenalty,
-                                  grade_cell_scores, notebook_name, redact_url, result_to_dict, _graded_at)
+                                  grade_cell_scores, notebook_name, redact_url, result_to_dict, graded_at_utc)
 from quizzes import mastery
 
 log = logging.getLogger(__name__)
@@ -366,7 +366,7 @@ class Recorder:
                       "score": float(r.score or 0.0) if r.gradable else 0.0,
                       "max_score": float(r.max_score or 0.0),
                       "result_json": json.dumps(result_to_dict(r), sort_keys=True, default=str),
-                      "graded_at": _graded_at(r)}
+                      "graded_at": graded_at_utc(r)}
             if it.key[0] in existing:
                 updates.append({"b_id": existing[it.key[0]], **values})
             else:

@@ -173,3 +173,23 @@ def test_zygote_start_up_timeout_is_an_infrastructure_error_with_a_fallback(monk
         session.load([{"index": 0, "source": "def f(x):\n    return 2 * x\n"}])
         assert session.call("f", 21) == 42
         assert session.zygote is False                 # fell back to a sandbox of its own
+
+
+def test_mastery_evidence_can_always_be_rebuilt_from_stored_results(course):
+    _class(course)
+    submit(course, "s0", {"add": "    return a - b  # half"})
+    assert grade_class(course, "tiny", workers=1, engine=ENGINE, progress=False).ok
+    eng = create_engine(db_url(course))
+
+    def mastery_rows():
+        with eng.connect() as con:
+            return sorted(tuple(r) for r in con.execute(text(
+                "SELECT student, concept, p_mastery, n_obs FROM dg_mastery")))
+    before = mastery_rows()
+    with eng.begin() as con:                       # evidence lost (say, restored from an old backup)
+        con.execute(text("DELETE FROM dg_observations"))
+        con.execute(text("DELETE FROM dg_mastery"))
+    assert recording.rebuild_evidence(db_url(course)) == N
+    assert recording.rebuild_evidence(db_url(course)) == N     # idempotent: nothing counted twice
+    assert mastery_rows() == before and len(before) == N
+    eng.dispose()
