@@ -150,7 +150,7 @@ class Recorder:
             results_json.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(results_json, json.dumps(item.result.to_gradescope(), indent=1))
         except Exception as exc:  # noqa: BLE001 - e.g. disk full: this result stays unrecorded
-            return [Outcome(item, False, f"{type(exc).__name__}: {exc}", exc)]
+            return [Outcome(item, False, self._describe(exc), exc)]
         self._pending.append(item)
         due = (len(self._pending) >= self.batch_size
                or time.monotonic() - self._pending[0].queued >= self.batch_seconds)
