@@ -193,23 +193,24 @@ def pg_course(course, pg_server, pg_template):
     return course, url, pg_server
 
 
-def test_database_restarted_mid_run_is_retried_and_everything_recorded(pg_course):
+def test_database_restarted_mid_run_is_retried_and_everything_recorded(pg_course, caplog):
     root, url, server = pg_course
 
-    def outage():
-        server.stop()
-        time.sleep(1.0)
+    def restart_later():
+        time.sleep(2.5)
         server.start()
 
-    restart = threading.Thread(target=outage)
+    restart = threading.Thread(target=restart_later)
 
-    def start_outage():
+    def outage():
+        server.stop()                               # down now: the next result's write meets it
         restart.start()
-        time.sleep(0.3)                             # the server is going down while we keep recording
 
-    summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1,
-                          on_result=after_first_result(start_outage))
+    with caplog.at_level("WARNING", logger="autograder.recording"):
+        summary = grade_class(root, ASSIGNMENT, workers=2, progress=False, batch_size=1,
+                              on_result=after_first_result(outage))
     restart.join()
+    assert any("retrying" in r.getMessage() for r in caplog.records)     # it did meet the outage
     assert summary.ok, summary.record_errors
     assert scores(url) == CLEAN
     assert_rerun_completes(root, url)
