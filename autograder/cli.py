@@ -178,12 +178,14 @@ def collect(assignment, course, db_url, no_exchange) -> None:
     from rich.table import Table
 
     from autograder.runner import collect_from_exchange, submission_status
+    from autograder.gradebook import redact_url
     root = _course_root(course)
-    db_url = _gradebook_url(root, db_url)
-    if not no_exchange:
-        proc = collect_from_exchange(root, assignment)
+    explicit, db_url = db_url, _gradebook_url(root, db_url)
+    if not no_exchange:       # nbgrader reads the configured URL itself: only an explicit one goes on its command line
+        proc = collect_from_exchange(root, assignment, explicit)
         if proc.returncode != 0:
-            raise click.ClickException(f"nbgrader collect {assignment} failed in {root}:\n{proc.stderr[-2000:]}")
+            raise click.ClickException(redact_url(f"nbgrader collect {assignment} failed in {root}:\n"
+                                                  f"{proc.stderr[-2000:]}", db_url))
     with database_errors(db_url):
         rows = submission_status(root, assignment, db_url)
     table = Table(title=f"{assignment}: {len(rows)} submissions")

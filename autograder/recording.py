@@ -137,13 +137,15 @@ class Recorder:
     # ------------------------------------------------------------------ public
     def add(self, item: Item) -> list[Outcome]:
         """Write the item's files now and buffer its database write; returns the outcomes of a batch
-        written because it became due (often empty). An ungradable result without a maximum gets the
-        released notebook's (the sum of its grade cells), whichever path built it."""
+        written because it became due (often empty). An ungradable result gets the released notebook's
+        maximum and a zero for each of its grade cells, whichever path or builder made it."""
         try:
             r = item.result
-            if not r.gradable and not r.max_score:
+            if not r.gradable and not (r.max_score and r.grade_cells):
                 m = self._master(str(r.assignment), notebook_name(r))
-                item = replace(item, result=replace(r, max_score=sum(mx for _, mx in m.grade_cells.values())))
+                cells = {name: {"score": 0.0, "max_score": mx} for name, (_, mx) in m.grade_cells.items()}
+                item = replace(item, result=replace(r, max_score=r.max_score or sum(mx for _, mx in m.grade_cells.values()),
+                                                    grade_cells=r.grade_cells or cells))
             if self.write_files is not None:
                 self.write_files(item)
             results_json = self.course_dir / "autograded" / item.key[0] / item.key[1] / "results.json"

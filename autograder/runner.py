@@ -498,12 +498,15 @@ def submission_status(course_dir: str | Path, assignment: str, db_url: str | Non
     return out
 
 
-def collect_from_exchange(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
+def collect_from_exchange(course_dir: str | Path, assignment: str,
+                          db_url: str | None = None) -> subprocess.CompletedProcess:
     """``nbgrader collect ASSIGNMENT`` in the course folder (exchange -> submitted/), with this
-    environment's ``bin`` on PATH (nbgrader calls ``alembic`` from there)."""
+    environment's ``bin`` on PATH (nbgrader calls ``alembic`` from there), on the course's configured
+    gradebook or ``db_url``."""
     bindir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
     exe = bindir / "nbgrader"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nbgrader"]
-    return subprocess.run([*cmd, "collect", assignment, "--update"], cwd=course_dir, env=env,
+    extra = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
+    return subprocess.run([*cmd, "collect", assignment, "--update", *extra], cwd=course_dir, env=env,
                           capture_output=True, text=True)
