@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from autograder.dberrors import database_errors
+from autograder.dberrors import DB_URL_ENV, database_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +55,8 @@ def build(course, assignments, no_data) -> None:
               help="Course folder (default: as for `deepgrade build`).")
 @click.option("--force/--no-force", default=False, show_default=True,
               help="Regenerate assignments already in release/ (otherwise they are skipped).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: the course's configured one).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV,
+              help="Gradebook SQLAlchemy URL (default: the course's configured one; passed to nbgrader).")
 @click.argument("assignments", nargs=-1)
 def release(course, force, db_url, assignments) -> None:
     """nbgrader generate_assignment for ASSIGNMENTS (default: every built one)."""
@@ -95,9 +96,9 @@ def _course_root(course):
     return resolve_course_dir(course)
 
 
-DB_URL_HELP = ("Gradebook SQLAlchemy URL (default: c.CourseDirectory.db_url of the course's nbgrader_config.py, "
-               "else sqlite:///<course>/gradebook.db). Keep passwords out of it: PostgreSQL reads PGPASSWORD "
-               "or ~/.pgpass.")
+DB_URL_HELP = ("Gradebook SQLAlchemy URL, also read from $DEEPGRADE_DB_URL (default: c.CourseDirectory.db_url of "
+               "the course's nbgrader_config.py, else sqlite:///<course>/gradebook.db). A password on the command "
+               "line shows in the process list: use $DEEPGRADE_DB_URL, PGPASSWORD or ~/.pgpass.")
 
 
 def _gradebook_url(root, db_url):
@@ -118,7 +119,7 @@ def _gradebook_url(root, db_url):
               help="Grade on a Dask cluster (tcp://host:8786), or 'local' for a throw-away LocalCluster.")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
 @click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
-@click.option("--db-url", default=None, help=DB_URL_HELP)
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -144,7 +145,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
 @click.argument("assignment", required=False)
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help=DB_URL_HELP)
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Class CSV path (default: <course>/exports/<assignment or all>.csv).")
 @click.option("--gradescope", "gradescope_dir", type=click.Path(file_okay=False), default=None,
@@ -170,7 +171,7 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.argument("assignment")
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help=DB_URL_HELP)
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--no-exchange", is_flag=True, help="Do not run `nbgrader collect`; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
     """`nbgrader collect ASSIGNMENT` (exchange -> submitted/), then list new/changed/graded submissions."""
@@ -212,7 +213,7 @@ main.add_command(_mastery_group)
 @main.command()
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help=DB_URL_HELP)
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: <course>/reports).")
 @click.option("--student", "students", multiple=True, help="Only this student's reports (repeatable).")
@@ -249,7 +250,7 @@ def report(course, db_url, out, students, assignments, no_instructor, threshold)
               help="Local grading workers (default: number of cores).")
 @click.option("--assignment", "assignments", multiple=True, help="Only these code assignments (repeatable).")
 @click.option("--no-quizzes", is_flag=True, help="Skip the weekly quizzes.")
-@click.option("--db-url", default=None,
+@click.option("--db-url", default=None, envvar=DB_URL_ENV,
               help="Gradebook SQLAlchemy URL for the demo course (default: sqlite:///<workdir>/gradebook.db).")
 def demo(workdir, students, seed, workers, assignments, no_quizzes, db_url) -> None:
     """Run the whole platform on a simulated class: build, release, submit, grade, mastery, reports."""

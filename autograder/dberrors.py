@@ -9,6 +9,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from autograder.gradebook import GradebookError, describe_db_error
 
+DB_URL_ENV = "DEEPGRADE_DB_URL"     # --db-url from the environment: no password in the process list
+
 
 @contextlib.contextmanager
 def database_errors(db_url: str) -> Iterator[None]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import click
 
-from autograder.dberrors import database_errors
+from autograder.dberrors import DB_URL_ENV, database_errors
 
 COURSE_OPT = click.option("--course", "course", type=click.Path(file_okay=False), default=None,
                           help="Course folder (default: as for `deepgrade build`).")
-DB_OPT = click.option("--db-url", default=None,
-                      help="Gradebook SQLAlchemy URL (default: c.CourseDirectory.db_url of the course's "
-                           "nbgrader_config.py, else sqlite:///<course>/gradebook.db).")
+DB_OPT = click.option("--db-url", default=None, envvar=DB_URL_ENV,
+                      help="Gradebook SQLAlchemy URL, also read from $DEEPGRADE_DB_URL (default: "
+                           "c.CourseDirectory.db_url of the course's nbgrader_config.py, else "
+                           "sqlite:///<course>/gradebook.db).")
 
 
 def _db_url(course, db_url):

@@ -71,6 +71,8 @@ def test_unreachable_database_is_one_line_without_the_password(course):
         assert res.output.startswith("Error: ") and len(res.output.strip().splitlines()) == 1, (args, res.output)
         assert "Traceback" not in res.output and PG_PASSWORD not in res.output, (args, res.output)
         assert "grader:***@127.0.0.1" in res.output, (args, res.output)
+    res = CliRunner().invoke(cli, ["report", "--course", str(course)], env={"DEEPGRADE_DB_URL": url})
+    assert res.exit_code == 1 and "grader:***@127.0.0.1" in res.output        # the URL from the environment
 
 
 def test_lock_file_is_private_and_never_shows_the_password(course, pg_server, pg_template, monkeypatch):
