@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from autograder.dberrors import DB_URL_ENV, database_errors
+
 
 class _Commands(click.Group):
     """The top-level group: a missing course folder ends any subcommand with one clear line."""
@@ -64,13 +66,15 @@ def build(course, assignments, no_data) -> None:
               help="Course folder (default: as for `deepgrade build`).")
 @click.option("--force/--no-force", default=False, show_default=True,
               help="Regenerate assignments already in release/ (otherwise they are skipped).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV,
+              help="Gradebook SQLAlchemy URL (default: the course's configured one; passed to nbgrader).")
 @click.argument("assignments", nargs=-1)
-def release(course, force, assignments) -> None:
+def release(course, force, db_url, assignments) -> None:
     """nbgrader generate_assignment for ASSIGNMENTS (default: every built one)."""
     from autograder.course.build import BuildError
     from autograder.course.release import release_course
     try:
-        reports = release_course(course, list(assignments) or None, force=force)
+        reports = release_course(course, list(assignments) or None, force=force, db_url=db_url)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     for r in reports:
@@ -103,6 +107,19 @@ def _course_root(course):
     return resolve_course_dir(course)
 
 
+DB_URL_HELP = ("Gradebook SQLAlchemy URL, also read from $DEEPGRADE_DB_URL (default: c.CourseDirectory.db_url of "
+               "the course's nbgrader_config.py, else sqlite:///<course>/gradebook.db). A password on the command "
+               "line shows in the process list: use $DEEPGRADE_DB_URL, PGPASSWORD or ~/.pgpass.")
+
+
+def _gradebook_url(root, db_url):
+    from autograder.gradebook import GradebookError, course_db_url
+    try:
+        return course_db_url(root, db_url)
+    except GradebookError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command()
 @click.argument("assignment")
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
@@ -114,7 +131,7 @@ def _course_root(course):
                    "throw-away LocalCluster secured with a temporary TLS certificate.")
 @click.option("--force", is_flag=True, help="Regrade submissions already graded with the same notebook.")
 @click.option("--wait", is_flag=True, help="Wait for another grading command on this course instead of refusing.")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--seed", type=int, default=None, help="Seed passed to the engine (default: the engine's).")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -127,11 +144,11 @@ def _course_root(course):
 def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress,
           tls_ca_file, tls_cert, tls_key) -> None:
     """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
-    from autograder.gradebook import GradebookError
     from autograder.locking import CourseLocked
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary
     from quizzes.mastery import refit_if_ready
     root = _course_root(course)
+    db_url = _gradebook_url(root, db_url)
     try:
         if scheduler and scheduler.startswith("tcp://"):
             click.echo(f"warning: {scheduler} is plain TCP: anyone who can reach it can run code on its "
@@ -140,11 +157,12 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
         if tls_ca_file or tls_cert or tls_key:
             from autograder.dask_security import client_security
             security = client_security(tls_ca_file, tls_cert, tls_key)
-        summary = grade_class(root, assignment, workers=workers, scheduler=scheduler,
-                              force=force, wait=wait, db_url=db_url, seed=seed,
-                              students=list(students) or None, progress=not no_progress,
-                              dask_security=security)
-    except (CourseLocked, GradebookError, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
+        with database_errors(db_url):
+            summary = grade_class(root, assignment, workers=workers, scheduler=scheduler,
+                                  force=force, wait=wait, db_url=db_url, seed=seed,
+                                  students=list(students) or None, progress=not no_progress,
+                                  dask_security=security)
+    except (CourseLocked, SchedulerUnavailable, FileNotFoundError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if summary.submissions == 0:               # exit 1: the grading asked for could not happen
         who = f" by {', '.join(students)}" if students else ""
@@ -154,7 +172,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
             f"collect with `deepgrade collect {assignment}` and grade again.")
     print_summary(summary)
     refit_if_ready(db_url, root)          # mastery: automatic refit, never raises
-    if summary.record_errors or summary.not_graded:
+    if not summary.ok:              # something was not recorded: the next run grades it
         raise SystemExit(1)
 
 
@@ -162,7 +180,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
 @click.argument("assignment", required=False)
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
               help="Class CSV path (default: <course>/exports/<assignment or all>.csv).")
 @click.option("--gradescope", "gradescope_dir", type=click.Path(file_okay=False), default=None,
@@ -170,19 +188,19 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
 def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
     """Export recorded grades of ASSIGNMENT (default: all) as a class CSV (+ Gradescope JSON)."""
     from autograder.exports import write_class_csv, write_gradescope, write_mastery_csv
-    from autograder.gradebook import GradebookError, default_db_url
     root = _course_root(course)
-    db_url = db_url or default_db_url(root)
+    db_url = _gradebook_url(root, db_url)
     csv_path = csv_path or root / "exports" / f"{assignment or 'all'}.csv"
     try:
-        n = write_class_csv(db_url, csv_path, assignment)
-        click.echo(f"{n} rows -> {csv_path}")
-        click.echo(f"{write_mastery_csv(db_url, Path(csv_path).parent / 'mastery.csv')} mastery rows -> "
-                   f"{Path(csv_path).parent / 'mastery.csv'}")
-        if gradescope_dir:
-            paths = write_gradescope(db_url, gradescope_dir, assignment)
-            click.echo(f"{len(paths)} results.json -> {gradescope_dir}")
-    except (GradebookError, ValueError) as exc:
+        with database_errors(db_url):
+            n = write_class_csv(db_url, csv_path, assignment)
+            click.echo(f"{n} rows -> {csv_path}")
+            click.echo(f"{write_mastery_csv(db_url, Path(csv_path).parent / 'mastery.csv')} mastery rows -> "
+                       f"{Path(csv_path).parent / 'mastery.csv'}")
+            if gradescope_dir:
+                paths = write_gradescope(db_url, gradescope_dir, assignment)
+                click.echo(f"{len(paths)} results.json -> {gradescope_dir}")
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -190,7 +208,7 @@ def export(assignment, course, db_url, csv_path, gradescope_dir) -> None:
 @click.argument("assignment")
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--no-exchange", is_flag=True, help="Do not read the exchange; only show what is pending.")
 def collect(assignment, course, db_url, no_exchange) -> None:
     """Collect ASSIGNMENT from nbgrader's exchange into submitted/ (links, special files, foreign owners
@@ -201,9 +219,9 @@ def collect(assignment, course, db_url, no_exchange) -> None:
     from rich.table import Table
 
     from autograder.collect import CollectError, collect_assignment, log, log_to_file
-    from autograder.gradebook import GradebookError
     from autograder.runner import submission_status
     root = _course_root(course)
+    db_url = _gradebook_url(root, db_url)
     refused = []
     if not no_exchange:
         handler = log_to_file(root / "collect.log")
@@ -222,10 +240,8 @@ def collect(assignment, course, db_url, no_exchange) -> None:
             click.echo(f"REFUSED submission {r.line()!r}", err=True)
         for r in got.skipped_files:
             click.echo(f"REFUSED file {r.line()!r}", err=True)
-    try:
+    with database_errors(db_url):
         rows = submission_status(root, assignment, db_url)
-    except GradebookError as exc:
-        raise click.ClickException(str(exc)) from exc
     table = Table(title=f"{assignment}: {len(rows)} submissions")
     for col in ("student", "notebook", "status", "score"):
         table.add_column(col)
@@ -272,7 +288,7 @@ main.add_command(_mastery_group)
 @main.command()
 @click.option("--course", "course", type=click.Path(file_okay=False), default=None,
               help="Course folder (default: as for `deepgrade build`).")
-@click.option("--db-url", default=None, help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+@click.option("--db-url", default=None, envvar=DB_URL_ENV, help=DB_URL_HELP)
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: <course>/reports).")
 @click.option("--student", "students", multiple=True, help="Only this student's reports (repeatable).")
@@ -285,7 +301,9 @@ def report(course, db_url, out, students, assignments, no_instructor, threshold)
     from autograder.reports.load import load_report_data
     from autograder.reports.write import write_reports
     root = _course_root(course)
-    data = load_report_data(root, db_url, threshold=threshold)
+    db_url = _gradebook_url(root, db_url)
+    with database_errors(db_url):
+        data = load_report_data(root, db_url, threshold=threshold)
     if not data.results:
         raise click.ClickException(f"no graded results in the gradebook of {root}: run `deepgrade grade` first")
     out_dir = Path(out) if out else root / "reports"
@@ -307,11 +325,14 @@ def report(course, db_url, out, students, assignments, no_instructor, threshold)
               help="Local grading workers (default: number of cores).")
 @click.option("--assignment", "assignments", multiple=True, help="Only these code assignments (repeatable).")
 @click.option("--no-quizzes", is_flag=True, help="Skip the weekly quizzes.")
-def demo(workdir, students, seed, workers, assignments, no_quizzes) -> None:
+@click.option("--db-url", default=None, envvar=DB_URL_ENV,
+              help="Gradebook SQLAlchemy URL for the demo course (default: sqlite:///<workdir>/gradebook.db).")
+def demo(workdir, students, seed, workers, assignments, no_quizzes, db_url) -> None:
     """Run the whole platform on a simulated class: build, release, submit, grade, mastery, reports."""
     from autograder.demo import run_demo
-    run_demo(Path(workdir), students=students, seed=seed, workers=workers,
-             assignments=list(assignments) or None, quizzes=not no_quizzes)
+    with database_errors(db_url or "sqlite:///gradebook.db"):
+        run_demo(Path(workdir), students=students, seed=seed, workers=workers,
+                 assignments=list(assignments) or None, quizzes=not no_quizzes, db_url=db_url)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -109,8 +109,9 @@ def simulate_code_submissions(course: Path, assignment: str, students: list[clas
 
 def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int | None = None,
              assignments: list[str] | None = None, quizzes: bool = True,
-             console: Console | None = None) -> DemoSummary:
-    """Run the whole platform on a simulated class in ``workdir`` (created if missing)."""
+             console: Console | None = None, db_url: str | None = None) -> DemoSummary:
+    """Run the whole platform on a simulated class in ``workdir`` (created if missing). ``db_url``
+    becomes the demo course's configured gradebook (its nbgrader_config.py), used by every step."""
     from autograder.course.build import build_course
     from autograder.course.release import release_course
     from autograder.reports.load import load_report_data
@@ -126,6 +127,9 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
 
     with _phase(summary, "build datasets and source notebooks", console):
         build_course(workdir, assignments)
+        if db_url:
+            with (workdir / "nbgrader_config.py").open("a") as fh:
+                fh.write(f"c.CourseDirectory.db_url = {db_url!r}\n")
     with _phase(summary, "release assignments with nbgrader", console):
         release_course(workdir, assignments)
     quiz_names: list[str] = []
@@ -187,8 +191,8 @@ def _exports(workdir: Path) -> list[tuple[str, str]]:
 
     out = workdir / "reports" / "exports"
     out.mkdir(parents=True, exist_ok=True)
-    write_class_csv(gradebook.default_db_url(workdir), out / "class.csv")
-    write_mastery_csv(gradebook.default_db_url(workdir), out / "mastery.csv")
+    write_class_csv(gradebook.course_db_url(workdir), out / "class.csv")
+    write_mastery_csv(gradebook.course_db_url(workdir), out / "mastery.csv")
     return [("class CSV", "../exports/class.csv"), ("class mastery CSV", "../exports/mastery.csv")]
 
 
@@ -198,7 +202,7 @@ def _outcome(workdir: Path, assignment: str, seconds: float) -> AssignmentOutcom
     from autograder.exports import load_results
     from autograder.reports.data import assignment_stats
 
-    stats = assignment_stats(assignment, load_results(gradebook.default_db_url(workdir), assignment))
+    stats = assignment_stats(assignment, load_results(gradebook.course_db_url(workdir), assignment))
     top_id, _, top_n = stats.misconceptions[0] if stats.misconceptions else ("—", "", 0)
     return AssignmentOutcome(assignment, stats.n_submissions, stats.mean_pct, len(stats.ungradable),
                              top_id, top_n, seconds)

@@ -1,17 +1,16 @@
-"""Write grading results into nbgrader's gradebook and into our own ``dg_results`` table.
+"""nbgrader's gradebook plus our own ``dg_results`` table: the schema, reading, and how a result maps
+onto grade cells. The WRITING is :mod:`autograder.recording` (one step for both grading paths), which
 
-One function does the writing: :func:`record_result` (or :meth:`ResultStore.record` when many results
-are written through one connection). It
-
-* adds the student if new and the SubmittedAssignment / SubmittedNotebook if new (mirroring
-  ``Gradebook.add_submission``), through nbgrader's own ORM classes,
+* adds the student if new and the SubmittedAssignment / SubmittedNotebook if new (the structure
+  ``Gradebook.add_submission`` creates, in nbgrader's own tables),
 * sets ``auto_score`` of every grade cell ``test_<f>`` from the typed result (never from cell outputs),
   zero for an ungradable submission, whose reason is stored as the auto comment of every solution cell
   and the submitted notebook is flagged for a human to look at,
 * upserts exactly one ``dg_results`` row per (student, assignment) with the notebook checksum, the
   result JSON and ``graded_at``,
 
-all in ONE transaction: a failure rolls everything back and leaves the previous state.
+all in ONE transaction with the result's mastery evidence: a failure rolls everything back and leaves
+the previous state.
 
 The assignment and its notebooks must already be in the gradebook (``nbgrader generate_assignment``,
 i.e. ``deepgrade release``); otherwise :class:`GradebookNotReady` says so.
@@ -24,12 +23,11 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from nbgrader.api import (Assignment, Comment, Grade, Gradebook, MissingEntry, Notebook, Student,
-                          SubmittedAssignment, SubmittedNotebook)
-from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, select)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from urllib.parse import quote_plus
 
-from autograder.safe_text import markdown_text
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, make_url, select)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TEST_CELL_PREFIX = "test_"
 LatePenalty = Callable[[str, float, float], "float | None"]   # (student, score, seconds late) -> penalty
@@ -68,6 +66,56 @@ class DGResult(DGBase):
 def default_db_url(course_dir: str | Path) -> str:
     """nbgrader's default gradebook location for a course directory."""
     return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def load_course_config(course_dir: str | Path):
+    """The course's ``nbgrader_config.py`` as a traitlets Config (empty when the file is absent)."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    path = Path(course_dir) / "nbgrader_config.py"
+    if not path.is_file():
+        return Config()
+    try:
+        return PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    except Exception as exc:  # noqa: BLE001 - name the file
+        raise GradebookError(f"{path}: cannot load the nbgrader config: {type(exc).__name__}: {exc}") from exc
+
+
+def course_db_url(course_dir: str | Path, db_url: str | None = None) -> str:
+    """The gradebook every command uses: ``db_url`` (``--db-url``) if given, else the course's
+    ``c.CourseDirectory.db_url`` from nbgrader_config.py (as nbgrader's own commands), else
+    ``sqlite:///<course>/gradebook.db``."""
+    if db_url:
+        return db_url
+    cfg = load_course_config(course_dir)
+    configured = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
+    return configured or default_db_url(course_dir)
+
+
+def describe_db_error(exc: BaseException, db_url: str) -> str:
+    """One line for an error while using the gradebook (unreachable server, bad URL ...), password hidden."""
+    if isinstance(exc, GradebookError):
+        return redact_url(str(exc), db_url)
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return redact_url(f"cannot use the gradebook {db_url}: {type(orig).__name__}: {first}", db_url)
+
+
+def redact_url(text: str, db_url: str | None = None) -> str:
+    """``text`` with the password of ``db_url`` (or of every URL in ``text``) replaced by ``***``:
+    for messages, logs and the lock file."""
+    import re
+    if db_url:
+        try:
+            password = make_url(db_url).password
+        except Exception:  # noqa: BLE001 - not a URL: fall through to the pattern
+            password = None
+        if password:
+            text = text.replace(str(password), "***")
+            quoted = quote_plus(str(password))
+            if quoted != password:
+                text = text.replace(quoted, "***")
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -116,7 +164,8 @@ def grade_cell_scores(result: Any) -> dict[str, float]:
     return out
 
 
-def _graded_at(result: Any) -> dt.datetime:
+def graded_at_utc(result: Any) -> dt.datetime:
+    """The result's ``graded_at`` as a naive UTC datetime (now if absent), as ``dg_results`` stores it."""
     value = _get(result, "graded_at")
     if isinstance(value, dt.datetime):
         stamp = value
@@ -139,13 +188,16 @@ class ResultStore:
     process, or nbgrader's autograde); :mod:`autograder.locking` enforces that per course.
     """
 
-    def __init__(self, db_url: str, course_id: str = "default_course"):
+    def __init__(self, db_url: str, course_id: str = ""):
+        """``course_id``: nbgrader's ``CourseDirectory.course_id`` (default ``""``: no course row, as
+        nbgrader itself does)."""
         self.db_url = db_url
         try:
             self.gb = Gradebook(db_url, course_id)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the URL named
-            raise GradebookError(f"cannot open gradebook {db_url}: {exc}") from exc
-        DGBase.metadata.create_all(bind=self.gb.engine)
+            DGBase.metadata.create_all(bind=self.gb.engine)
+        except Exception as exc:  # noqa: BLE001 - re-raised with the URL named (password hidden)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise GradebookError(redact_url(f"cannot open the gradebook {db_url}: {first}", db_url)) from None
 
     def __enter__(self) -> "ResultStore":
         return self
@@ -197,145 +249,6 @@ class ResultStore:
             q = q.where(DGResult.assignment == assignment)
         yield from self.session.execute(q).scalars()
 
-    # ---------------------------------------------------------------- writes
-    def record(self, result: Any, *, timestamp: dt.datetime | None = None,
-               checksum: str | None = None, late_penalty: LatePenalty | None = None) -> DGResult:
-        """Write one result (nbgrader grades + dg_results row) in a single transaction.
-
-        ``checksum`` (the submitted file's sha256, as the runner computes it for resume) overrides the
-        result's own; ``timestamp`` is the submission time (nbgrader's timestamp.txt);
-        ``late_penalty(student, score, seconds_late)`` is nbgrader's late-submission plugin method
-        (what ``AssignLatePenalties`` applies on the nbgrader path)."""
-        s = self.session
-        student = str(_get(result, "student"))
-        assignment = str(_get(result, "assignment"))
-        try:
-            self._record(s, result, student, assignment, timestamp, checksum)
-            if late_penalty is not None:
-                self._late_penalty(s, student, assignment, notebook_name(result), late_penalty)
-            s.commit()
-        except Exception:
-            s.rollback()
-            raise
-        return self.get(student, assignment)
-
-    def _record(self, s, result, student: str, assignment: str, timestamp, checksum) -> None:
-        self.check_released(assignment)
-        nb_name = notebook_name(result)
-        try:
-            master_nb: Notebook = self.gb.find_notebook(nb_name, assignment)
-        except MissingEntry:
-            raise GradebookNotReady(
-                f"notebook {nb_name!r} of assignment {assignment!r} is not in the gradebook {self.db_url}: "
-                f"release the assignment first (`nbgrader generate_assignment {assignment} --force`)") from None
-
-        if s.get(Student, student) is None:
-            s.add(Student(id=student))
-            s.flush()
-        submission = self._submission(s, assignment, student)
-        if timestamp is not None:
-            submission.timestamp = timestamp
-        sub_nb = s.execute(select(SubmittedNotebook).where(
-            SubmittedNotebook.assignment_id == submission.id,
-            SubmittedNotebook.notebook_id == master_nb.id)).scalar_one()
-
-        gradable = bool(_get(result, "gradable"))
-        reason = _get(result, "ungradable_reason") or ""
-        scores = grade_cell_scores(result) if gradable else {}
-        cell_names = set()
-        for grade in sub_nb.grades:
-            name = grade.cell.name
-            cell_names.add(name)
-            if not gradable:
-                grade.auto_score = 0.0
-            elif name in scores:
-                grade.auto_score = min(scores[name], float(grade.max_score))
-            else:                      # a cell our checks do not grade: leave it to a human
-                grade.auto_score = None
-            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-        unknown = set(scores) - cell_names
-        if unknown:
-            raise GradebookError(
-                f"{student}/{assignment}: the result grades {sorted(unknown)} but notebook {nb_name!r} in the "
-                f"gradebook has no such grade cells; re-release the assignment "
-                f"(`nbgrader generate_assignment {assignment} --force`)")
-        for comment in sub_nb.comments:
-            comment.auto_comment = None if gradable else f"Not graded automatically: {markdown_text(reason)}"
-        sub_nb.flagged = (not gradable) or sub_nb.flagged
-
-        row = self.get(student, assignment)
-        if row is None:
-            row = DGResult(student=student, assignment=assignment)
-            s.add(row)
-        row.notebook = nb_name
-        row.checksum = str(checksum or _get(result, "checksum") or "")
-        row.gradable = gradable
-        row.score = float(_get(result, "score") or 0.0) if gradable else 0.0
-        row.max_score = float(_get(result, "max_score") or 0.0)
-        row.result_json = json.dumps(result_to_dict(result), sort_keys=True, default=str)
-        row.graded_at = _graded_at(result)
-        s.flush()
-
-    def _late_penalty(self, s, student: str, assignment: str, nb_name: str, late_penalty: LatePenalty) -> None:
-        """Same rule as nbgrader's ``AssignLatePenalties``: reset, then the plugin's penalty clamped to
-        [0, notebook score] when the submission is late."""
-        sub = self.gb.find_submission(assignment, student)
-        sub_nb = self.gb.find_submission_notebook(nb_name, assignment, student)
-        sub_nb.late_submission_penalty = None
-        s.flush()
-        seconds = sub.total_seconds_late
-        if seconds > 0:
-            s.expire(sub_nb, ["score"])
-            score = float(sub_nb.score)
-            penalty = late_penalty(student, score, seconds)
-            if penalty is not None:
-                sub_nb.late_submission_penalty = min(max(float(penalty), 0.0), score)
-        s.flush()
-
-    @staticmethod
-    def _submission(s, assignment: str, student: str) -> SubmittedAssignment:
-        """Find or create (without committing) the submission with its full notebook/grade structure."""
-        a = s.execute(select(Assignment).where(Assignment.name == assignment)).scalar_one()
-        sub = s.execute(select(SubmittedAssignment).where(
-            SubmittedAssignment.assignment_id == a.id,
-            SubmittedAssignment.student_id == student)).scalar_one_or_none()
-        if sub is None:
-            sub = SubmittedAssignment(assignment=a, student=s.get(Student, student))
-            s.add(sub)
-        have = {nb.notebook_id for nb in sub.notebooks}
-        masters = [nb for nb in a.notebooks if nb.id not in have]
-        with s.no_autoflush:               # same structure as Gradebook.add_submission
-            for notebook in masters:
-                cells = (notebook.grade_cells, notebook.solution_cells, notebook.task_cells)
-                nb = SubmittedNotebook(notebook=notebook, assignment=sub)
-                s.add(nb)
-                for cell in cells[0]:
-                    s.add(Grade(cell_id=cell.id, notebook=nb))
-                for cell in cells[1]:
-                    s.add(Comment(cell_id=cell.id, notebook=nb))
-                for cell in cells[2]:
-                    s.add(Comment(cell_id=cell.id, notebook=nb))
-                    s.add(Grade(cell_id=cell.id, notebook=nb))
-        s.flush()
-        return sub
-
-
-def record_result(gradebook_url: str | None, result: Any, course_dir: str | Path | None = None, *,
-                  course_id: str = "default_course", timestamp: dt.datetime | None = None,
-                  checksum: str | None = None) -> DGResult:
-    """Write one SubmissionResult into the gradebook (nbgrader grades + ``dg_results``), atomically.
-
-    ``gradebook_url`` may be None: then ``sqlite:///<course_dir>/gradebook.db``.
-    """
-    if gradebook_url is None:
-        if course_dir is None:
-            raise ValueError("record_result needs a gradebook URL or a course directory")
-        gradebook_url = default_db_url(course_dir)
-    with ResultStore(gradebook_url, course_id) as store:
-        row = store.record(result, timestamp=timestamp, checksum=checksum)
-        store.session.expunge(row)
-        return row
-
 
 def already_graded(gradebook_url: str, student: str, assignment: str, checksum: str) -> bool:
     """True when (student, assignment) has a recorded result for exactly this notebook checksum."""
@@ -353,20 +266,3 @@ def read_timestamp(submission_dir: str | Path) -> dt.datetime | None:
         return parse_utc(path.read_text().strip())
     except (ValueError, OverflowError) as exc:
         raise GradebookError(f"{path}: not a timestamp nbgrader can read ({exc})") from exc
-
-
-def update_mastery(db_url: str, result: Any) -> bool:
-    """Feed the result to ``quizzes.mastery.record_result(db_url, result)`` when that module provides
-    it; returns whether it was called. Grading never fails because of mastery: errors are logged."""
-    try:
-        from quizzes.mastery import record_result as mastery_record
-    except ImportError:
-        return False
-    try:
-        mastery_record(db_url, result)
-    except Exception as exc:  # noqa: BLE001 - the grade is already safely recorded
-        import logging
-        logging.getLogger(__name__).warning("mastery update failed for %s/%s: %s",
-                                            _get(result, "student"), _get(result, "assignment"), exc)
-        return False
-    return True

@@ -19,32 +19,30 @@ notebook with :func:`annotate_notebook`, so ``nbgrader generate_feedback`` works
 """
 from __future__ import annotations
 
-import importlib
 import json
+import os
 import textwrap
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Integer, Unicode
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters.autograde import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 
+from autograder import forksafe, gradebook
+from autograder.locking import course_lock
+from autograder.recording import Item, Recorder
 from autograder.safe_text import neutralize_notebook
+from autograder.submission_files import submitted_problem
+from autograder.tasks import (REFUSED, load_callable, safe_grade,  # noqa: F401 - load_callable re-exported
+                              ungradable)
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
-
-
-def load_callable(spec: str) -> Callable:
-    """``"package.module:function"`` -> the function (clear error naming the spec)."""
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr:
-        raise ValueError(f"engine {spec!r} must look like 'package.module:function'")
-    try:
-        return getattr(importlib.import_module(mod_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load grading engine {spec!r}: {exc}") from exc
 
 
 # ----------------------------------------------------------------------------------------------
@@ -222,9 +220,74 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
 # ----------------------------------------------------------------------------------------------
 # preprocessors
 
+_GRADEBOOKS: dict[tuple[str, str, int], Gradebook] = {}
+
+
+def shared_gradebook(db_url: str, course_id: str) -> Gradebook:
+    """One read connection per gradebook and process for the sanitize step (stock ``OverwriteCells``
+    opens a new engine, creates tables and checks the course for every notebook)."""
+    key = (db_url, course_id, os.getpid())        # never reuse an engine across fork
+    if key not in _GRADEBOOKS:
+        _GRADEBOOKS[key] = Gradebook(db_url, course_id)
+        forksafe.track_engine(_GRADEBOOKS[key].engine)
+    return _GRADEBOOKS[key]
+
+
+_RECORDERS: dict[tuple[str, str, int], Recorder] = {}
+
+
+def shared_recorder(db_url: str, course_root: str) -> Recorder:
+    """One Recorder (one connection pool) per gradebook and process: nbgrader autograde records one
+    notebook per call; its connections are pooled, and no transaction stays open between calls."""
+    key = (db_url, str(course_root), os.getpid())
+    if key not in _RECORDERS:
+        _RECORDERS[key] = Recorder(db_url, course_root)
+    return _RECORDERS[key]
+
+
+class CourseOverwriteCells(OverwriteCells):
+    """nbgrader's ``OverwriteCells`` (restore locked cells and cell metadata from the release), opening
+    the gradebook with the course's configured ``CourseDirectory.course_id`` — stock opens it with
+    nbgrader's default id, which adds a ``default_course`` row to a gradebook configured for another
+    course — and reusing one connection per process, its read transaction ended after each notebook."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        self.notebook_id, self.assignment_id, self.db_url = info["notebook"], info["assignment"], info["db_url"]
+        self.gradebook = shared_gradebook(self.db_url, CourseDirectory(config=self.config).course_id)
+        try:
+            nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+        finally:
+            self.gradebook.db.rollback()          # no transaction stays open between notebooks
+        return nb, resources
+
+
+class CourseOverwriteKernelspec(NbGraderPreprocessor):
+    """nbgrader's ``OverwriteKernelspec`` (the released notebook's kernelspec wins) on the shared,
+    course-aware gradebook connection (stock opens a new one with the default course id per notebook)."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        gb = shared_gradebook(info["db_url"], CourseDirectory(config=self.config).course_id)
+        try:
+            kernelspec = gb.find_notebook(info["notebook"], info["assignment"]).kernelspec
+        finally:
+            gb.db.rollback()
+        if kernelspec:
+            nb.metadata["kernelspec"] = json.loads(kernelspec)
+        return nb, resources
+
+
+def sanitize_preprocessors(config) -> list:
+    """nbgrader's ``Autograde.sanitize_preprocessors`` as the course configures them (what nbgrader
+    autograde runs before grading), for the runner to sanitise its autograded copies the same way."""
+    return list(Autograde(config=config).sanitize_preprocessors)
+
 
 def _course_paths(pp: Preprocessor):
-    from nbgrader.coursedir import CourseDirectory
     return CourseDirectory(config=pp.config)
 
 
@@ -239,8 +302,6 @@ class DeepgradeGrade(NbGraderPreprocessor):
     seed = Integer(None, allow_none=True, help="seed passed to the engine (None: engine default)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from autograder.runner import REFUSED, safe_grade, ungradable
-        from autograder.submission_files import submitted_problem
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"],
@@ -289,13 +350,14 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
     logged with the student and the reason (and kept in ``resources["deepgrade"]["repairs"]``)."""
 
     def preprocess(self, nb, resources):
-        from nbgrader.api import Gradebook, MissingEntry
         info = resources["nbgrader"]
+        gb = shared_gradebook(info["db_url"], CourseDirectory(config=self.config).course_id)
         try:
-            with Gradebook(info["db_url"]) as gb:
-                known = {c.name for c in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
+            known = {c.name for c in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
         except MissingEntry:
             known = None
+        finally:
+            gb.db.rollback()
         repairs, seen = [], set()
         for index, cell in enumerate(nb.cells):
             problem = metadata_problem(cell, known)
@@ -350,10 +412,13 @@ def metadata_problem(cell: Any, known: set[str] | None) -> str | None:
 
 
 class DeepgradeSaveGrades(NbGraderPreprocessor):
-    """Write the typed result into the gradebook (replaces nbgrader's ``SaveAutoGrades``)."""
+    """Record the typed result (replaces nbgrader's ``SaveAutoGrades``) through the same step as
+    ``deepgrade grade`` (:class:`autograder.recording.Recorder`): ``results.json`` written atomically,
+    then gradebook rows + ``dg_results`` + mastery evidence in one transaction, all under the course
+    lock (and a shared gradebook's database lock). A result the database would not take fails this
+    notebook, so nbgrader reports it and the next ``autograde`` grades it again."""
 
     def preprocess(self, nb, resources):
-        from autograder import gradebook
         result = resources.get("deepgrade", {}).get("result")
         if result is None:
             raise RuntimeError("DeepgradeSaveGrades needs DeepgradeGrade earlier in "
@@ -361,14 +426,11 @@ class DeepgradeSaveGrades(NbGraderPreprocessor):
         info = resources["nbgrader"]
         coursedir = _course_paths(self)
         submitted = Path(coursedir.format_path(coursedir.submitted_directory, info["student"], info["assignment"]))
-        from autograder.locking import course_lock
-        with course_lock(coursedir.root, what="nbgrader autograde"):   # refuse while `deepgrade grade` runs
-            gradebook.record_result(info["db_url"], result, coursedir.root,
-                                    timestamp=gradebook.read_timestamp(submitted))
-        out_dir = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "results.json").write_text(json.dumps(result.to_gradescope(), indent=1))
-        gradebook.update_mastery(info["db_url"], result)
+        item = Item(result, submitted_at=gradebook.read_timestamp(submitted))
+        with course_lock(coursedir.root, what="nbgrader autograde", db_url=info["db_url"]):
+            outcome = shared_recorder(info["db_url"], coursedir.root).record_now(item)
+        if not outcome.recorded:
+            raise gradebook.GradebookError(f"{info['student']}/{info['assignment']} not recorded: {outcome.error}")
         return nb, resources
 
 
@@ -390,10 +452,10 @@ class MinimalTracebacks(Preprocessor):
 def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
     """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
+                                        IgnorePattern, LimitOutput)
     c.Autograde.sanitize_preprocessors = [ClearOutput, RepairNbgraderMetadata, DeduplicateIds,
-                                          OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+                                          CourseOverwriteKernelspec, CourseOverwriteCells, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
         DeepgradeGrade, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         DeepgradeSaveGrades, AssignLatePenalties, CheckCellMetadata,

@@ -7,10 +7,17 @@ Flow of :func:`grade_class`:
    for the notebooks the gradebook knows (the assignment must be released);
 3. skip those whose file checksum equals the recorded one in ``dg_results`` (unless ``force``);
 4. grade the rest in worker processes; workers only compute (they never touch the gradebook);
-5. the MAIN process records each result as it completes — autograded notebook copy with the check
-   messages in the test cells (as ``nbgrader autograde`` with our plugin writes it) and Gradescope
-   ``results.json`` first, then one gradebook transaction, then the mastery update. A ``kill -9`` loses
-   only in-flight work; a rerun finishes the class without duplicates.
+5. the MAIN process records each result as it completes through :class:`autograder.recording.Recorder`
+   (the step ``nbgrader autograde`` uses too): autograded notebook copy with the check messages in the
+   test cells, ``timestamp.txt`` and Gradescope ``results.json`` (atomic files) first, then gradebook
+   rows + ``dg_results`` + mastery evidence in one transaction per batch. A ``kill -9`` loses only
+   in-flight and buffered work; a rerun finishes the class without duplicates.
+
+Infrastructure failures are never a student's zero: an engine ``GradingError`` after retries, a lost
+Dask scheduler or task, and a result the database would not take after retries are all left
+UNRECORDED (summary ``not_graded`` / ``record_errors``, exit code 1), so the next run grades them.
+Pool workers die with the main process (``PR_SET_PDEATHSIG``) and never keep its lock or database
+connections (:mod:`autograder.forksafe`).
 
 Why a ``ProcessPoolExecutor`` for the local default rather than a Dask ``LocalCluster``: grading is a
 flat bag of independent ~1 s tasks with small inputs/outputs, so a scheduler buys nothing locally,
@@ -26,21 +33,23 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import itertools
-import json
 import multiprocessing
 import os
 import statistics
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from autograder import forksafe, gradebook
+from autograder.locking import course_lock
+from autograder.nbgrader_plugin import annotate_notebook, sanitize_preprocessors
+from autograder.recording import Item, Outcome, Recorder, atomic_write
 from autograder.result import SubmissionResult, file_checksum
+from autograder.tasks import (MISSING, REFUSED, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
+                              safe_grade, ungradable)                                  # (re-exported)
 
 DEFAULT_ENGINE = "autograder.engine:grade_submission"
-MISSING = "missing"          # checksum recorded for a notebook that was not submitted
-REFUSED = "refused"          # checksum recorded for a submission the file rules refuse (never read)
 LOCAL_DASK = "local"         # scheduler= value that starts a throw-away Dask LocalCluster
 
 
@@ -55,81 +64,6 @@ class Submission:
     path: Path
     checksum: str
     refused: str | None = None   # why the file rules refuse it (autograder.submission_files); not graded
-
-
-def resolve_engine(engine: str | Callable) -> Callable:
-    if callable(engine):
-        return engine
-    from autograder.nbgrader_plugin import load_callable
-    return load_callable(engine)
-
-
-def ungradable(path: str | Path, assignment: str, student: str, reason: str, *, checksum: str | None = None,
-               seed: int | None = None) -> SubmissionResult:
-    """A zero-score result recording why a submission could not be graded."""
-    path = Path(path)
-    return SubmissionResult(assignment=assignment, student=student, notebook=path.name,
-                            checksum=checksum if checksum is not None else file_checksum(path),
-                            gradable=False, ungradable_reason=reason, seed=seed)
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    """``engine.GradingError``: the sandbox/preamble failed — not the student's fault (DESIGN: retry,
-    never record a zero)."""
-    try:
-        from autograder.engine import GradingError
-    except Exception:  # noqa: BLE001 - an engine that cannot import fails every task anyway
-        return False
-    return isinstance(exc, GradingError)
-
-
-@dataclasses.dataclass(frozen=True)
-class InfrastructureFailure:
-    """A submission the grading infrastructure could not grade after retries: nothing is recorded,
-    so the next run grades it again."""
-    student: str
-    assignment: str
-    reason: str
-
-
-def safe_grade(grade_fn: Callable, path: str, assignment: str, student: str, *, course_dir: str | Path,
-               seed: int | None = None, retries: int = 2, retry_delay: float = 0.5) -> SubmissionResult:
-    """Call the engine. An ``engine.GradingError`` (infrastructure) is retried ``retries`` times and then
-    re-raised; ANY other exception (or a wrong return type) becomes an ungradable result with the reason."""
-    if not Path(path).is_file():
-        return ungradable(path, assignment, student, f"no notebook submitted: {Path(path).name} is missing",
-                          checksum=MISSING, seed=seed)
-    for attempt in range(retries + 1):
-        try:
-            result = grade_fn(str(path), assignment, student, course_dir=str(course_dir), seed=seed)
-            break
-        except Exception as exc:  # noqa: BLE001 - one broken submission never stops the batch
-            if _is_infrastructure_error(exc):
-                if attempt == retries:
-                    raise
-                time.sleep(retry_delay * (attempt + 1))
-                continue
-            last = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
-            where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last[0] else ""
-            return ungradable(path, assignment, student, f"grader error: {type(exc).__name__}: {exc}{where}",
-                              seed=seed)
-    if not isinstance(result, SubmissionResult):
-        return ungradable(path, assignment, student,
-                          f"grader error: engine returned {type(result).__name__}, not SubmissionResult", seed=seed)
-    return result
-
-
-def _grade_task(engine: str | Callable, path: str, assignment: str, student: str, course_dir: str,
-                seed: int | None) -> SubmissionResult | InfrastructureFailure:
-    """What a worker runs (top-level so it pickles by reference)."""
-    try:
-        fn = resolve_engine(engine)
-    except Exception as exc:  # noqa: BLE001
-        return ungradable(path, assignment, student, f"grader error: {exc}", seed=seed)
-    try:
-        return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
-    except Exception as exc:  # noqa: BLE001 - only GradingError gets here (after retries)
-        return InfrastructureFailure(student, assignment, f"{type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------- discovery
@@ -166,33 +100,23 @@ def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Pat
     return Path(course_dir) / "autograded" / student / assignment
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file + rename, so a kill never leaves a half-written file; temp files a killed
-    run left behind are removed."""
-    for stale in path.parent.glob(f".{path.name}.tmp-*"):
-        stale.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult) -> Path:
+def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult,
+                     config=None) -> Path:
     """Write ``autograded/<student>/<a>/<nb>.ipynb`` as nbgrader's autograde does (sanitised with
-    nbgrader's own preprocessors, then our check messages in the test cells), its timestamp.txt and
-    the Gradescope ``results.json``. Returns the folder. An unreadable notebook gets results.json only."""
+    nbgrader's own preprocessors, then our check messages in the test cells) and its timestamp.txt
+    (the Recorder writes ``results.json``). Returns the folder. An unreadable notebook gets no copy."""
     out = autograded_dir(course_dir, sub.student, sub.assignment)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
     if sub.refused:                  # never open what the file rules refused
         return out
     sync_submission_files(course_dir, sub)
-    nb = _sanitized(db_url, sub) if result.gradable or sub.path.is_file() else None
+    config = gradebook.load_course_config(course_dir) if config is None else config
+    nb = _sanitized(db_url, sub, config) if result.gradable or sub.path.is_file() else None
     if nb is not None:
         import nbformat
-        from autograder.nbgrader_plugin import annotate_notebook
         from autograder.nbgrader_plugin import read_submitted_json
         annotate_notebook(nb, result, read_submitted_json(sub.path))
-        _atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
+        atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
 
 
@@ -217,18 +141,15 @@ def sync_submission_files(course_dir: str | Path, sub: Submission) -> None:
             text = src.read_text(errors="replace")
             if not dest.is_file() or dest.is_symlink() or dest.read_text(errors="replace") != text:
                 dest.unlink(missing_ok=True)
-                _atomic_write(dest, text)
+                atomic_write(dest, text)
         elif dest.exists() or dest.is_symlink():
             dest.unlink()
 
 
-def _sanitized(db_url: str, sub: Submission):
-    """The submitted notebook through nbgrader's ``Autograde.sanitize_preprocessors`` (None if unreadable)."""
+def _sanitized(db_url: str, sub: Submission, config):
+    """The submitted notebook through the course's ``Autograde.sanitize_preprocessors`` (as nbgrader
+    autograde runs them; None if unreadable)."""
     import nbformat
-    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
-                                        OverwriteKernelspec)
-
-    from autograder.nbgrader_plugin import RepairNbgraderMetadata
     try:
         nb = nbformat.read(str(sub.path), as_version=4)
     except Exception:  # noqa: BLE001 - unreadable: the result already says why
@@ -236,9 +157,8 @@ def _sanitized(db_url: str, sub: Submission):
     resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
                               "notebook": sub.notebook, "db_url": db_url}}
     try:
-        for pp in (ClearOutput, RepairNbgraderMetadata, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
-                   CheckCellMetadata):
-            nb, resources = pp().preprocess(nb, resources)
+        for pp in sanitize_preprocessors(config):
+            nb, resources = pp(config=config).preprocess(nb, resources)
     except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
         nb = nbformat.read(str(sub.path), as_version=4)
     return nb
@@ -253,15 +173,20 @@ class GradeSummary:
     mode: str
     workers: int
     submissions: int = 0
-    graded: int = 0
+    graded: int = 0                  # recorded in this run (gradable or not)
     skipped: int = 0
-    ungradable: int = 0
-    record_errors: list[str] = field(default_factory=list)
+    ungradable: int = 0              # recorded as ungradable (the student's notebook, never the infrastructure)
+    record_errors: list[str] = field(default_factory=list)   # graded but not recorded: the next run regrades
     not_graded: list[str] = field(default_factory=list)     # infrastructure failures, left for the next run
     scores: list[float] = field(default_factory=list)
     max_score: float = 0.0
     wall_s: float = 0.0
     grade_s: float = 0.0             # wall time of the grading phase only (pool start to last result)
+
+    @property
+    def ok(self) -> bool:
+        """Every submission of the run was recorded (the exit code is 0 only then)."""
+        return not self.record_errors and not self.not_graded
 
     @property
     def mean_score(self) -> float | None:
@@ -276,11 +201,13 @@ class GradeSummary:
 
 
 def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    """Forked workers that die with this process and hold none of its descriptors (see forksafe)."""
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                  initializer=forksafe.die_with_parent)
 
 
 def _submit_all(pool, todo, engine, course_dir, seed) -> dict:
-    return {pool.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
+    return {pool.submit(grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
             for s in todo}
 
 
@@ -289,7 +216,7 @@ def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submis
     an iterator of (submission, result) in completion order."""
     if workers == 1:                        # in-process, sequential: no pool to pay for
         fn = resolve_engine(engine)
-        return ((s, _grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
+        return ((s, grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
     pool = _local_pool(workers)
     return _drain(pool, _submit_all(pool, todo, engine, course_dir, seed), engine, course_dir, seed, workers)
 
@@ -322,7 +249,7 @@ def _drain(pool, futures, engine, course_dir, seed, workers):
             futures = _submit_all(pool, retry, engine, course_dir, seed)
     for sub in suspects:
         with _local_pool(1) as alone:
-            fut = alone.submit(_grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
+            fut = alone.submit(grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
                                seed)
             try:
                 yield sub, fut.result()
@@ -361,7 +288,7 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers,
             from exc
     futures = {}
     for s in todo:
-        fut = client.submit(_grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
+        fut = client.submit(grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed,
                             key=f"deepgrade-{s.assignment}-{s.student}-{s.notebook}-{s.checksum[:12]}",
                             pure=False)
         futures[fut] = s
@@ -369,6 +296,11 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers,
 
 
 def _drain_dask(client, cluster, futures, seed):
+    """Yield (submission, result) as Dask tasks finish. A task's own outcome is always a result
+    (``grade_task`` never raises), so any exception here is the cluster's: a lost scheduler, a
+    cancelled or lost task -> :class:`InfrastructureFailure` (not recorded; the next run grades it).
+    Only ``KilledWorker`` — the task took down ``allowed-failures`` workers in a row — is the notebook's
+    doing and recorded as ungradable, like a notebook that kills its local worker even when alone."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
     try:
@@ -380,13 +312,21 @@ def _drain_dask(client, cluster, futures, seed):
                 yield sub, ungradable(sub.path, sub.assignment, sub.student,
                                       f"grader error: Dask workers died while grading this notebook ({exc})",
                                       seed=seed)
-            except Exception as exc:  # noqa: BLE001 - a lost task must not stop the batch
-                yield sub, ungradable(sub.path, sub.assignment, sub.student,
-                                      f"grader error: {type(exc).__name__}: {exc}", seed=seed)
+            except Exception as exc:  # noqa: BLE001 - the cluster failed, not the notebook
+                yield sub, InfrastructureFailure(sub.student, sub.assignment,
+                                                 f"Dask: {type(exc).__name__}: {str(exc)[:300]}")
             finally:
                 fut.release()
+    except Exception as exc:  # noqa: BLE001 - the scheduler connection broke the iteration itself
+        for fut, sub in list(futures.items()):
+            yield sub, InfrastructureFailure(sub.student, sub.assignment,
+                                             f"Dask: {type(exc).__name__}: {str(exc)[:300]}")
+        futures.clear()
     finally:
-        client.close()
+        try:
+            client.close(timeout=10)
+        except Exception:  # noqa: BLE001 - a lost scheduler: nothing left to close cleanly
+            pass
         if cluster is not None:
             cluster.close()
 
@@ -398,26 +338,26 @@ def _drain_dask(client, cluster, futures, seed):
 class CourseSettings:
     """What the runner takes from the course's nbgrader_config.py (as nbgrader autograde would)."""
     db_url: str | None = None
+    course_id: str = ""
+    engine: str | None = None        # DeepgradeGrade.engine: the grade function nbgrader autograde uses
     late_penalty: Callable[[str, float, float], float | None] | None = None
 
 
 def course_settings(course_dir: str | Path) -> CourseSettings:
     """Load ``<course>/nbgrader_config.py`` (if any): the gradebook URL and nbgrader's late-submission
     plugin (``AssignLatePenalties.plugin_class``, configured like on the nbgrader path)."""
-    from autograder.gradebook import GradebookError
     path = Path(course_dir) / "nbgrader_config.py"
     if not path.is_file():
         return CourseSettings()
-    from traitlets.config.loader import PyFileConfigLoader
-    try:
-        cfg = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
-    except Exception as exc:  # noqa: BLE001 - name the file
-        raise GradebookError(f"{path}: cannot load the nbgrader config: {type(exc).__name__}: {exc}") from exc
+    cfg = gradebook.load_course_config(course_dir)
     from nbgrader.preprocessors import AssignLatePenalties
     late = AssignLatePenalties(config=cfg)
     plugin = late.plugin_class(parent=late)
     db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
-    return CourseSettings(db_url=db_url or None, late_penalty=plugin.late_submission_penalty)
+    course_id = cfg.CourseDirectory.course_id if "course_id" in cfg.CourseDirectory else ""
+    engine = cfg.DeepgradeGrade.engine if "engine" in cfg.DeepgradeGrade else None
+    return CourseSettings(db_url=db_url or None, course_id=course_id or "", engine=engine or None,
+                          late_penalty=plugin.late_submission_penalty)
 
 
 def default_workers() -> int:
@@ -430,22 +370,22 @@ def default_workers() -> int:
 def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None = None,
                 scheduler: str | None = None, force: bool = False, progress: bool = True,
                 wait: bool = False, db_url: str | None = None, seed: int | None = None,
-                engine: str | Callable = DEFAULT_ENGINE, students: Iterable[str] | None = None,
+                engine: str | Callable | None = None, students: Iterable[str] | None = None,
                 on_result: Callable[[SubmissionResult], None] | None = None,
-                dask_security: Any = None) -> GradeSummary:
+                batch_size: int = 25, dask_security=None) -> GradeSummary:
     """Grade every submission of ``assignment`` in ``course_dir``; see the module docstring.
 
-    ``engine`` is the grade function or its import path (default: the real engine); ``students``
-    limits the run to some students; ``on_result`` is called in the main process after each record;
-    ``dask_security`` (a ``distributed.security.Security``) connects to a TLS ``scheduler`` address.
+    ``engine`` is the grade function or its import path (default: the course's
+    ``c.DeepgradeGrade.engine``, the one ``nbgrader autograde`` uses, else :data:`DEFAULT_ENGINE`,
+    read at call time); ``students`` limits the run to some students; ``on_result`` is called in the main
+    process after each result is recorded (committed); ``dask_security`` (a
+    ``distributed.security.Security``) connects to a TLS ``scheduler`` address.
     """
-    from autograder import gradebook
-    from autograder.locking import course_lock
-
     course_dir = Path(course_dir).resolve()
     if not course_dir.is_dir():
         raise FileNotFoundError(f"course directory {course_dir} does not exist")
     settings = course_settings(course_dir)
+    engine = engine or settings.engine or DEFAULT_ENGINE
     db_url = db_url or settings.db_url or gradebook.default_db_url(course_dir)
     workers = workers or default_workers()
     if workers < 1:
@@ -455,19 +395,19 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
     summary = GradeSummary(assignment, mode, workers)
     t0 = time.perf_counter()
 
-    with course_lock(course_dir, wait=wait), gradebook.ResultStore(db_url) as store:
-        notebooks = store.check_released(assignment)
-        if len(notebooks) != 1:
-            raise gradebook.GradebookError(
-                f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook ({sorted(notebooks)}); "
-                "deepgrade grades exactly one notebook per assignment (DESIGN.md)")
-        max_points = float(store.gb.find_assignment(assignment).max_score or 0.0)
+    with course_lock(course_dir, wait=wait, db_url=db_url):
+        with gradebook.ResultStore(db_url, settings.course_id) as store:   # reads only; closed before grading
+            notebooks = store.check_released(assignment)
+            if len(notebooks) != 1:
+                raise gradebook.GradebookError(
+                    f"assignment {assignment!r} has {len(notebooks)} notebooks in the gradebook "
+                    f"({sorted(notebooks)}); deepgrade grades exactly one notebook per assignment (DESIGN.md)")
+            done = {} if force else store.checksums(assignment)
         subs = discover(course_dir, assignment, notebooks)
         if students is not None:
             wanted = set(students)
             subs = [s for s in subs if s.student in wanted]
         summary.submissions = len(subs)
-        done = {} if force else store.checksums(assignment)
         todo = [s for s in subs if force or done.get(s.student) != s.checksum]
         summary.skipped = len(subs) - len(todo)
         for s in subs:
@@ -481,42 +421,57 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
             stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
         else:
             stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
-        stream = itertools.chain(refused, stream)
+        by_key: dict[tuple[str, str], Submission] = {}       # (student, assignment) -> submission in flight
+
+        config = gradebook.load_course_config(course_dir)
+
+        def write_files(item: Item) -> None:
+            write_autograded(course_dir, db_url, by_key[item.key], item.result, config)
+
+        recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size,
+                            write_files=write_files)
         t_grade = time.perf_counter()
-        with _progress(progress, len(todo) + len(refused), assignment) as advance:
-            for sub, result in stream:
-                if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
-                    summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+        try:
+            with _progress(progress, len(todo) + len(refused), assignment) as advance:
+                for sub, result in itertools.chain(refused, stream):
+                    if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
+                        summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+                        advance(sub.student)
+                        continue
+                    by_key[(sub.student, sub.assignment)] = sub
+                    item = Item(result, checksum=sub.checksum,
+                                submitted_at=_timestamp_or_none(sub, summary))
+                    _account(summary, recorder.add(item), on_result)
                     advance(sub.student)
-                    continue
-                if not result.gradable and not result.max_score:
-                    result = dataclasses.replace(result, max_score=max_points)
-                _record(store, course_dir, db_url, sub, result, summary, settings.late_penalty)
-                if on_result is not None:
-                    on_result(result)
-                advance(sub.student)
+        finally:
+            _account(summary, recorder.close(), on_result)
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
 
 
-def _record(store, course_dir: Path, db_url: str, sub: Submission, result: SubmissionResult,
-            summary: GradeSummary, late_penalty=None) -> None:
-    from autograder import gradebook
-    summary.graded += 1
-    summary.max_score = max(summary.max_score, result.max_score)
-    if not result.gradable:
-        summary.ungradable += 1
-    summary.scores.append(result.score if result.gradable else 0.0)
+def _timestamp_or_none(sub: Submission, summary: GradeSummary):
     try:
-        write_autograded(course_dir, db_url, sub, result)     # files first: a kill before the commit regrades
-        stamp = None if sub.refused else gradebook.read_timestamp(sub.path.parent)
-        store.record(result, timestamp=stamp, checksum=sub.checksum,
-                     late_penalty=late_penalty)
-    except Exception as exc:  # noqa: BLE001 - keep grading the class; report at the end
-        summary.record_errors.append(f"{sub.student}/{sub.assignment}: {type(exc).__name__}: {exc}")
-        return
-    gradebook.update_mastery(db_url, result)
+        return None if sub.refused else gradebook.read_timestamp(sub.path.parent)
+    except gradebook.GradebookError as exc:      # recorded without a time; the instructor is told
+        summary.record_errors.append(f"{sub.student}/{sub.assignment}: {exc} (recorded without a timestamp)")
+        return None
+
+
+def _account(summary: GradeSummary, outcomes: list[Outcome], on_result) -> None:
+    """Count what the database actually took: only recorded results are graded/ungradable/scored."""
+    for o in outcomes:
+        result = o.item.result
+        if not o.recorded:
+            summary.record_errors.append(f"{result.student}/{result.assignment}: {o.error}")
+            continue
+        summary.graded += 1
+        summary.max_score = max(summary.max_score, result.max_score)
+        if not result.gradable:
+            summary.ungradable += 1
+        summary.scores.append(result.score if result.gradable else 0.0)
+        if on_result is not None:
+            on_result(result)
 
 
 class _progress:
@@ -550,15 +505,17 @@ def print_summary(summary: GradeSummary, console=None) -> None:
     from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
-    for col in ("submissions", "graded", "skipped", "ungradable", "mean score", "s / notebook", "wall s"):
+    for col in ("submissions", "graded", "skipped", "ungradable", "not recorded", "mean score", "s / notebook",
+                "wall s"):
         table.add_column(col, justify="right")
     mean = "-" if summary.mean_score is None else f"{summary.mean_score:.2f} / {summary.max_score:g}"
     spn = "-" if summary.seconds_per_notebook is None else f"{summary.seconds_per_notebook:.2f}"
+    missing = len(summary.record_errors) + len(summary.not_graded)
     table.add_row(str(summary.submissions), str(summary.graded), str(summary.skipped), str(summary.ungradable),
-                  mean, spn, f"{summary.wall_s:.1f}")
+                  f"[red]{missing}[/red]" if missing else "0", mean, spn, f"{summary.wall_s:.1f}")
     console.print(table)
     for err in summary.record_errors:               # escape(): error text may quote a submission
-        console.print(f"[red]not recorded[/red] {escape(err)}")
+        console.print(f"[red]not recorded (rerun to retry)[/red] {escape(err)}")
     for err in summary.not_graded:
         console.print(f"[red]not graded (infrastructure; rerun to retry)[/red] {escape(err)}")
 
@@ -566,7 +523,6 @@ def print_summary(summary: GradeSummary, console=None) -> None:
 def submission_status(course_dir: str | Path, assignment: str, db_url: str | None = None) -> list[dict]:
     """One dict per discovered submission: student, notebook, status ('graded' | 'changed' | 'new'),
     score/max_score of the recorded result (None when new). Read-only: no lock needed."""
-    from autograder import gradebook
     course_dir = Path(course_dir).resolve()
     db_url = db_url or course_settings(course_dir).db_url or gradebook.default_db_url(course_dir)
     with gradebook.ResultStore(db_url) as store:

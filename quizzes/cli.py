@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import click
 
+from autograder.dberrors import DB_URL_ENV, database_errors
+
 COURSE_OPT = click.option("--course", "course", type=click.Path(file_okay=False), default=None,
                           help="Course folder (default: as for `deepgrade build`).")
-DB_OPT = click.option("--db-url", default=None,
-                      help="Gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db).")
+DB_OPT = click.option("--db-url", default=None, envvar=DB_URL_ENV,
+                      help="Gradebook SQLAlchemy URL, also read from $DEEPGRADE_DB_URL (default: "
+                           "c.CourseDirectory.db_url of the course's nbgrader_config.py, else "
+                           "sqlite:///<course>/gradebook.db).")
 
 
 def _db_url(course, db_url):
-    if db_url:
-        return db_url
+    """The course's configured gradebook (as every deepgrade and nbgrader command), or ``--db-url``."""
     from autograder.course.build import resolve_course_dir
-    from autograder.gradebook import default_db_url
-    return default_db_url(resolve_course_dir(course))
+    from autograder.gradebook import GradebookError, course_db_url
+    try:
+        return course_db_url(resolve_course_dir(course), db_url)
+    except GradebookError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _bank_or_fail():
@@ -39,14 +45,15 @@ def quiz() -> None:
 @click.option("--force/--no-force", default=False, show_default=True,
               help="Regenerate quizzes already in release/.")
 @click.option("--no-nbgrader", is_flag=True, help="Only write source/quiz_week<N>/ (no generate_assignment).")
-def quiz_release(course, weeks, force, no_nbgrader) -> None:
+@DB_OPT
+def quiz_release(course, weeks, force, no_nbgrader, db_url) -> None:
     """Build source/quiz_week<N>/ and release it with nbgrader (no answers in the release)."""
     from autograder.course.build import BuildError, resolve_course_dir
     from quizzes.release import release_quizzes
     _bank_or_fail()
     try:
         for line in release_quizzes(resolve_course_dir(course), list(weeks) or None,
-                                    nbgrader=not no_nbgrader, force=force):
+                                    nbgrader=not no_nbgrader, force=force, db_url=db_url):
             click.echo(line)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -92,7 +99,9 @@ def quiz_bank() -> None:
 def quiz_items(assignment, course, db_url) -> None:
     """Item analysis (difficulty, item-rest correlation, upper-lower D, choice rates, flags)."""
     from quizzes.items import format_report, item_report
-    stats = item_report(_db_url(course, db_url), assignment)
+    db_url = _db_url(course, db_url)
+    with database_errors(db_url):
+        stats = item_report(db_url, assignment)
     if not stats:
         click.echo("no quiz responses recorded yet")
         return
@@ -117,10 +126,11 @@ def mastery_show(student, course, db_url, threshold, as_json) -> None:
 
     from quizzes.mastery import MIN_EVIDENCE, mastery_rows, review_list
     url = _db_url(course, db_url)
-    if as_json:
-        click.echo(json.dumps([m.to_dict() for m in mastery_rows(url, student, threshold)], indent=1))
-        return
-    items = review_list(url, student, threshold, include_mastered=True)
+    with database_errors(url):
+        if as_json:
+            click.echo(json.dumps([m.to_dict() for m in mastery_rows(url, student, threshold)], indent=1))
+            return
+        items = review_list(url, student, threshold, include_mastered=True)
     click.echo(f"{'concept':30} {'P(mastered)':>11} {'obs':>4}")
     for it in items:
         if it.n_obs == 0:
@@ -155,7 +165,10 @@ def mastery_show(student, course, db_url, threshold, as_json) -> None:
 def mastery_refit(course, db_url, min_students, min_obs, forgetting) -> None:
     """EM refit per concept (prior, learn, forget; guess and slip per item type) from the observations."""
     from quizzes.mastery import refit
-    for r in refit(_db_url(course, db_url), min_students, min_obs, forgetting=forgetting):
+    db_url = _db_url(course, db_url)
+    with database_errors(db_url):
+        reports = refit(db_url, min_students, min_obs, forgetting=forgetting)
+    for r in reports:
         extra = ""
         if r.params:
             p = r.params

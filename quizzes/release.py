@@ -223,7 +223,7 @@ def build_quiz(week: int, course_dir: str | Path) -> Path:
 
 
 def release_quizzes(course_dir: str | Path, weeks: list[int] | None = None, *, nbgrader: bool = True,
-                    force: bool = False) -> list[str]:
+                    force: bool = False, db_url: str | None = None) -> list[str]:
     """Build the quiz source folders and, when the course has nbgrader_config.py, release them with
     ``nbgrader generate_assignment`` (autograder.course.release). Returns report lines."""
     from quizzes.schema import WEEKS
@@ -235,5 +235,5 @@ def release_quizzes(course_dir: str | Path, weeks: list[int] | None = None, *, n
         lines.append(f"{name}: source written to {folder} ({len(questions_for(week, 'quiz'))} questions)")
         if nbgrader and (course / "nbgrader_config.py").exists():
             from autograder.course.release import release_assignment
-            lines.append(release_assignment(course, name, force=force).line())
+            lines.append(release_assignment(course, name, force=force, db_url=db_url).line())
     return lines

@@ -13,6 +13,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   missing=()
   command -v bwrap >/dev/null || missing+=(bubblewrap)
   command -v chromium >/dev/null || missing+=(chromium)
+  # PostgreSQL server binaries: the fault tests start a throw-away server on 127.0.0.1
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "[bootstrap] apt-get install ${missing[*]}" >&2
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) \
@@ -26,6 +28,6 @@ fi
 echo "[bootstrap] creating virtual environment in .venv (first run takes a few minutes)" >&2
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip setuptools wheel
-"$venv/bin/python" -m pip install -q -e ".[tensorflow,test]"
+"$venv/bin/python" -m pip install -q -e ".[tensorflow,test,postgres]"
 echo "$want" > "$stamp"
 echo "[bootstrap] .venv ready" >&2

@@ -7,7 +7,7 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy import create_engine, text
 
-from autograder import gradebook
+from autograder import gradebook, recording
 from autograder.gradebook import GradebookError, GradebookNotReady, ResultStore
 from gradingcourse import ASSIGNMENT, course, db_url, fake_grade, released_course, submit  # noqa: F401
 
@@ -27,10 +27,10 @@ def _count(root, table, where=""):
 
 def test_record_writes_grade_cells_and_one_row_after_reruns(course):
     first = _grade(course, "alice", {"add": "    return a - b  # half"})
-    gradebook.record_result(db_url(course), first, course)
+    recording.record_result(db_url(course), first, course)
     better = _grade(course, "alice")
     for _ in range(3):
-        gradebook.record_result(db_url(course), better, course)
+        recording.record_result(db_url(course), better, course)
     assert _count(course, "dg_results") == 1
     assert _count(course, "submitted_assignment") == 1
     assert _count(course, "student", "WHERE id = 'alice'") == 1
@@ -48,10 +48,10 @@ def test_record_writes_grade_cells_and_one_row_after_reruns(course):
 
 
 def test_ungradable_gets_zero_scores_and_a_recorded_reason(course):
-    gradebook.record_result(db_url(course), _grade(course, "bob"), course)
+    recording.record_result(db_url(course), _grade(course, "bob"), course)
     broken = _grade(course, "bob", raw="{not json")
     assert not broken.gradable
-    gradebook.record_result(db_url(course), broken, course)
+    recording.record_result(db_url(course), broken, course)
     with Gradebook(db_url(course)) as gb:
         sub = gb.find_submission(ASSIGNMENT, "bob")
         nb = sub.notebooks[0]
@@ -65,12 +65,12 @@ def test_ungradable_gets_zero_scores_and_a_recorded_reason(course):
 
 def test_a_failed_write_leaves_the_previous_state(course):
     good = _grade(course, "carol")
-    gradebook.record_result(db_url(course), good, course)
+    recording.record_result(db_url(course), good, course)
     bad = dataclasses.replace(_grade(course, "carol", {"mul": "    raise NotImplementedError()"}),
                               grade_cells={"test_add": {"score": 0.0, "max_score": 2.0},
                                            "test_div": {"score": 1.0, "max_score": 1.0}})
     with pytest.raises(GradebookError, match="test_div"):
-        gradebook.record_result(db_url(course), bad, course)
+        recording.record_result(db_url(course), bad, course)
     with Gradebook(db_url(course)) as gb:       # test_add was set to 0 before the error: rolled back
         sub = gb.find_submission(ASSIGNMENT, "carol")
         assert {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades} == \
@@ -82,7 +82,7 @@ def test_a_failed_write_leaves_the_previous_state(course):
 def test_a_failed_first_write_leaves_no_student_or_submission(course):
     bad = dataclasses.replace(_grade(course, "zoe"), grade_cells={"nope": {"score": 1.0, "max_score": 1.0}})
     with pytest.raises(GradebookError):
-        gradebook.record_result(db_url(course), bad, course)
+        recording.record_result(db_url(course), bad, course)
     assert _count(course, "student", "WHERE id = 'zoe'") == 0
     assert _count(course, "submitted_assignment") == 0
     assert _count(course, "dg_results") == 0
@@ -91,15 +91,15 @@ def test_a_failed_first_write_leaves_no_student_or_submission(course):
 def test_unreleased_assignment_says_release_first(course):
     other = dataclasses.replace(_grade(course, "dan"), assignment="regularization")
     with pytest.raises(GradebookNotReady, match="release it first"):
-        gradebook.record_result(db_url(course), other, course)
+        recording.record_result(db_url(course), other, course)
     wrong_nb = dataclasses.replace(_grade(course, "dan"), notebook="other.ipynb")
     with pytest.raises(GradebookNotReady, match="'other'.*release"):
-        gradebook.record_result(db_url(course), wrong_nb, course)
+        recording.record_result(db_url(course), wrong_nb, course)
 
 
 def test_default_url_and_already_graded_helper(course):
     result = _grade(course, "erin")
-    gradebook.record_result(None, result, course)            # sqlite:///<course>/gradebook.db
+    recording.record_result(None, result, course)            # sqlite:///<course>/gradebook.db
     assert gradebook.default_db_url(course) == db_url(course.resolve())
     assert gradebook.already_graded(db_url(course), "erin", ASSIGNMENT, result.checksum)
     assert not gradebook.already_graded(db_url(course), "erin", ASSIGNMENT, "0" * 64)
@@ -109,7 +109,7 @@ def test_default_url_and_already_graded_helper(course):
 def test_timestamp_is_read_like_nbgrader(course):
     path = submit(course, "finn")
     stamp = gradebook.read_timestamp(path.parent)
-    gradebook.record_result(db_url(course), fake_grade(path, ASSIGNMENT, "finn", course_dir=course), course,
+    recording.record_result(db_url(course), fake_grade(path, ASSIGNMENT, "finn", course_dir=course), course,
                             timestamp=stamp)
     with Gradebook(db_url(course)) as gb:
         assert gb.find_submission(ASSIGNMENT, "finn").timestamp == stamp

@@ -176,8 +176,14 @@ def test_refit_skips_concepts_without_enough_data(db):
     assert r.status == "skipped" and "1 students / 1 observations" in r.reason
 
 
-def test_gradebook_hook_calls_record_result(db):
-    from autograder.gradebook import update_mastery
-    r = result("hal", "batchnorm", [check("softmax.random", True, ["softmax_regression"])])
-    assert update_mastery(db, r) is True
+def test_record_evidence_writes_inside_the_callers_transaction(db):
+    from quizzes.mastery import engine_for, record_evidence
+    r = result("hal", "batchnorm", [check("softmax.fixed", True, ["softmax_regression"])])
+    with engine_for(db).connect() as conn:
+        tx = conn.begin()
+        assert record_evidence(conn, r) == 1
+        tx.rollback()                                   # the caller's rollback takes the evidence too
+    assert mastery_table(db, "hal")["softmax_regression"][1] == 0
+    with engine_for(db).begin() as conn:
+        record_evidence(conn, r)
     assert mastery_table(db, "hal")["softmax_regression"][1] == 1

@@ -43,6 +43,43 @@ def _dg(root: Path) -> dict[str, tuple]:
         return {r.student: (r.score, r.gradable, r.checksum) for r in store.results()}
 
 
+def _dump(root: Path, url: str | None = None) -> dict[str, list]:
+    """Every row both grading paths write (ids and times that differ by nature left out)."""
+    import json as _json
+
+    from sqlalchemy import create_engine, text
+    queries = {
+        "course": "SELECT id FROM course",
+        "student": "SELECT id FROM student",
+        "submission": "SELECT student_id, timestamp FROM submitted_assignment",
+        "notebook": "SELECT sa.student_id, sn.flagged, sn.late_submission_penalty FROM submitted_notebook sn "
+                    "JOIN submitted_assignment sa ON sa.id = sn.assignment_id",
+        "grade": "SELECT sa.student_id, c.name, g.auto_score, g.manual_score, g.needs_manual_grade FROM grade g "
+                 "JOIN base_cell c ON c.id = g.cell_id JOIN submitted_notebook sn ON sn.id = g.notebook_id "
+                 "JOIN submitted_assignment sa ON sa.id = sn.assignment_id",
+        "comment": "SELECT sa.student_id, c.name, m.auto_comment FROM comment m JOIN base_cell c ON c.id = m.cell_id "
+                   "JOIN submitted_notebook sn ON sn.id = m.notebook_id "
+                   "JOIN submitted_assignment sa ON sa.id = sn.assignment_id",
+        "dg_results": "SELECT student, assignment, notebook, checksum, gradable, score, max_score, result_json "
+                      "FROM dg_results",
+        "evidence": "SELECT student, concept, assignment, check_name, checksum, kind, correct FROM dg_observations",
+        "mastery": "SELECT student, concept, p_mastery, n_obs FROM dg_mastery",
+    }
+    eng = create_engine(url or db_url(root))
+    out = {}
+    with eng.connect() as con:
+        for name, sql in queries.items():
+            rows = []
+            for r in con.execute(text(sql)):
+                r = list(r)
+                if name == "dg_results":
+                    r[-1] = {k: v for k, v in _json.loads(r[-1]).items() if k not in ("graded_at", "timing")}
+                rows.append(r)
+            out[name] = sorted(rows, key=repr)
+    eng.dispose()
+    return out
+
+
 def test_nbgrader_autograde_and_runner_record_identical_scores(course, tmp_path):
     _class(course)
     runner_copy = tmp_path / "runner-copy"
@@ -58,11 +95,16 @@ def test_nbgrader_autograde_and_runner_record_identical_scores(course, tmp_path)
     assert via_nbgrader["bob"] == {"test_add": 1.0, "test_mul": 3.0}
     assert via_nbgrader["eve"] == {"test_add": 0.0, "test_mul": 0.0}
     assert _dg(course) == _dg(runner_copy)
+    via_plugin, via_grade = _dump(course), _dump(runner_copy)      # one recording step: the same rows
+    assert via_plugin["evidence"] and via_plugin["course"] == [["default_course"]]   # nbgrader's release made it
+    for table in via_plugin:
+        assert via_plugin[table] == via_grade[table], table
     for student in ("alice", "bob", "carol", "eve"):
         assert _test_outputs(course, student) == _test_outputs(runner_copy, student)
         for root in (course, runner_copy):
             gs = json.loads((root / "autograded" / student / ASSIGNMENT / "results.json").read_text())
             assert gs["score"] == _dg(course)[student][0]
+        assert not list((course / "autograded").rglob(".*.tmp-*"))
 
 
 def test_scores_come_from_the_typed_result_not_cell_outputs(course):

@@ -43,8 +43,10 @@ def released_assignments(course: Path) -> list[str]:
     return [a for a in ASSIGNMENTS if a in built] + sorted(built - set(ASSIGNMENTS))
 
 
-def release_assignment(course: Path, assignment: str, *, force: bool = False) -> ReleaseReport:
-    """Run ``nbgrader generate_assignment`` for one assignment with the course's own config."""
+def release_assignment(course: Path, assignment: str, *, force: bool = False,
+                       db_url: str | None = None) -> ReleaseReport:
+    """Run ``nbgrader generate_assignment`` for one assignment with the course's own config (and its
+    configured gradebook; ``db_url`` overrides it)."""
     course = Path(course).resolve()
     if not (course / CONFIG_NAME).exists():
         raise BuildError(f"{course} has no {CONFIG_NAME}; run `deepgrade build --course {course}` first")
@@ -58,6 +60,8 @@ def release_assignment(course: Path, assignment: str, *, force: bool = False) ->
            f"--CourseDirectory.root={course}"]
     if force:
         cmd.append("--force")
+    if db_url:
+        cmd.append(f"--CourseDirectory.db_url={db_url}")
     # nbgrader runs `alembic` by name when it creates the gradebook: put this Python's bin dir first
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -75,10 +79,10 @@ def release_assignment(course: Path, assignment: str, *, force: bool = False) ->
 
 
 def release_course(course_dir: str | Path | None = None, assignments: list[str] | None = None, *,
-                   force: bool = False) -> list[ReleaseReport]:
+                   force: bool = False, db_url: str | None = None) -> list[ReleaseReport]:
     """Release the given assignments (default: every built one) of a course."""
     course = resolve_course_dir(course_dir)
     names = list(assignments) if assignments else released_assignments(course)
     if not names:
         raise BuildError(f"nothing to release in {course}/source; run `deepgrade build` first")
-    return [release_assignment(course, a, force=force) for a in names]
+    return [release_assignment(course, a, force=force, db_url=db_url) for a in names]

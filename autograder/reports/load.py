@@ -17,7 +17,7 @@ def load_report_data(course_dir: str | Path, db_url: str | None = None,
     from quizzes.schema import load_concepts
     from reference.mistakes import MISTAKES
 
-    db_url = db_url or gradebook.default_db_url(course_dir)
+    db_url = gradebook.course_db_url(course_dir, db_url)
     results = load_results(db_url)
     concepts = load_concepts()
     labels = {cid: c.name for cid, c in concepts.items()}

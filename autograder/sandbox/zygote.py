@@ -125,11 +125,13 @@ class Zygote:
         try:
             reply = self._request({"op": "ping"})
         except (OSError, ValueError) as exc:
+            tail = self._tail()            # read the log BEFORE close() discards it
             self.close()
-            raise ZygoteError(f"zygote did not start: {exc}; {self._tail()}") from None
+            raise ZygoteError(f"zygote did not start: {exc}; {tail}") from None
         if not reply.get("ready"):
+            tail = self._tail()
             self.close()
-            raise ZygoteError(f"zygote sent {reply!r}")
+            raise ZygoteError(f"zygote sent {reply!r}; {tail}")
         self._sock.settimeout(10)
         self.start_s = time.monotonic() - t0
 
@@ -150,6 +152,8 @@ class Zygote:
         return reply
 
     def _tail(self) -> str:
+        if self._errfile is None:          # already closed
+            return ""
         try:
             self._errfile.seek(0, os.SEEK_END)
             size = self._errfile.tell()
