@@ -147,7 +147,7 @@ def fake_grade(notebook_path, assignment, student, *, course_dir, seed=None, pol
     for fn, pts in POINTS.items():
         s = sources.get(fn, "raise NotImplementedError")
         frac = 0.0 if "NotImplementedError" in s else 0.5 if "# half" in s else 1.0
-        long = " ".join(f"value[{i}]=0.{i:04d}" for i in range(120)) if "# long-message" in s else ""
+        long = " ".join(f"value[{i}]=0.{i:04d}" for i in range(100)) if "# long-message" in s else ""  # < the 2,000-character cap
         checks.append(CheckResult(name="values", function=fn, points=pts * frac, max_points=pts,
                                   concepts=("weight_initialization",), passed=frac == 1.0,
                                   message=f"{fn} values {'ok' if frac == 1 else 'wrong'}{long}",

@@ -69,7 +69,7 @@ def _finish_and_check(root, n_done):
     assert [s for s, _ in rows] == [f"s{i}" for i in range(N)]          # each exactly once
     assert all(score == 5.0 for _, score in rows)
     assert grades == 2 * N                                              # 2 grade cells per submission
-    assert evidence == N                                     # one observation (check "values", 1 concept)
+    assert evidence == 2 * N                 # one observation per graded function (2), one concept each
 
 
 READONLY = OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
@@ -84,7 +84,7 @@ def test_database_becomes_unwritable_mid_run(course, monkeypatch):
     assert all("readonly database" in e for e in summary.record_errors)
     assert summary.graded == 3 and len(summary.scores) == 3             # the summary counts what was recorded
     rows, grades, evidence = _rows(course)
-    assert len(rows) == 3 and grades == 2 * 3 and evidence == 3         # nothing half-written
+    assert len(rows) == 3 and grades == 2 * 3 and evidence == 2 * 3     # nothing half-written
     monkeypatch.undo()
     _finish_and_check(course, 3)
 
@@ -95,7 +95,7 @@ def test_a_database_hiccup_is_retried_and_everything_is_recorded(course, monkeyp
     summary = grade_class(course, "tiny", workers=1, engine=ENGINE, progress=False, batch_size=2)
     assert calls["failed"] == 2 and summary.ok and summary.graded == N
     rows, grades, evidence = _rows(course)
-    assert len(rows) == N and grades == 2 * N and evidence == N
+    assert len(rows) == N and grades == 2 * N and evidence == 2 * N
 
 
 def test_one_bad_result_in_a_batch_does_not_take_its_neighbours_down(course, monkeypatch):

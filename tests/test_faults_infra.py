@@ -29,6 +29,7 @@ from infra import (BIN, PG_PASSWORD, TESTS_DIR, DaskCluster, new_pg_course, pg_s
 SLOW = {"add": "    return a + b  # slow"}                       # 1 s per submission in the fake engine
 HALF_SLOW = {"add": "    return a - b  # half slow"}
 STUDENTS = {f"s{i}": (HALF_SLOW if i % 3 == 0 else SLOW) for i in range(6)}
+EVIDENCE_PER_SUBMISSION = 2     # one mastery observation per graded function of the tiny notebook
 CLEAN = {s: (4.0 if i % 3 == 0 else 5.0) for i, s in enumerate(STUDENTS)}     # scores of a clean run
 
 
@@ -69,7 +70,7 @@ def assert_no_false_zero(url: str) -> None:
     recorded = scores(url)
     assert all(recorded[s] == CLEAN[s] for s in recorded), recorded
     ev = evidence(url)
-    assert all(ev.get(s) == 1 for s in recorded), (recorded, ev)
+    assert all(ev.get(s) == EVIDENCE_PER_SUBMISSION for s in recorded), (recorded, ev)
 
 
 def assert_lock_free(root: Path, url: str) -> None:
@@ -83,7 +84,7 @@ def assert_rerun_completes(root: Path, url: str) -> None:
     summary = grade_class(root, ASSIGNMENT, workers=2, progress=False)
     assert summary.ok, (summary.not_graded, summary.record_errors)
     assert scores(url) == CLEAN
-    assert evidence(url) == {s: 1 for s in CLEAN}
+    assert evidence(url) == {s: EVIDENCE_PER_SUBMISSION for s in CLEAN}
     if url.startswith("postgresql"):
         open_tx = _query(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                               "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")
@@ -258,5 +259,5 @@ def test_two_graders_on_one_database_take_turns(pg_course, tmp_path):
     assert summaries["second"].skipped == len(CLEAN)          # it waited for the first to record them
     assert summaries["second"].graded == 2
     assert scores(url) == {**CLEAN, "t1": 5.0, "t2": 3.5}
-    assert evidence(url) == {s: 1 for s in [*CLEAN, "t1", "t2"]}
+    assert evidence(url) == {s: EVIDENCE_PER_SUBMISSION for s in [*CLEAN, "t1", "t2"]}
     assert _query(url, "SELECT count(*) FROM submitted_assignment") == [(len(CLEAN) + 2,)]

@@ -178,7 +178,7 @@ def test_refit_skips_concepts_without_enough_data(db):
 
 def test_record_evidence_writes_inside_the_callers_transaction(db):
     from quizzes.mastery import engine_for, record_evidence
-    r = result("hal", "batchnorm", [check("softmax.fixed", True, ["softmax_regression"])])
+    r = result("hal", "batchnorm", [check("softmax.random", True, ["softmax_regression"])])
     with engine_for(db).connect() as conn:
         tx = conn.begin()
         assert record_evidence(conn, r) == 1

@@ -82,7 +82,8 @@ def test_deepgrade_grade_refits_mastery_after_grading(tmp_path, monkeypatch):
     from autograder import runner
     from quizzes import mastery
     calls = []
-    monkeypatch.setattr(runner, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1))
+    monkeypatch.setattr(runner, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1,
+                                                                       submissions=1, graded=1))
     monkeypatch.setattr(mastery, "refit_if_ready", lambda db_url, course_dir=None: calls.append((db_url, course_dir)))
     db = f"sqlite:///{tmp_path / 'g.db'}"
     out = CliRunner().invoke(main, ["grade", "optimization", "--course", str(tmp_path), "--db-url", db])

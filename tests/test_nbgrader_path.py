@@ -62,7 +62,7 @@ def _dump(root: Path, url: str | None = None) -> dict[str, list]:
                    "JOIN submitted_assignment sa ON sa.id = sn.assignment_id",
         "dg_results": "SELECT student, assignment, notebook, checksum, gradable, score, max_score, result_json "
                       "FROM dg_results",
-        "evidence": "SELECT student, concept, assignment, check_name, checksum, kind, correct FROM dg_observations",
+        "evidence": "SELECT student, concept, assignment, item, checksum, submitted_at, kind, correct FROM dg_observations",
         "mastery": "SELECT student, concept, p_mastery, n_obs FROM dg_mastery",
     }
     eng = create_engine(url or db_url(root))

@@ -49,7 +49,7 @@ def test_configured_postgres_gradebook_is_used_by_export_report_and_mastery(cour
     res = runner.invoke(cli, ["mastery", "show", "s1", "--course", str(course)])
     assert res.exit_code == 0, res.output
     line = next(ln for ln in res.output.splitlines() if ln.startswith("weight_initialization"))
-    assert line.split()[2] == "1"                                   # one observation, from PostgreSQL
+    assert line.split()[2] == "2"              # one observation per graded function (2), from PostgreSQL
     res = runner.invoke(cli, ["report", "--course", str(course), "--student", "s1", "--no-instructor"])
     assert res.exit_code == 0, res.output
     assert (course / "reports" / "students" / "s1" / "index.html").is_file()
@@ -109,7 +109,7 @@ def test_both_grading_paths_write_identical_rows_on_postgres(course, pg_server, 
         assert via_plugin[table] == via_runner[table], table
 
 
-MASTERY_TABLES = ("dg_observations", "dg_mastery", "dg_bkt_params", "dg_quiz_responses")
+MASTERY_TABLES = ("dg_observations", "dg_attempts", "dg_mastery", "dg_bkt_params", "dg_quiz_responses")
 
 
 def test_recording_is_batched_few_statements_per_result(course, pg_server, pg_template):

@@ -222,9 +222,14 @@ def test_tf_twins_math():
 
 
 def test_tf_twin_initializer_has_glorot_variance():
-    params = tf_twin.initialize_parameters(n_x=2000, n_classes=6)
+    params = tf_twin.initialize_parameters(n_x=2000, n_classes=6, seed=2)     # NumPy's draws
     assert np.var(params["W1"]) == pytest.approx(tf_twin.glorot_variance((25, 2000)), rel=0.05)
     assert np.abs(params["W1"]).max() <= 2 * np.sqrt(2 / 2025) / tf_twin.TRUNCATED_NORMAL_STD + 1e-7
+    params = tf_twin.initialize_parameters(n_x=200, n_classes=6)               # TensorFlow's stored stream
+    assert np.var(params["W1"]) == pytest.approx(tf_twin.glorot_variance((25, 200)), rel=0.1)
+    assert np.abs(params["W1"]).max() <= 2 * np.sqrt(2 / 225) / tf_twin.TRUNCATED_NORMAL_STD + 1e-6
+    with pytest.raises(ValueError, match="stored stream has 5000"):           # beyond it: said clearly
+        tf_twin.initialize_parameters(n_x=2000, n_classes=6)
 
 
 def test_tf_twin_forward_is_the_relu_net():
