@@ -43,9 +43,10 @@ from typing import Callable, Iterable, Iterator
 
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
-from autograder.nbgrader_plugin import annotate_notebook, sanitize_preprocessors
+from autograder.nbgrader_plugin import annotate_notebook, read_submitted_json, sanitize_preprocessors
 from autograder.recording import Item, Outcome, Recorder, atomic_write
 from autograder.result import SubmissionResult, file_checksum
+from autograder.submission_files import submitted_problem
 from autograder.tasks import (MISSING, REFUSED, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
                               safe_grade, ungradable)                                  # (re-exported)
 
@@ -76,7 +77,6 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
     exist (graded as ungradable "missing", like nbgrader's zero for a missing notebook). The file rules
     of :func:`autograder.submission_files.submitted_problem` are checked before anything is read: a
     refused submission carries the reason and is recorded ungradable without being opened."""
-    from autograder.submission_files import submitted_problem
     root = Path(course_dir) / "submitted"
     subs = []
     if not root.is_dir():
@@ -114,7 +114,6 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     nb = _sanitized(db_url, sub, config) if result.gradable or sub.path.is_file() else None
     if nb is not None:
         import nbformat
-        from autograder.nbgrader_plugin import read_submitted_json
         annotate_notebook(nb, result, read_submitted_json(sub.path))
         atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
