@@ -24,7 +24,7 @@ import datetime as _dt
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from autograder.safe_text import MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, cap
@@ -127,6 +127,9 @@ class SubmissionResult:
     def __post_init__(self) -> None:
         """Bound what a submission controls (names, the ungradable reason, cell errors): a hostile
         notebook cannot grow results.json, the gradebook row or a report."""
+        # the notebook is named by its file name, never by a path on the grading machine: the same
+        # submission graded in another copy of the course (or by the other grading path) gives the same result
+        object.__setattr__(self, "notebook", PurePath(str(self.notebook)).name)
         for name in ("assignment", "student", "notebook"):
             object.__setattr__(self, name, cap(getattr(self, name), MAX_NAME_CHARS))
         object.__setattr__(self, "ungradable_reason", cap(self.ungradable_reason, MAX_MESSAGE_CHARS))

@@ -43,6 +43,15 @@ def _dg(root: Path) -> dict[str, tuple]:
         return {r.student: (r.score, r.gradable, r.checksum) for r in store.results()}
 
 
+def without_times(doc: dict) -> dict:
+    """A result document without what differs by nature between two runs: when it was graded and how
+    long things took (``timing``, Gradescope's ``execution_time``, each check's ``duration_s``)."""
+    doc = {k: v for k, v in doc.items() if k not in ("graded_at", "timing", "execution_time")}
+    if isinstance(doc.get("checks"), list):
+        doc["checks"] = [{k: v for k, v in c.items() if k != "duration_s"} for c in doc["checks"]]
+    return doc
+
+
 def _dump(root: Path, url: str | None = None) -> dict[str, list]:
     """Every row both grading paths write (ids and times that differ by nature left out)."""
     import json as _json
@@ -73,7 +82,7 @@ def _dump(root: Path, url: str | None = None) -> dict[str, list]:
             for r in con.execute(text(sql)):
                 r = list(r)
                 if name == "dg_results":
-                    r[-1] = {k: v for k, v in _json.loads(r[-1]).items() if k not in ("graded_at", "timing")}
+                    r[-1] = without_times(_json.loads(r[-1]))
                 rows.append(r)
             out[name] = sorted(rows, key=repr)
     eng.dispose()
