@@ -42,10 +42,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-__all__ = ["RUNTIMES", "Assignment", "DeclarationError", "declared", "get", "load_declaration",
+__all__ = ["RUNTIMES", "RUNTIME_IMPORTS", "Assignment", "DeclarationError", "declared", "get", "load_declaration",
            "course_declarations", "runtime_of", "COURSE_FOLDER", "DECLARATION_NAME"]
 
 RUNTIMES = ("numpy", "tensorflow", "quiz")
+#: what a notebook's first code cell imports, by runtime (the grader runs the same lines first)
+RUNTIME_IMPORTS = {"numpy": ("import numpy as np",), "quiz": ("import numpy as np",),
+                   "tensorflow": ("import numpy as np", "import tensorflow as tf")}
 BUILTIN_DIR = Path(__file__).with_name("assignments")
 COURSE_FOLDER = "assignments"          # <course>/assignments/<name>/assignment.toml
 DECLARATION_NAME = "assignment.toml"
@@ -88,6 +91,10 @@ class Assignment:
             return None
         return _import(self, spec, module_name)
 
+    def load(self, spec: str) -> ModuleType:
+        """A module named in this declaration: dotted name, or ``.py`` path relative to its folder."""
+        return _import(self, spec)
+
     def graded_functions(self) -> dict[str, Callable]:
         """{graded function name: the trusted reference callable}, in notebook order."""
         ref = self.module("reference")
@@ -109,7 +116,7 @@ class Assignment:
         out = {}
         for name, spec in self.helpers.items():
             mod_spec, _, func = spec.rpartition(":")
-            out[name] = getattr(_import(self, mod_spec), func)
+            out[name] = getattr(self.load(mod_spec), func)
         return out
 
 
