@@ -13,7 +13,7 @@ from typing import Any
 
 from reference import catalog
 from reference.mistakes._base import CONCEPT_IDS, Mistake, variant
-from reference.mistakes.inputs import PROJECTIONS, typical_inputs
+from reference.mistakes.inputs import typical_inputs
 
 
 def _collect(declarations: dict[str, catalog.Assignment]) -> dict[str, Mistake]:
@@ -30,6 +30,11 @@ def _collect(declarations: dict[str, catalog.Assignment]) -> dict[str, Mistake]:
 
 _CATALOGUED = catalog.declared()
 MISTAKES: dict[str, Mistake] = _collect(_CATALOGUED)
+#: {(assignment, function): projection of an output to what may be compared} (a mistakes module's
+#: ``PROJECTIONS``; TensorFlow's initializer: shapes and variances only)
+PROJECTIONS: dict[tuple[str, str], Any] = {
+    (name, function): projection for name, decl in _CATALOGUED.items() if decl.module("mistakes") is not None
+    for function, projection in getattr(decl.module("mistakes"), "PROJECTIONS", {}).items()}
 
 
 def mistakes_for(assignment: str, function: str) -> list[Mistake]:
