@@ -18,7 +18,7 @@ from rich.table import Table
 from autograder import classsim
 from reference import catalog
 
-CODE_ASSIGNMENTS = list(catalog.declared(runtime=("numpy", "tensorflow")))
+CODE_ASSIGNMENTS = list(catalog.code_assignments())
 #: when the simulated class hands each piece of work in (days after START; each declaration's
 #: ``due_day``): the order in which latent knowledge grows, and the submission times mastery orders
 #: evidence by (grading order is different)

@@ -245,7 +245,7 @@ def gated_checks(assignment: str) -> set[str] | None:
     """Names of the checks of ``assignment`` that carry no evidence alone (None: suite unknown)."""
     # imported here: loading a suite imports the reference modules (~0.2 s), needed only for code results
     from autograder.checks import code_suite
-    if catalog.runtime_of(assignment) not in ("numpy", "tensorflow"):
+    if catalog.runtime_of(assignment) not in catalog.CODE_RUNTIMES:
         return None
     return {spec.name for spec in code_suite(assignment).checks if spec.gated}
 

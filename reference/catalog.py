@@ -42,10 +42,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
-__all__ = ["RUNTIMES", "RUNTIME_IMPORTS", "Assignment", "DeclarationError", "declared", "get", "load_declaration",
-           "course_declarations", "runtime_of", "COURSE_FOLDER", "DECLARATION_NAME"]
+__all__ = ["RUNTIMES", "CODE_RUNTIMES", "RUNTIME_IMPORTS", "Assignment", "DeclarationError", "declared", "get",
+           "code_assignments", "load_declaration", "course_declarations", "runtime_of", "COURSE_FOLDER",
+           "DECLARATION_NAME"]
 
 RUNTIMES = ("numpy", "tensorflow", "quiz")
+CODE_RUNTIMES = ("numpy", "tensorflow")      # graded by hidden checks on the learner's functions
 #: what a notebook's first code cell imports, by runtime (the grader runs the same lines first)
 RUNTIME_IMPORTS = {"numpy": ("import numpy as np",), "quiz": ("import numpy as np",),
                    "tensorflow": ("import numpy as np", "import tensorflow as tf")}
@@ -229,6 +231,11 @@ def declared(course_dir: str | Path | None = None, *, runtime: str | tuple[str, 
     both = _sorted([*_builtin().values(), *_active.values()])
     wanted = (runtime,) if isinstance(runtime, str) else runtime
     return {n: a for n, a in both.items() if wanted is None or a.runtime in wanted}
+
+
+def code_assignments(course_dir: str | Path | None = None) -> tuple[str, ...]:
+    """Names of the declared code assignments (runtime numpy or tensorflow), in course order."""
+    return tuple(declared(course_dir, runtime=CODE_RUNTIMES))
 
 
 def get(name: str, course_dir: str | Path | None = None) -> Assignment:

@@ -20,13 +20,8 @@ from typing import Callable
 
 from reference import catalog
 
-#: the course's own code assignments, in course order (an instructor's additions: ``code_assignments()``)
-ASSIGNMENTS = tuple(catalog.declared(runtime=("numpy", "tensorflow")))
-
-
-def code_assignments() -> tuple[str, ...]:
-    """Every declared code assignment (the course's own and the instructor's additions), in order."""
-    return tuple(catalog.declared(runtime=("numpy", "tensorflow")))
+#: the course's own code assignments, in course order (with an instructor's additions: ``catalog.code_assignments()``)
+ASSIGNMENTS = catalog.code_assignments()
 
 
 class _PerAssignment(Mapping):
@@ -49,10 +44,10 @@ class _PerAssignment(Mapping):
         return self._cache[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(code_assignments())
+        return iter(catalog.code_assignments())
 
     def __len__(self) -> int:
-        return len(code_assignments())
+        return len(catalog.code_assignments())
 
 
 GRADED: Mapping[str, dict[str, Callable]] = _PerAssignment(catalog.Assignment.graded_functions)
@@ -64,7 +59,7 @@ HELPER_FUNCTIONS = HELPERS  # older name
 def graded(assignment: str, function: str) -> Callable:
     """The reference callable for a graded function, with a clear error for unknown names."""
     if assignment not in GRADED:
-        raise KeyError(f"unknown assignment {assignment!r}; known: {', '.join(code_assignments())}")
+        raise KeyError(f"unknown assignment {assignment!r}; known: {', '.join(catalog.code_assignments())}")
     if function not in GRADED[assignment]:
         raise KeyError(f"{function!r} is not graded in {assignment!r}; graded: {', '.join(GRADED[assignment])}")
     return GRADED[assignment][function]

@@ -272,3 +272,30 @@ def test_a_course_cannot_redeclare_one_of_the_course_assignments(tmp_path):
         catalog.course_declarations(tmp_path)
     shutil.rmtree(own)
     assert catalog.course_declarations(tmp_path) == {}
+
+
+def test_the_platform_branches_on_the_declared_runtime_not_the_name(tmp_path):
+    from autograder import engine
+    from quizzes.mastery import gated_checks
+
+    own = tmp_path / "assignments" / "keras_intro"
+    own.mkdir(parents=True)
+    (own / "assignment.toml").write_text(DECLARATION.replace('name = "hello"', 'name = "keras_intro"')
+                                         .replace('runtime = "numpy"', 'runtime = "tensorflow"'))
+    for name, text in (("reference.py", REFERENCE), ("checks.py", CHECKS),
+                       ("mistakes.py", MISTAKES.replace('"hello"', '"keras_intro"'))):
+        (own / name).write_text(text)
+    try:
+        assert catalog.runtime_of("keras_intro", tmp_path) == "tensorflow"
+        assert "import tensorflow as tf" in engine.preamble("keras_intro", None, tmp_path)
+        assert "import tensorflow as tf" not in engine.preamble("optimization", None, tmp_path)
+        suite = engine.load_suite("keras_intro", "ada", tmp_path)
+        assert suite.assignment == "keras_intro" and suite.functions == ["feature_std", "normalize_inputs"]
+        assert gated_checks("keras_intro") == {s.name for s in suite.checks if s.gated} != set()
+        from reference.mistakes import mistakes_for
+        assert [m.id for m in mistakes_for("keras_intro", "feature_std")] == ["feature_std.wrong_axis"]
+    finally:
+        (tmp_path / "empty").mkdir()
+        catalog.course_declarations(tmp_path / "empty")       # forget the temporary course
+    with pytest.raises(KeyError, match="unknown assignment 'keras_intro'"):
+        catalog.get("keras_intro", tmp_path / "empty")

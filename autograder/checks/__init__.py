@@ -11,8 +11,8 @@ from reference import catalog
 
 from .framework import Suite, suite_for_module
 
-#: the course's own code assignments, in course order (with an instructor's additions: ``code_assignments()``)
-CODE_ASSIGNMENTS = tuple(catalog.declared(runtime=("numpy", "tensorflow")))
+#: the course's own code assignments, in course order (with an instructor's additions: ``catalog.code_assignments()``)
+CODE_ASSIGNMENTS = catalog.code_assignments()
 
 
 def code_suite(assignment: str, course_dir: str | Path | None = None) -> Suite:
