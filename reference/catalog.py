@@ -247,8 +247,10 @@ def get(name: str, course_dir: str | Path | None = None) -> Assignment:
     found = _builtin().get(name) or _active.get(name)
     if found is None and course_dir is None:
         course = _course_above(Path.cwd())
-        if course is not None:
-            found = course_declarations(course).get(name)
+        if course is not None:          # added to what is known, forgetting nothing
+            found = _course(str(course), _stamp(course)).get(name)
+            if found is not None:
+                _active[name] = found
     if found is None:
         raise KeyError(f"unknown assignment {name!r}; declared: {', '.join(declared())}")
     return found
