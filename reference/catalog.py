@@ -268,7 +268,12 @@ def runtime_of(name: str, course_dir: str | Path | None = None) -> str | None:
 def _import(assignment: Assignment, spec: str, module_name: str | None = None) -> ModuleType:
     """A dotted module name, or a ``.py`` file relative to the declaration (loaded once per file)."""
     if not spec.endswith(".py"):
-        return importlib.import_module(spec)
+        try:
+            return importlib.import_module(spec)
+        except ModuleNotFoundError as exc:
+            if exc.name and spec.startswith(exc.name):
+                raise DeclarationError(f"{assignment.path}: module {spec!r} does not exist") from exc
+            raise
     path = (assignment.folder / spec).resolve()
     module_name = module_name or f"deepgrade_course.{assignment.name}.{path.stem}"
     if not path.is_file():

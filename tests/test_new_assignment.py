@@ -299,3 +299,14 @@ def test_the_platform_branches_on_the_declared_runtime_not_the_name(tmp_path):
         catalog.course_declarations(tmp_path / "empty")       # forget the temporary course
     with pytest.raises(KeyError, match="unknown assignment 'keras_intro'"):
         catalog.get("keras_intro", tmp_path / "empty")
+
+
+def test_a_declared_module_that_does_not_exist_is_named_with_its_declaration(tmp_path):
+    decl = tmp_path / "assignments" / "ghost" / "assignment.toml"
+    decl.parent.mkdir(parents=True)
+    decl.write_text('runtime = "numpy"\nreference = "reference.no_such_module"\nchecks = "gone.py"\n[graded]\nf = 1\n')
+    loaded = catalog.load_declaration(decl)
+    with pytest.raises(catalog.DeclarationError, match=r"ghost/assignment\.toml: module 'reference.no_such_module'"):
+        loaded.graded_functions()
+    with pytest.raises(catalog.DeclarationError, match=r"ghost/assignment\.toml: 'gone.py' does not exist"):
+        loaded.module("checks")
