@@ -103,8 +103,15 @@ def build_data(out, seed) -> None:
 
 
 def _course_root(course):
+    """The course folder; its own assignments (``assignments/*/assignment.toml``) become known."""
     from autograder.course.build import resolve_course_dir
-    return resolve_course_dir(course)
+    from reference.catalog import DeclarationError, course_declarations
+    root = resolve_course_dir(course)
+    try:
+        course_declarations(root)
+    except DeclarationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return root
 
 
 DB_URL_HELP = ("Gradebook SQLAlchemy URL, also read from $DEEPGRADE_DB_URL (default: c.CourseDirectory.db_url of "

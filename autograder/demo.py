@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from autograder import classsim
+from reference import catalog
 
-CODE_ASSIGNMENTS = ["initialization", "regularization", "gradient_checking", "optimization", "batchnorm",
-                    "tensorflow"]
-#: when the simulated class hands each piece of work in (days after START): the order in which latent
-#: knowledge grows, and the submission times mastery orders evidence by (grading order is different)
-SCHEDULE = {"initialization": 0, "regularization": 2, "gradient_checking": 4, "quiz_week1": 6, "optimization": 9,
-            "quiz_week2": 13, "batchnorm": 16, "tensorflow": 18, "quiz_week3": 20}
+CODE_ASSIGNMENTS = list(catalog.code_assignments())
+#: when the simulated class hands each piece of work in (days after START; each declaration's
+#: ``due_day``): the order in which latent knowledge grows, and the submission times mastery orders
+#: evidence by (grading order is different)
+SCHEDULE = {name: decl.due_day for name, decl in catalog.declared().items()}
 START = _dt.datetime(2026, 11, 2, 9, 0)
 
 

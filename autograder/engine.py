@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from autograder import function_sets
-from autograder.checks import CODE_ASSIGNMENTS, code_suite
+from autograder.checks import code_suite
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
 from autograder.imports import LAZY_HELPER, prepare_imports
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
+from reference import catalog
 
 __all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "graded_suite",
            "stable_seed", "submitted_code", "ungradable",
@@ -65,12 +66,12 @@ def submitted_code(cells: list) -> list[str]:
     return [c.source for c in select_cells(cells)]
 
 
-def load_suite(assignment: str, student: str = "") -> Suite:
-    """The hidden checks of ``assignment`` (quizzes: ``quizzes.grading.quiz_suite``)."""
-    if assignment.startswith("quiz_"):
+def load_suite(assignment: str, student: str = "", course_dir: str | Path | None = None) -> Suite:
+    """The hidden checks of ``assignment`` (declared runtime quiz: ``quizzes.grading.quiz_suite``)."""
+    if catalog.get(assignment, course_dir).runtime == "quiz":
         from quizzes.grading import quiz_suite
         return quiz_suite(assignment, student)
-    return code_suite(assignment)
+    return code_suite(assignment, course_dir)
 
 
 def assignment_dir(course_dir: str | Path, assignment: str) -> Path:
@@ -80,12 +81,10 @@ def assignment_dir(course_dir: str | Path, assignment: str) -> Path:
     return release if release.is_dir() else course_dir / "source" / assignment
 
 
-def preamble(assignment: str, adir: Path | None = None) -> str:
-    """Trusted lines run before the student's cells (DESIGN.md: the notebook's first code cell);
-    ``from <a>_utils import *`` only when ``adir`` holds that helper module."""
-    lines = ["import numpy as np"]
-    if assignment == "tensorflow":
-        lines.append("import tensorflow as tf")
+def preamble(assignment: str, adir: Path | None = None, course_dir: str | Path | None = None) -> str:
+    """Trusted lines run before the student's cells (DESIGN.md: the notebook's first code cell):
+    the declared runtime's imports, then ``from <a>_utils import *`` when ``adir`` holds that module."""
+    lines = list(catalog.RUNTIME_IMPORTS[catalog.get(assignment, course_dir).runtime])
     if adir is not None and (adir / f"{assignment}_utils.py").is_file():
         lines.append(f"from {assignment}_utils import *")
     return "\n".join(lines) + "\n"
@@ -129,8 +128,8 @@ def graded_suite(assignment: str, student: str, cells: list | None,
                  course_dir: str | Path | None) -> tuple[Suite, function_sets.FunctionSet]:
     """The hidden checks of the functions this submission is graded on (``function_sets.resolve``):
     checks of functions outside the learner's assignment are not run (no score, no mastery evidence)."""
-    suite = load_suite(assignment, student)
-    if assignment.startswith("quiz_"):
+    suite = load_suite(assignment, student, course_dir)
+    if catalog.get(assignment, course_dir).runtime == "quiz":
         return suite, function_sets.FunctionSet(tuple(suite.points_by_function()), "course")
     fset = function_sets.resolve(assignment, suite.points_by_function(), cells, course_dir)
     if len(fset.functions) < len(suite.points_by_function()):
@@ -142,7 +141,7 @@ def graded_suite(assignment: str, student: str, cells: list | None,
 
 def _cell_names(course_dir: str | Path | None, assignment: str) -> dict[str, str]:
     """{function: grade cell id} of the course's notebook (``test_<f>`` when it does not say)."""
-    if assignment.startswith("quiz_"):
+    if catalog.get(assignment, course_dir).runtime == "quiz":
         return {}
     return function_sets.grade_cells(course_dir, assignment)
 
@@ -255,14 +254,15 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
     adir = assignment_dir(course_dir, assignment)
     try:
         session = StudentSession(adir if adir.is_dir() else None, policy,
-                                 use_tensorflow=(assignment == "tensorflow"))
+                                 use_tensorflow=catalog.get(assignment, course_dir).runtime == "tensorflow")
     except RuntimeError as exc:   # SandboxUnavailable / TrustedContentVisible: never a student's zero
         raise GradingError(str(exc)) from exc
     step = "start"
     try:
         session.start()
         step = "load the notebook (preamble)"
-        report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None) + extra_preamble)
+        report = session.load(cells, preamble(assignment, adir if adir.is_dir() else None, course_dir)
+                              + extra_preamble)
         if not report.alive:   # a top-level cell hung or crashed: reload without it
             step = "restart"
             report = session.restart()
@@ -289,8 +289,10 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
     notebook_path = Path(notebook_path)
     fixed_seed = seed is not None
     seed = stable_seed(assignment, student) if seed is None else int(seed)
-    if assignment not in CODE_ASSIGNMENTS and not assignment.startswith("quiz_"):
-        raise ValueError(f"unknown assignment {assignment!r}")
+    try:
+        catalog.get(assignment, course_dir)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
     try:
         parsed = read_submission(notebook_path)
     except UngradableNotebook as exc:

@@ -29,15 +29,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
+from reference import catalog
+
 __all__ = ["ORIGINAL_SETS", "FunctionSet", "resolve", "graded_headers", "is_original_format",
            "defining_cell", "course_notebook", "grade_cells", "configured_choice"]
 
-#: the original course's graded functions where they differ from ours (other assignments: the same)
-ORIGINAL_SETS: dict[str, tuple[str, ...]] = {
-    "optimization": ("update_parameters_with_gd", "random_mini_batches", "initialize_velocity",
-                     "update_parameters_with_momentum", "initialize_adam", "update_parameters_with_adam",
-                     "update_lr", "schedule_lr_decay"),
-}
+#: the original course's graded functions where they differ from ours (other assignments: the same);
+#: each declaration's ``original_functions``
+ORIGINAL_SETS: dict[str, tuple[str, ...]] = {name: decl.original_functions for name, decl in catalog.declared().items()
+                                             if decl.original_functions}
 
 HEADER = re.compile(r"^[ \t]*#[ \t]*GRADED FUNCTION:[ \t]*([A-Za-z_]\w*)", re.MULTILINE)
 OPAQUE_ID = re.compile(r"^cell-[0-9a-f]{6,}$")

@@ -23,18 +23,17 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from reference import catalog
+
 __all__ = ["synthesize_submission", "function_source", "write_notebook"]
 
 MISSING, RAISES = "missing", "raises"
 
 
 def _reference_impl(assignment: str, function: str) -> Callable:
-    """What a correct student writes: TF solutions for the TF assignment, else the NumPy reference."""
-    if assignment == "tensorflow":
-        from reference import tf_solutions
-        return getattr(tf_solutions, function)
-    from reference.registry import GRADED
-    return GRADED[assignment][function]
+    """What a correct student writes: the declared ``solutions`` (the TF assignment's TensorFlow code),
+    else the NumPy reference."""
+    return catalog.get(assignment).solution_functions()[function]
 
 
 def _helper_names(assignment: str) -> dict[str, Any]:
@@ -190,9 +189,7 @@ def _code_cell(source: str, metadata: dict | None = None) -> dict:
 
 
 def _preamble_source(assignment: str) -> str:
-    lines = ["import numpy as np"]
-    if assignment == "tensorflow":
-        lines.append("import tensorflow as tf")
+    lines = list(catalog.RUNTIME_IMPORTS[catalog.get(assignment).runtime])
     lines.append(f"from {assignment}_utils import *")
     return "\n".join(lines) + "\n"
 

@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from autograder.result import SubmissionResult
 from quizzes import bkt
+from reference import catalog
 
 THRESHOLD = 0.95
 MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet", never "mastered"
@@ -232,7 +233,7 @@ def _as_result(result: Any) -> SubmissionResult:
 
 def check_kind(assignment: str, check_name: str) -> str:
     """Observation kind of a check: quiz questions by type and option count, everything else ``code``."""
-    if assignment.startswith("quiz_"):
+    if catalog.runtime_of(assignment) == "quiz":
         from quizzes.grading import question_for_check
         q = question_for_check(check_name)
         if q is not None:
@@ -243,8 +244,8 @@ def check_kind(assignment: str, check_name: str) -> str:
 def gated_checks(assignment: str) -> set[str] | None:
     """Names of the checks of ``assignment`` that carry no evidence alone (None: suite unknown)."""
     # imported here: loading a suite imports the reference modules (~0.2 s), needed only for code results
-    from autograder.checks import CODE_ASSIGNMENTS, code_suite
-    if assignment not in CODE_ASSIGNMENTS:
+    from autograder.checks import code_suite
+    if catalog.runtime_of(assignment) not in catalog.CODE_RUNTIMES:
         return None
     return {spec.name for spec in code_suite(assignment).checks if spec.gated}
 
@@ -252,7 +253,7 @@ def gated_checks(assignment: str) -> set[str] | None:
 def evidence_items(result: SubmissionResult) -> list[Evidence]:
     """The evidence in one gradable result: one item per graded function (code) or question (quiz)."""
     out: list[Evidence] = []
-    if result.assignment.startswith("quiz_"):
+    if catalog.runtime_of(result.assignment) == "quiz":
         from quizzes.grading import question_for_check
         for i, c in enumerate(result.checks):
             q = question_for_check(c.name)
@@ -400,7 +401,7 @@ def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime 
         n, concepts = _derive(conn, res.student, res.assignment, ev.item)
         added += n
         touched |= concepts
-    if res.assignment.startswith("quiz_"):
+    if catalog.runtime_of(res.assignment) == "quiz":
         for check in res.checks:
             _record_response(conn, res, check)
     for concept in sorted(touched):

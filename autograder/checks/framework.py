@@ -22,6 +22,7 @@ its ``points`` are relative weights that the engine scales to the notebook's poi
 from __future__ import annotations
 
 import copy
+import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -265,15 +266,18 @@ def call_with(*args: Any, **kwargs: Any) -> Call:
     return Call(args, kwargs)
 
 
-_SUITES: dict[str, Suite] = {}
+_SUITES: dict[str, tuple[Any, Suite]] = {}     # module name -> (the module object, its suite)
 
 
 def suite_for_module(module_name: str) -> Suite:
-    """The suite of a check module ``autograder.checks.test_<assignment>``."""
-    if module_name not in _SUITES:
+    """The suite of a check module ``autograder.checks.test_<assignment>`` (a new one when the module
+    was loaded again, e.g. an instructor's edited checks file)."""
+    module = sys.modules.get(module_name)
+    entry = _SUITES.get(module_name)
+    if entry is None or entry[0] is not module:
         assignment = module_name.rsplit(".", 1)[-1].removeprefix("test_")
-        _SUITES[module_name] = Suite(assignment)
-    return _SUITES[module_name]
+        _SUITES[module_name] = (module, Suite(assignment))
+    return _SUITES[module_name][1]
 
 
 def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), failure: str = "",

@@ -31,6 +31,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from reference import catalog
+
 from .adapters import InProcessStudent, _student_error, _through_wire, call_options
 from .framework import TF_MARKERS, normalize, run_check
 
@@ -74,10 +76,11 @@ class KernelStudent(InProcessStudent):
     sandbox_mode = "in-kernel"
 
     def __init__(self, assignment: str, namespace: Mapping[str, Any]):
-        from reference.registry import GRADED
-        impls = {f: namespace[f] for f in GRADED[assignment] if callable(namespace.get(f))}
+        decl = catalog.get(assignment)
+        impls = {f: namespace[f] for f in decl.graded if callable(namespace.get(f))}
         super().__init__(assignment, impls=impls)
         self.namespace = namespace
+        self.runtime = decl.runtime
 
     def get(self, name: str) -> Any:
         if name not in self.namespace:
@@ -86,7 +89,7 @@ class KernelStudent(InProcessStudent):
 
     def call(self, fn: str, *args: Any, _seed: int | None = None, _seed_salt: int | None = None,
              **kwargs: Any) -> Any:
-        if self.assignment != "tensorflow":
+        if self.runtime != "tensorflow":
             return super().call(fn, *args, _seed=_seed, _seed_salt=_seed_salt, **kwargs)
         if fn not in self.impls:
             raise _student_error("missing", f"function {fn!r} is not defined")

@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course.build import ASSIGNMENTS, CONFIG_NAME, BuildError, resolve_course_dir
+from autograder.course.build import CONFIG_NAME, BuildError, resolve_course_dir
+from reference import catalog
 
 
 @dataclass
@@ -39,8 +40,10 @@ def released_assignments(course: Path) -> list[str]:
     if not src.exists():
         return []
     # quizzes are released by `deepgrade quiz release` (their own command, with per-student variants)
-    built = {p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists() and not p.name.startswith("quiz_")}
-    return [a for a in ASSIGNMENTS if a in built] + sorted(built - set(ASSIGNMENTS))
+    built = {p.name for p in src.iterdir() if (p / f"{p.name}.ipynb").exists()}
+    known = catalog.declared(course)
+    quizzes = {a for a, d in known.items() if d.runtime == "quiz"}
+    return [a for a in known if a in built and a not in quizzes] + sorted(built - set(known))
 
 
 def release_assignment(course: Path, assignment: str, *, force: bool = False,

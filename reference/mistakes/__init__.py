@@ -11,29 +11,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference.mistakes import batchnorm, gradient_checking, initialization, optimization, regularization, tensorflow
+from reference import catalog
 from reference.mistakes._base import CONCEPT_IDS, Mistake, variant
-from reference.mistakes.inputs import PROJECTIONS, typical_inputs
-
-_MODULES = (initialization, regularization, gradient_checking, optimization, batchnorm, tensorflow)
+from reference.mistakes.inputs import typical_inputs
 
 
-def _collect() -> dict[str, Mistake]:
+def _collect(declarations: dict[str, catalog.Assignment]) -> dict[str, Mistake]:
+    """Every mistake of the declared catalogues (``mistakes = ...`` of each declaration)."""
     out: dict[str, Mistake] = {}
-    for module in _MODULES:
-        for m in module.MISTAKES:
+    for decl in declarations.values():
+        module = decl.module("mistakes")
+        for m in module.MISTAKES if module is not None else ():
             if m.id in out:
                 raise ValueError(f"duplicate mistake id {m.id!r} ({out[m.id].assignment} and {m.assignment})")
             out[m.id] = m
     return out
 
 
-MISTAKES: dict[str, Mistake] = _collect()
+_CATALOGUED = catalog.declared()
+MISTAKES: dict[str, Mistake] = _collect(_CATALOGUED)
+#: {(assignment, function): projection of an output to what may be compared} (a mistakes module's
+#: ``PROJECTIONS``; TensorFlow's initializer: shapes and variances only)
+PROJECTIONS: dict[tuple[str, str], Any] = {
+    (name, function): projection for name, decl in _CATALOGUED.items() if decl.module("mistakes") is not None
+    for function, projection in getattr(decl.module("mistakes"), "PROJECTIONS", {}).items()}
 
 
 def mistakes_for(assignment: str, function: str) -> list[Mistake]:
-    """Known mistakes of ``assignment``'s graded ``function`` (empty list if none)."""
-    return [m for m in MISTAKES.values() if m.assignment == assignment and m.function == function]
+    """Known mistakes of ``assignment``'s graded ``function`` (empty list if none); an instructor's
+    own assignment's catalogue is read from its declaration when asked for."""
+    source = MISTAKES
+    if assignment not in _CATALOGUED:
+        try:
+            source = _collect({assignment: catalog.get(assignment)})
+        except KeyError:
+            return []
+    return [m for m in source.values() if m.assignment == assignment and m.function == function]
 
 
 def inputs_for(mistake: Mistake, seed: int = 0) -> tuple[tuple, dict[str, Any]]:

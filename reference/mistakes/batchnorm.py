@@ -5,6 +5,7 @@ import numpy as np
 
 from reference import batchnorm as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes.inputs import Args, random_one_hot
 
 BN, SOFTMAX, SEARCH = "batch_normalization", "softmax_regression", "hyperparameter_search"
 
@@ -275,3 +276,29 @@ cat.add(f, "integer_exponents", concept=SEARCH, core=_sample, kind="integer",
              "powers of ten.")
 
 MISTAKES = cat.mistakes
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    Z = rng.standard_normal((4, 6)) * 2 + 1
+    gamma = rng.uniform(0.5, 2.0, (4, 1))
+    beta = rng.standard_normal((4, 1))
+    if function == "batchnorm_forward":
+        return (Z, gamma, beta), {}
+    if function == "batchnorm_backward":
+        from reference.batchnorm import batchnorm_forward
+        _, cache = batchnorm_forward(Z, gamma, beta)
+        return (rng.standard_normal(Z.shape), cache), {}
+    if function == "update_running_stats":
+        return (rng.standard_normal((4, 1)), rng.uniform(0.5, 2, (4, 1)), rng.standard_normal((4, 1)),
+                rng.uniform(0.5, 2, (4, 1))), {}
+    if function == "batchnorm_inference":
+        return (Z, gamma, beta, rng.standard_normal((4, 1)), rng.uniform(0.5, 2, (4, 1))), {}
+    if function == "softmax":
+        return (rng.standard_normal((4, 6)) * 3,), {}
+    if function in ("softmax_cost", "softmax_backward"):
+        from reference.batchnorm import softmax
+        return (softmax(rng.standard_normal((4, 6)) * 2), random_one_hot(rng, 4, 6)), {}
+    if function == "sample_log_uniform":
+        return (1e-4, 1.0, 20, int(rng.integers(0, 1000))), {}
+    raise KeyError(f"no typical inputs for ('batchnorm', {function!r})")

@@ -5,7 +5,7 @@ import numpy as np
 
 from reference import gradient_checking as ref
 from reference.mistakes._base import Catalogue
-from reference.mistakes.inputs import gradient_check_n_case
+from reference.mistakes.inputs import Args, gradient_check_n_case
 
 CONCEPT = "gradient_checking"
 
@@ -130,3 +130,13 @@ cat.add(f, "l1_norm", concept=CONCEPT, core=_check_n, ord=1,
              "another norm changes the value the threshold is calibrated for.")
 
 MISTAKES = cat.mistakes
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    x, theta = float(rng.uniform(1, 5)), float(rng.uniform(1, 5))
+    if function in ("forward_propagation", "backward_propagation", "gradient_check"):
+        return (x, theta), {}
+    if function == "gradient_check_n":
+        return gradient_check_n_case(rng), {}
+    raise KeyError(f"no typical inputs for ('gradient_checking', {function!r})")

@@ -5,6 +5,7 @@ import numpy as np
 
 from reference import initialization as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes.inputs import Args
 
 CONCEPT = "weight_initialization"
 
@@ -115,3 +116,12 @@ cat.add("initialize_parameters_he", "seed_per_layer", concept=CONCEPT, core=_ini
              "your weights differ from the expected ones from layer 2 on.")
 
 MISTAKES = cat.mistakes
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    dims = [int(n) for n in rng.integers(2, 7, size=4)]
+    while len(set(dims[:3])) < 3:       # distinct fan-in/fan-out so every scale mistake shows
+        dims = [int(n) for n in rng.integers(2, 7, size=4)]
+    return (dims,), {}
+    raise KeyError(f"no typical inputs for ('initialization', {function!r})")

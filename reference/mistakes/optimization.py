@@ -9,6 +9,7 @@ import numpy as np
 
 from reference import optimization as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes.inputs import Args, random_grads, random_moments, random_params
 
 GD, MOMENTUM, RMSPROP, ADAM = "mini_batch_gd", "momentum", "rmsprop", "adam"
 EWA, DECAY = "ewa_bias_correction", "learning_rate_decay"
@@ -324,3 +325,31 @@ cat.add(f, "starts_from_first_value", concept=EWA, core=_ewa, start="first",
              "starting at the first value and then correcting over-corrects the early averages.")
 
 MISTAKES = cat.mistakes
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    params = random_params(rng, [3, 4, 2, 1])
+    grads = random_grads(rng, params)
+    if function == "update_parameters_with_gd":
+        return (params, grads, 0.1), {}
+    if function == "random_mini_batches":
+        X = rng.standard_normal((2, 148))
+        Y = rng.integers(0, 2, size=(1, 148)).astype(float)
+        return (X, Y), {"mini_batch_size": 64, "seed": int(rng.integers(0, 100))}
+    if function in ("initialize_velocity", "initialize_rmsprop", "initialize_adam"):
+        return (params,), {}
+    if function == "update_parameters_with_momentum":
+        return (params, grads, random_grads(rng, params, 0.5), 0.9, 0.1), {}
+    if function == "update_parameters_with_rmsprop":
+        return (params, grads, random_moments(rng, params), 0.999, 0.01), {}
+    if function == "update_parameters_with_adam":
+        v = random_grads(rng, params, 0.5)
+        return (params, grads, v, random_moments(rng, params), 3), {}
+    if function == "update_lr":
+        return (0.5, int(rng.integers(1, 50)), 0.3), {}
+    if function == "schedule_lr_decay":
+        return (0.5, 2700, 0.3), {"time_interval": 1000}
+    if function == "exponentially_weighted_average":
+        return (rng.standard_normal(12) + 3.0, 0.9), {}
+    raise KeyError(f"no typical inputs for ('optimization', {function!r})")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference import nets
 from reference import regularization as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes.inputs import Args, random_net_data, random_params
 from reference.nets import compute_cost, relu, sigmoid
 
 L2 = "l2_regularization"
@@ -186,3 +188,21 @@ cat.add(f, "only_second_layer", concept=DROPOUT, core=_dropout_backward, layers=
              "dropped in the forward pass.")
 
 MISTAKES = cat.mistakes
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    X, Y = random_net_data(rng)
+    params = random_params(rng, [3, 5, 4, 1])
+    if function == "compute_cost_with_regularization":
+        A3 = rng.uniform(0.05, 0.95, size=Y.shape)
+        return (A3, Y, params, 0.7), {}
+    if function == "backward_propagation_with_regularization":
+        _, cache = nets.forward_propagation(X, params)
+        return (X, Y, cache, 0.7), {}
+    if function == "forward_propagation_with_dropout":
+        return (X, params), {"keep_prob": 0.7}
+    if function == "backward_propagation_with_dropout":
+        _, cache = ref.forward_propagation_with_dropout(X, params, 0.7)
+        return (X, Y, cache, 0.7), {}
+    raise KeyError(f"no typical inputs for ('regularization', {function!r})")

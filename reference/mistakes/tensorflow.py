@@ -5,6 +5,7 @@ import numpy as np
 
 from reference import tf_twin as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes.inputs import Args, random_one_hot, glorot_summary
 
 CONCEPT = "dl_frameworks"
 
@@ -161,3 +162,25 @@ cat.add(f, "from_probabilities", concept=CONCEPT, core=_loss, kind="from_probabi
              "softmax itself.")
 
 MISTAKES = cat.mistakes
+#: what may be compared where TensorFlow's values are random by nature: shapes and variances only
+PROJECTIONS = {"initialize_parameters": glorot_summary}
+
+
+def typical_inputs(function: str, rng: np.random.Generator) -> Args:
+    """Reproducible typical arguments ``(args, kwargs)`` of ``function`` (see ``reference.mistakes.inputs``)."""
+    if function == "linear_function":
+        return (), {}
+    if function == "sigmoid":
+        return (float(rng.uniform(-4, 4)),), {}
+    if function == "one_hot_matrix":
+        return (int(rng.integers(1, 4)),), {"C": 4}
+    if function == "initialize_parameters":
+        return (), {"n_x": 40, "n_classes": 4}
+    params = {"W1": rng.standard_normal((25, 6)) * 0.5, "b1": rng.standard_normal((25, 1)) * 0.5,
+              "W2": rng.standard_normal((12, 25)) * 0.3, "b2": rng.standard_normal((12, 1)) * 0.5,
+              "W3": rng.standard_normal((4, 12)) * 0.5, "b3": rng.standard_normal((4, 1)) * 0.5}
+    if function == "forward_propagation":
+        return (rng.standard_normal((6, 5)), params), {}
+    if function == "compute_total_loss":
+        return (rng.standard_normal((4, 5)) * 2, random_one_hot(rng, 4, 5)), {}
+    raise KeyError(f"no typical inputs for ('tensorflow', {function!r})")
