@@ -268,10 +268,11 @@ def plot():
 
 def test_forked_child_sees_what_a_fresh_sandbox_shows(zygote, assignment_dir):
     answers = []
+    slow = SandboxPolicy(call_timeout_s=90, max_processes=16, scratch_bytes=64 << 20)
     for zyg in (False, zygote):
-        with StudentSession(assignment_dir, POLICY, zygote=zyg) as s:
+        with StudentSession(assignment_dir, slow, zygote=zyg) as s:
             assert not s.load([{"index": 0, "source": PROBE}]).errors
-            answers.append((s.call("state"), s.call("plot")))
+            answers.append((s.call("state"), s.call("plot", _timeout=90)))   # fresh: font cache
     fresh, forked = answers
     assert forked == fresh
 
