@@ -757,6 +757,9 @@ def _preload(names):
     _os.environ.update(saved_env)
     vsz1, rss1 = _memory()
     _PRELOAD["vsz"], _PRELOAD["rss"] = max(0, vsz1 - vsz0), max(0, rss1 - rss0)
+    import gc
+    gc.collect()
+    gc.freeze()      # children's collections never walk (and so never copy) the zygote's objects
 
 
 def _check(rc, what):
