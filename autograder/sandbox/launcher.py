@@ -482,6 +482,7 @@ class StudentSession:
             log.warning("zygote unavailable (%s); starting one sandbox per session", exc)
             self.zygote = False
             self.uid = None
+            self._memory_allowance = 0
             return self._spawn_process()
 
     def _fork_child(self, zyg: Zygote) -> Any:

@@ -116,7 +116,7 @@ class _ChildHandle:
         self.wfd = self.rfd = -1
 
     def stderr_tail(self, n: int = 800) -> str:
-        return self.zygote._tail()     # a child that failed to set up wrote to the zygote's log
+        return ""        # the zygote's log is shared by every child: never shown in one's message
 
     def close(self) -> None:
         pass
