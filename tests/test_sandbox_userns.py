@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import SandboxUnavailable, launcher, layout, processes, sandbox_mode
+from autograder.sandbox import SandboxUnavailable, launcher, layout, sandbox_mode
 
 REPO = Path(__file__).resolve().parents[1]
 USER = "deepgrade-ci"
 
 PROBE = textwrap.dedent('''
     import json, os, sys, time
-    from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, sandbox_mode
+    from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, processes, sandbox_mode
     repo = sys.argv[1]
     out = {"euid": os.geteuid(), "mode": sandbox_mode(), "privileged": launcher.privileged()}
     SRC = """

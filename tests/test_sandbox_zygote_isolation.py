@@ -13,7 +13,8 @@ import time
 import pytest
 
 from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, sandbox_mode
-from autograder.sandbox.launcher import privileged
+from autograder.sandbox import zygote as zygote_module
+from autograder.sandbox.layout import privileged
 from autograder.sandbox.zygote import Zygote
 
 POLICY = SandboxPolicy(call_timeout_s=5, max_processes=16, scratch_bytes=64 << 20,
@@ -291,5 +292,15 @@ def test_default_forks_numpy_sessions_as_root(assignment_dir, monkeypatch):
         monkeypatch.setenv("DEEPGRADE_ZYGOTE", "off")
         with StudentSession(assignment_dir, POLICY) as s:
             assert s.zygote is False
+        # a kernel without the new mount API: the session falls back to a fresh sandbox (no zero)
+        monkeypatch.setenv("DEEPGRADE_ZYGOTE", "all")
+        monkeypatch.setattr(zygote_module, "detached_readonly_tree", _no_mount_api)
+        with StudentSession(assignment_dir, POLICY) as s:
+            assert not s.load([{"index": 0, "source": "from helpers import helper"}]).errors
+            assert s.call("helper") == "helped" and s.zygote is False
     finally:
         close_shared_zygotes()
+
+
+def _no_mount_api(path):
+    raise OSError(38, f"open_tree({path}): Function not implemented")
