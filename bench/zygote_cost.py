@@ -5,18 +5,17 @@
 For each ``DEEPGRADE_ZYGOTE`` setting (``off``: a fresh bubblewrap sandbox per session; ``all``: every
 session forked from the shared zygote) and each kind of work -- an empty NumPy session, our own
 solution notebook of each assignment, and (optimization) the same solutions in the original course's
-format (tests/original_course.py) -- clean child processes run one warm-up item (imports; it starts
-the zygote when forking) and then ``k`` more, once with k = 0 and once with k = ``--n``:
-  * CPU seconds per item = (CPU of the k = n run - CPU of the k = 0 run) / n, where a run's CPU is the
-    child's user + system time including every process it started (the child is a subreaper and
-    reaps every orphaned sandbox process before it exits, after closing its zygote);
-  * wall seconds per item (steady state, after the warm-up) and, for sessions, the median start.
-  The k = 0 run's CPU is the fixed cost (interpreter, imports, zygote start-up). Prints JSON.
+format (tests/original_course.py) -- a clean child process runs one warm-up item (imports; it starts
+the zygote when forking), then ``--n`` more, and reports per item in steady state: wall seconds, CPU
+seconds and (sessions) the median start. CPU counts this process, its reaped children, every fresh
+sandbox's process tree (read from /proc just before the sandbox is killed: the kernel does not pass
+the CPU of processes killed with their pid namespace up to us) and the live zygote's tree (its own
+time plus the children it reaped). The warm-up's CPU (interpreter, imports, zygote start-up) is
+reported as ``warmup_cpu_s``. Prints JSON.
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import resource
@@ -27,25 +26,62 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _reap_all() -> None:
-    while True:
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
         try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
+            kids = [int(k) for t in os.listdir(f"/proc/{p}/task")
+                    for k in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
+        except OSError:
+            continue
+        out += kids
+        todo += kids
+    return out
 
 
-def child(kind: str, k: int) -> dict:
-    """One warm-up item of ``kind`` then ``k`` timed ones; returns wall per item (and start times)."""
-    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)     # PR_SET_CHILD_SUBREAPER: orphans of killed sandboxes
+def _tree_cpu(pids: list[int]) -> float:
+    """utime + stime + cutime + cstime of ``pids`` (seconds)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])
+    return total / _TICK
+
+
+_KILLED = [0.0]     # CPU of fresh sandboxes, read just before each was killed
+
+
+def cpu_seconds() -> float:
+    """CPU of this process, reaped children, killed fresh sandboxes and live descendants."""
+    total = _KILLED[0] + _tree_cpu(_descendants(os.getpid()))
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        total += r.ru_utime + r.ru_stime
+    return total
+
+
+def child(kind: str, n: int) -> dict:
+    """One warm-up item of ``kind`` then ``n`` measured ones."""
     sys.path[:0] = [str(REPO), str(REPO / "tests")]
     from autograder.engine import grade_submission
     from autograder.sandbox import SandboxPolicy, StudentSession
-    from autograder.sandbox.zygote import close_shared_zygotes
     from original_course import write_original
 
+    real_close = StudentSession.close
+
+    def close(self) -> None:          # a fresh sandbox's CPU dies with its pid namespace: read it first
+        proc = getattr(self._h, "proc", None)
+        if proc is not None and proc.poll() is None:
+            _KILLED[0] += _tree_cpu([proc.pid, *_descendants(proc.pid)])
+        real_close(self)
+    StudentSession.close = close
     out: dict = {"starts": [], "scores": []}
     if kind == "session":
         def run() -> None:
@@ -60,27 +96,14 @@ def child(kind: str, k: int) -> dict:
 
         def run() -> None:
             out["scores"].append(grade_submission(nb, assignment, style, course_dir=REPO).score)
+    c0 = cpu_seconds()
     run()
-    t0 = time.perf_counter()
-    for _ in range(k):
+    c1, t1 = cpu_seconds(), time.perf_counter()
+    for _ in range(n):
         run()
-    out["wall_s"] = (time.perf_counter() - t0) / k if k else None
-    close_shared_zygotes()
-    _reap_all()
+    out.update(wall_s=(time.perf_counter() - t1) / n, cpu_s=(cpu_seconds() - c1) / n,
+               warmup_cpu_s=c1 - c0)
     return out
-
-
-def _run_child(setting: str, kind: str, k: int) -> tuple[float, dict]:
-    """(CPU seconds of the whole child tree, its report)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "DEEPGRADE_ZYGOTE": setting}
-    proc = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(k)], env=env,
-                          capture_output=True, text=True, cwd=REPO)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return cpu, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,10 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for kind, n in kinds:
         for setting in ("off", "all"):
-            fixed, _ = _run_child(setting, kind, 0)
-            total, rep = _run_child(setting, kind, n)
-            row = {"kind": kind, "setting": setting, "n": n, "cpu_s": round((total - fixed) / n, 4),
-                   "fixed_cpu_s": round(fixed, 2), "wall_s": round(rep["wall_s"], 4)}
+            env = {**os.environ, "DEEPGRADE_ZYGOTE": setting}
+            proc = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n)], env=env,
+                                  capture_output=True, text=True, cwd=REPO)
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stderr[-3000:])
+                return 1
+            rep = json.loads(proc.stdout.strip().splitlines()[-1])
+            row = {"kind": kind, "setting": setting, "n": n, "cpu_s": round(rep["cpu_s"], 4),
+                   "wall_s": round(rep["wall_s"], 4), "warmup_cpu_s": round(rep["warmup_cpu_s"], 2)}
             if rep["starts"]:
                 row["start_s_median"] = round(sorted(rep["starts"][1:])[n // 2], 4)
                 row["forked"] = rep.get("forked")
