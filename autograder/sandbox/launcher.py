@@ -469,13 +469,15 @@ class StudentSession:
         """
         zyg = self.zygote
         try:
-            try:
-                return self._fork_child(shared_zygote(self.policy, self.use_tensorflow)
-                                        if zyg is True else zyg)
-            except OSError:
-                if zyg is not True:
-                    raise
-                return self._fork_child(shared_zygote(self.policy, self.use_tensorflow))
+            if zyg is True:
+                zyg = shared_zygote(self.policy, self.use_tensorflow)
+                try:
+                    return self._fork_child(zyg)
+                except OSError:
+                    if zyg.alive:        # the zygote is fine: this fork failed
+                        raise
+                    zyg = shared_zygote(self.policy, self.use_tensorflow)
+            return self._fork_child(zyg)
         except OSError as exc:      # ZygoteError included: an infrastructure failure, never the student's
             if not self._zygote_auto:
                 raise StudentError("crashed", f"could not start a sandbox from the zygote: {exc}") from exc
