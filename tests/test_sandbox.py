@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, sandbox_mode
-from autograder.sandbox import launcher
+from autograder.sandbox import launcher, layout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -325,7 +325,7 @@ def test_student_files_visible_read_only_and_notebooks_hidden(probe):
 
 def test_runs_unprivileged_with_clean_env(probe):
     uid, pid, env = probe.call("whoami")
-    assert uid >= launcher._UID_BASE and pid < 10                  # fresh uid, own pid namespace
+    assert uid >= layout.UID_BASE and pid < 10                  # fresh uid, own pid namespace
     assert "JPY_PARENT_PID" not in env and env["MPLBACKEND"] == "Agg"
     assert env["OMP_NUM_THREADS"] == "1" and not any("deepgrade" in v.lower() for v in env.values())
     eff = [line for line in probe.call("caps") if line.startswith("CapEff")][0]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, sandbox_mode
+from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, processes, sandbox_mode
 
 
 def test_fallback_mode_warns(monkeypatch):
@@ -26,7 +26,7 @@ def test_fallback_mode_warns(monkeypatch):
             with pytest.raises(StudentError):      # as root NPROC is void: the watchdog counts
                 s.call("bomb")
             assert time.monotonic() - t0 < 8
-            assert launcher._session_processes(sid) == []
+            assert processes.session_processes(sid) == []
     finally:
         monkeypatch.delenv("DEEPGRADE_SANDBOX")
         launcher._reset_mode_cache()

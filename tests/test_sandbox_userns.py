@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import SandboxUnavailable, launcher, sandbox_mode
+from autograder.sandbox import SandboxUnavailable, launcher, layout, sandbox_mode
 
 REPO = Path(__file__).resolve().parents[1]
 USER = "deepgrade-ci"
 
 PROBE = textwrap.dedent('''
     import json, os, sys, time
-    from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, sandbox_mode
+    from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, launcher, processes, sandbox_mode
     repo = sys.argv[1]
     out = {"euid": os.geteuid(), "mode": sandbox_mode(), "privileged": launcher.privileged()}
     SRC = """
@@ -93,7 +93,7 @@ PROBE = textwrap.dedent('''
             for p in os.listdir("/proc"):
                 try:
                     if p.isdigit() and os.readlink(f"/proc/{p}/ns/pid") == ns \
-                            and not launcher._is_zombie(p):
+                            and not processes.is_zombie(p):
                         left.append(p)
                 except OSError:
                     pass
@@ -106,7 +106,7 @@ PROBE = textwrap.dedent('''
 
 
 def _readable_by_others(path: Path) -> bool:
-    return launcher._world_readable(path)
+    return layout.world_readable(path)
 
 
 def _run_probe_unprivileged() -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.sandbox import SandboxPolicy, StudentError, StudentSession, sandbox_mode
-from autograder.sandbox.launcher import _uid_processes
+from autograder.sandbox.processes import uid_processes as _uid_processes
 from autograder.sandbox.zygote import Zygote
 
 pytestmark = pytest.mark.skipif(sandbox_mode() != "bwrap",
@@ -91,7 +91,7 @@ def test_children_are_fast_fresh_and_separate(zygote, assignment_dir):
         assert time.monotonic() - t0 < 2.0
         uid_a, cwd_a, files_a = a.call("who")
         uid_b, cwd_b, _ = b.call("who")
-        assert uid_a != uid_b and cwd_a != cwd_b and files_a == ["helpers.py"]
+        assert uid_a != uid_b and cwd_a == cwd_b == "/tmp/work" and files_a == ["helpers.py"]  # private /tmp each
         assert a.call("helper") == "helped"
         path = a.call("plant", "answer-of-a")
         assert a.call("steal", path) == "answer-of-a"
@@ -183,7 +183,7 @@ def test_shared_zygote_survives_the_thread_that_started_it(tmp_path):
     import threading
     from autograder.sandbox.zygote import close_shared_zygotes, shared_zygote
     got = {}
-    t = threading.Thread(target=lambda: got.setdefault("z", shared_zygote(tmp_path, SandboxPolicy(), False)))
+    t = threading.Thread(target=lambda: got.setdefault("z", shared_zygote(SandboxPolicy(), False)))
     t.start()
     t.join()
     time.sleep(0.3)               # PR_SET_PDEATHSIG would have fired by now if tied to that thread
@@ -200,7 +200,7 @@ def test_idle_shared_zygote_is_retired_and_replaced(tmp_path, monkeypatch):
     from autograder.sandbox import zygote as zmod
     monkeypatch.setenv("DEEPGRADE_ZYGOTE_IDLE_S", "0.4")
     try:
-        first = zmod.shared_zygote(tmp_path, SandboxPolicy(), False)
+        first = zmod.shared_zygote(SandboxPolicy(), False)
         with StudentSession(tmp_path, SandboxPolicy(), zygote=True) as s:
             time.sleep(1.0)                    # in use: never retired while a child is out
             assert first.alive

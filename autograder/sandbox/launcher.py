@@ -40,18 +40,14 @@ TensorFlow); binding the ~100 entries one by one instead (view folder not writab
 """
 from __future__ import annotations
 
-import functools
 import importlib.util
 import json
 import logging
 import os
-import random
 import select
 import shutil
 import signal
 import subprocess
-import sys
-import sysconfig
 import tempfile
 import time
 import warnings
@@ -59,9 +55,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from . import layout, processes, seccomp, wire
 from . import packages as _packages
-from . import seccomp, wire
+from .layout import privileged
 from .policy import SandboxPolicy
+from .zygote import Zygote, shared_zygote
 
 __all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbox_mode",
            "SandboxUnavailable", "TrustedContentVisible", "privileged",
@@ -70,16 +68,9 @@ __all__ = ["StudentSession", "StudentError", "LoadReport", "CellStatus", "sandbo
 log = logging.getLogger(__name__)
 
 ERROR_KINDS = frozenset({"missing", "exception", "timeout", "memory", "crashed", "bad_output"})
-_HERE = Path(__file__).resolve().parent
-_WORKER_DIR_IN = "/opt/deepgrade"
-_SITE_IN = "/opt/site"       # allow-listed views of site-packages outside mounted trees
-_WORK_IN = "/tmp/work"
-_COURSE_IN = "/course"
-_UID_BASE = 1_900_000_000        # sandbox uids: _UID_BASE + random, never a real account
 _WATCH_INTERVAL_S = 0.2         # how often the memory watchdog looks while a reply is pending
 _MEMORY_CHECK_EVERY_S = 0.25   # between requests, the watchdog looks at most this often
 _KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
-_HIDDEN_SUFFIXES = (".ipynb",)   # never expose notebooks (the source notebook holds solutions)
 
 
 class StudentError(Exception):
@@ -131,21 +122,8 @@ class LoadReport:
 _MODE: str | None = None
 
 
-def _python_install() -> tuple[Path, Path, Path]:
-    """(real interpreter binary, its install prefix, the venv's site-packages)."""
-    exe = Path(os.path.realpath(sys.executable))
-    base = Path(sys.base_prefix).resolve()
-    site = Path(sysconfig.get_paths()["purelib"]).resolve()
-    return exe, base, site
 
 
-def privileged() -> bool:
-    """True when grading as root: bwrap then runs privileged and each sandbox gets a fresh uid.
-
-    Otherwise bwrap runs in a new user namespace (``--unshare-user``): the separation between
-    sandboxes comes from their private user, pid, mount and IPC namespaces instead of a uid.
-    """
-    return os.geteuid() == 0
 
 
 class TrustedContentVisible(RuntimeError):
@@ -185,10 +163,10 @@ def _bwrap_available() -> bool:
     if not bwrap:
         return False
     try:
-        probe = {"path": _site_plan()[1], "names": list(_packages.TRUSTED_PACKAGES),
-                 "files": _trusted_paths(), "uid": _UID_BASE if privileged() else 0}
-        cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
-            str(_python_install()[0]), "-I", "-S", "-c", _PROBE, json.dumps(probe)]
+        probe = {"path": layout.site_plan()[1], "names": list(_packages.TRUSTED_PACKAGES),
+                 "files": _trusted_paths(), "uid": layout.UID_BASE if privileged() else 0}
+        cmd = layout.bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
+            str(layout.python_install()[0]), "-I", "-S", "-c", _PROBE, json.dumps(probe)]
         r = subprocess.run(cmd, capture_output=True, timeout=20)
     except (OSError, subprocess.SubprocessError) as exc:
         log.warning("bwrap self-test failed: %s", exc)
@@ -213,8 +191,8 @@ def seccomp_active(policy: SandboxPolicy) -> bool:
     if _SECCOMP_OK is None:
         fd = seccomp.write_program_fd()
         try:
-            cmd = _bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
-                "--seccomp", str(fd), str(_python_install()[0]), "-I", "-S", "-c",
+            cmd = layout.bwrap_prefix(None, SandboxPolicy(), workdir_binds=[]) + [
+                "--seccomp", str(fd), str(layout.python_install()[0]), "-I", "-S", "-c",
                 "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); "
                 "assert libc.unshare(0x10000000) == -1 and ctypes.get_errno() == 1; "
                 "assert os.fork() or os._exit(0)"]
@@ -298,139 +276,32 @@ def _reset_mode_cache() -> None:
 
 
 # ================================================================================ command lines
-def _parents(path: str) -> list[str]:
-    parts = Path(path).parts[1:-1]
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _mounted_trees(base: Path) -> list[Path]:
-    """Host trees the sandbox binds whole (anything inside them is visible unless hidden)."""
-    trees = [Path("/usr")] + [Path(t) for t in ("/bin", "/sbin", "/lib", "/lib32", "/lib64",
-                                                "/libx32") if os.path.isdir(t)]
-    return [t.resolve() for t in trees] + [base]
 
 
-@functools.lru_cache(maxsize=None)
-def _site_plan() -> tuple[tuple[str, ...], list[str]]:
-    """bwrap arguments that mount the allow-listed view of each site-packages, and its sys.path.
-
-    Every non-stdlib folder of the trusted ``sys.path`` that lies inside a tree the sandbox mounts
-    whole (the Python install, /usr) is covered: by the hard-link view of its allow-listed entries
-    (:func:`.packages.linked_view`) or an empty read-only tmpfs with the entries bound one by one.
-    Folders outside those trees are not mounted; their allow-listed entries appear under
-    /opt/site/N. Nothing else of any site-packages is seen.
-    """
-    _exe, base, _site = _python_install()
-    trees = _mounted_trees(base)
-    args: list[str] = []
-    sys_path: list[str] = []
-    for i, view in enumerate(_packages.site_views()):
-        host = Path(view.host_dir)
-        if any(host == t or host.is_relative_to(t) for t in trees):
-            dest = str(host)
-        elif view.entries:
-            dest = f"{_SITE_IN}/{i}"
-        else:
-            continue
-        linked = _packages.linked_view(view)
-        if linked:       # one mount: a host folder of hard links to exactly the allowed entries
-            args += ["--ro-bind", linked, dest]
-        else:
-            args += ["--perms", "0755", "--tmpfs", dest]
-            for entry in view.entries:
-                args += ["--ro-bind", f"{host}/{entry}", f"{dest}/{entry}"]
-            args += ["--remount-ro", dest]
-        if view.entries:
-            sys_path.append(dest)
-    return tuple(args), sys_path
 
 
-def _bwrap_prefix(cwd_in: str | None, policy: SandboxPolicy,
-                  workdir_binds: Iterable[tuple[str, str]], extra_caps: tuple[str, ...] = ()
-                  ) -> list[str]:
-    """The bwrap arguments up to (not including) the command to run."""
-    exe, base, site = _python_install()
-    args = ["bwrap"] + ([] if privileged() else ["--unshare-user"]) + [
-        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-        "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    if privileged():    # the worker switches to a fresh uid once, before any student code
-        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    for cap in extra_caps:
-        args += ["--cap-add", cap]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    args += ["--perms", "0755", "--dir", "/etc"]
-    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf"):
-        if os.path.exists(etc):
-            args += ["--ro-bind", etc, etc]
-    made: set[str] = set()
-
-    def mkdirs(dest: str) -> None:
-        for parent in _parents(dest):
-            if parent not in made and parent not in ("/usr",) and not parent.startswith("/usr/"):
-                args.extend(["--perms", "0755", "--dir", parent])
-                made.add(parent)
-
-    if not str(base).startswith("/usr/"):
-        mkdirs(str(base) + "/x")
-        args += ["--ro-bind", str(base), str(base)]
-    site_args, _ = _site_plan()
-    for dest in _site_plan()[1]:            # parents of the /opt/site/N views, mode 0755
-        if dest.startswith(_SITE_IN + "/"):
-            mkdirs(dest)
-    args += site_args
-    mkdirs(_WORKER_DIR_IN + "/x")
-    for name in ("worker.py", "wire.py"):
-        args += ["--ro-bind", str(_HERE / name), f"{_WORKER_DIR_IN}/{name}"]
-    # /dev/shm and /tmp: private size-capped tmpfs (their pages also count in the watchdog's sum)
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/dev/shm",
-             "--size", str(int(policy.scratch_bytes)), "--perms", "01777", "--tmpfs", "/tmp",
-             "--perms", "01777", "--dir", _WORK_IN]
-    for src, dest in workdir_binds:
-        if not dest.startswith(_WORK_IN + "/"):
-            mkdirs(dest)
-        args += ["--ro-bind", src, dest]
-    # nothing else is writable (without this, an unprivileged sandbox owns / and /dev: unbounded)
-    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--clearenv"]
-    if cwd_in:
-        args += ["--chdir", cwd_in]
-    return args
 
 
-def _sandbox_env(home: str) -> dict[str, str]:
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": home,
-        "TMPDIR": "/tmp" if home.startswith("/tmp") else home,
-        "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": home + "/.mpl",
-        "OMP_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "TF_NUM_INTEROP_THREADS": "1",
-        "TF_NUM_INTRAOP_THREADS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONHASHSEED": "0",
-    }
 
 
-def _student_files(assignment_dir: Path) -> list[Path]:
-    """Top-level entries of the assignment folder a student may see (no notebooks/hidden files)."""
-    if not assignment_dir.is_dir():
-        raise FileNotFoundError(f"assignment folder {assignment_dir} does not exist")
-    out = []
-    for entry in sorted(assignment_dir.iterdir()):
-        if entry.name.startswith(".") or entry.name == "__pycache__" \
-                or entry.name.endswith(_HIDDEN_SUFFIXES):
-            continue
-        out.append(entry)
-    return out
+
+
+# ================================================================================ zygote setting
+ZYGOTE_SETTINGS = {"all": ("", "all", "1", "on", "yes", "true"), "tf": ("tf", "tensorflow"),
+                   "off": ("0", "off", "no", "false", "none", "fresh")}
+
+
+def zygote_setting() -> str:
+    """``DEEPGRADE_ZYGOTE`` as "all" (default: every session forks from a zygote), "tf" (TensorFlow
+    sessions only) or "off" (a fresh sandbox per session). Zygotes need privileged bubblewrap; an
+    unprivileged grader always starts a fresh sandbox per session."""
+    raw = os.environ.get("DEEPGRADE_ZYGOTE", "").strip().lower()
+    for setting, spellings in ZYGOTE_SETTINGS.items():
+        if raw in spellings:
+            return setting
+    raise ValueError(f"DEEPGRADE_ZYGOTE={raw!r}: expected all, tf or off")
 
 
 # ================================================================================ process handles
@@ -496,10 +367,11 @@ class StudentSession:
     After a timeout or crash the session is dead (later calls raise ``crashed`` at once);
     :meth:`restart` starts a fresh sandbox and reloads the same cells, skipping cells that hung.
 
-    ``zygote``: ``None`` (default) follows ``DEEPGRADE_ZYGOTE``: ``tf`` (default) forks TensorFlow
-    sessions from a process-wide shared zygote (see :mod:`.zygote`) and starts NumPy sessions
-    directly; ``all`` forks every session (NumPy: ~0.01 s instead of ~0.2-0.35 s); ``0`` never.
-    ``True`` forces the shared zygote, ``False`` one sandbox per session, or pass a ``Zygote``.
+    ``zygote``: ``None`` (default) follows :func:`zygote_setting` (``DEEPGRADE_ZYGOTE``): ``all``
+    (default) forks every session from the process-wide shared zygote (see :mod:`.zygote`; NumPy:
+    ~0.01 s instead of ~0.2-0.35 s, plus no re-import of matplotlib/scipy/scikit-learn), ``tf``
+    TensorFlow sessions only, ``off`` never. ``True`` forces the shared zygote, ``False`` one
+    sandbox per session, or pass a ``Zygote``. Without root every session gets a fresh sandbox.
 
     Threads: bwrap's --die-with-parent fires when the *thread* that started the sandbox ends, so
     start a session in the thread that uses it (or one that outlives it). Shared zygotes are
@@ -515,17 +387,18 @@ class StudentSession:
         self.mode = mode or sandbox_mode()
         if self.mode not in ("bwrap", "unshare", "rlimit"):
             raise ValueError(f"unknown sandbox mode {self.mode!r}")
-        if zygote is None:     # auto: TensorFlow sessions fork from a shared zygote (4 s -> 0.05 s)
-            policy_env = os.environ.get("DEEPGRADE_ZYGOTE", "tf").strip().lower()
-            zygote = policy_env in ("all", "1") or (use_tensorflow and policy_env == "tf")
+        if zygote is None:     # auto: fork from a shared zygote (NumPy 0.2 s -> 0.01 s, TF 4 s -> 0.05 s)
+            setting = zygote_setting()
+            zygote = setting == "all" or (use_tensorflow and setting == "tf")
             self._zygote_auto = True
         else:
             self._zygote_auto = False
         if zygote and (self.mode != "bwrap" or not privileged()):
             zygote = False     # zygotes need privileged bubblewrap (a fresh uid per child);
             #                    otherwise every session starts its own sandbox
-        self.zygote = zygote   # False | True (shared per assignment dir + policy) | a Zygote
+        self.zygote = zygote   # False | True (the process-wide shared zygote) | a Zygote
         self.uid: int | None = None
+        self._memory_allowance = 0   # extra budget: memory a zygote child shares with its zygote
         self.start_s: float = 0.0
         self.last_output: dict[str, str] = {"stdout": "", "stderr": ""}
         self._h: Any = None    # _PopenHandle | zygote child handle
@@ -580,7 +453,7 @@ class StudentSession:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=errfile, cwd=cwd, bufsize=0,
                                     start_new_session=True, close_fds=True, pass_fds=fds,
-                                    env=None if self.mode == "bwrap" else _sandbox_env(cwd))
+                                    env=None if self.mode == "bwrap" else layout.sandbox_env(cwd))
         except OSError as exc:
             errfile.close()
             raise StudentError("crashed", f"could not start the sandbox: {exc}") from exc
@@ -590,39 +463,46 @@ class StudentSession:
         return _PopenHandle(proc, errfile)
 
     def _spawn_from_zygote(self) -> Any:
-        from .zygote import ZygoteError, shared_zygote
+        """A child forked from the zygote (shared or given); in auto mode a fresh sandbox if that fails.
+
+        The shared zygote may have died or been retired since the last session: one fresh try.
+        """
         zyg = self.zygote
-        if zyg is True:
-            try:
-                zyg = shared_zygote(self.assignment_dir, self.policy, self.use_tensorflow)
-            except ZygoteError as exc:
-                if not self._zygote_auto:
-                    raise StudentError("crashed", f"the zygote could not start: {exc}") from exc
-                log.warning("zygote unavailable (%s); starting one sandbox per session", exc)
-                self.zygote = False
-                return self._spawn_process()
-        self.uid = _UID_BASE + random.SystemRandom().randrange(1, 100_000_000)
-        files = [p.name for p in _student_files(self.assignment_dir)] if self.assignment_dir else []
-        workdir = f"/tmp/w{self.uid}"
+        try:
+            if zyg is True:
+                zyg = shared_zygote(self.policy, self.use_tensorflow)
+                try:
+                    return self._fork_child(zyg)
+                except OSError:
+                    if zyg.alive:        # the zygote is fine: this fork failed
+                        raise
+                    zyg = shared_zygote(self.policy, self.use_tensorflow)
+            return self._fork_child(zyg)
+        except OSError as exc:      # ZygoteError included: an infrastructure failure, never the student's
+            if not self._zygote_auto:
+                raise StudentError("crashed", f"could not start a sandbox from the zygote: {exc}") from exc
+            log.warning("zygote unavailable (%s); starting one sandbox per session", exc)
+            self.zygote = False
+            self.uid = None
+            self._memory_allowance = 0
+            return self._spawn_process()
+
+    def _fork_child(self, zyg: Zygote) -> Any:
+        """Ask ``zyg`` for a child with this session's uid, limits, filter and student files."""
+        self.uid = layout.new_uid()
+        files = layout.student_files(self.assignment_dir) if self.assignment_dir else []
         config = {
             "rlimits": self.policy.rlimits(self.use_tensorflow),
             "output_cap": self.policy.max_output_bytes,
             "drop_to": [self.uid, self.uid],
-            "cwd": workdir, "make_cwd": True, "files_dir": _COURSE_IN, "link_files": files,
-            "private_tmp_bytes": int(self.policy.scratch_bytes),   # its own /tmp and /dev/shm
+            "cwd": layout.WORK_IN, "files": [p.name for p in files],
+            "scratch_bytes": int(self.policy.scratch_bytes),   # its own /tmp and /dev/shm
         }
         if seccomp_active(self.policy):    # the zygote runs unfiltered; each child filters itself
             config["seccomp"] = seccomp.program().hex()
-        try:
-            return zyg.spawn(config, self.uid)
-        except OSError as exc:
-            if self.zygote is True:      # the shared zygote died or was retired: one fresh try
-                try:
-                    zyg = shared_zygote(self.assignment_dir, self.policy, self.use_tensorflow)
-                    return zyg.spawn(config, self.uid)
-                except OSError as exc2:
-                    exc = exc2
-            raise StudentError("crashed", f"could not start a sandbox from the zygote: {exc}") from exc
+        handle = zyg.spawn(config, self.uid, files)
+        self._memory_allowance = zyg.preload_rss     # pages every child shares with the zygote
+        return handle
 
     def close(self) -> None:
         """Kill the sandbox (if running) and free its resources. Safe to call twice."""
@@ -848,8 +728,8 @@ class StudentSession:
         """
         self._last_memory_check = time.monotonic()
         pids = self._pids()
-        used = _rss_bytes(pids) + _unmapped_shared_bytes(pids, scratch=self.mode == "bwrap")
-        limit = self.policy.max_total_memory_bytes
+        used = processes.rss_bytes(pids) + processes.unmapped_shared_bytes(pids, scratch=self.mode == "bwrap")
+        limit = self.policy.max_total_memory_bytes + self._memory_allowance
         if used > limit:
             self._kill("memory")
             raise StudentError("memory", f"sandbox processes used {used >> 20} MiB in total "
@@ -863,11 +743,11 @@ class StudentSession:
     def _pids(self) -> list[int]:
         """Host pids of every process of this sandbox (by uid, pid namespace or session id)."""
         if self.uid is not None:
-            return _uid_processes(self.uid)
+            return processes.uid_processes(self.uid)
         if isinstance(self._h, _PopenHandle):
             if self.mode == "bwrap":       # unprivileged: the sandbox's own pid namespace
-                return _namespace_processes(self._h.proc.pid)
-            return _session_processes(self._h.proc.pid)
+                return processes.namespace_processes(self._h.proc.pid)
+            return processes.session_processes(self._h.proc.pid)
         return []
 
     def _death_kind(self) -> tuple[str, str]:
@@ -895,7 +775,7 @@ class StudentSession:
             sid = self._h.proc.pid         # forks that left the process group: kill by session id,
             end = time.monotonic() + 5     # repeatedly, since a fork loop may still be spawning
             while time.monotonic() < end:
-                pids = _session_processes(sid)
+                pids = processes.session_processes(sid)
                 if not pids:
                     break
                 for pid in pids:
@@ -906,55 +786,55 @@ class StudentSession:
                 time.sleep(0.01)
         self._h.kill()
         if self.mode != "bwrap" and self.uid is not None:
-            _kill_uid(self.uid)
+            processes.kill_uid(self.uid)
 
     # ------------------------------------------------------------------ command construction
     def _command(self) -> tuple[list[str], str, list[int]]:
-        exe, base, site = _python_install()
+        exe, base, site = layout.python_install()
         pol = self.policy
-        self.uid = _UID_BASE + random.SystemRandom().randrange(1, 100_000_000)
+        self.uid = layout.new_uid()
         config: dict[str, Any] = {
             "rlimits": pol.rlimits(self.use_tensorflow),
             "output_cap": pol.max_output_bytes,
             "tensorflow": self.use_tensorflow,
         }
-        student_files = _student_files(self.assignment_dir) if self.assignment_dir else []
+        student_files = layout.student_files(self.assignment_dir) if self.assignment_dir else []
         if self.mode == "bwrap":
-            config.update(sys_path=[_WORK_IN, _WORKER_DIR_IN, *_site_plan()[1]],
-                          unlist_paths=[_WORKER_DIR_IN], cwd=_WORK_IN)
+            config.update(sys_path=[layout.WORK_IN, layout.WORKER_DIR_IN, *layout.site_plan()[1]],
+                          unlist_paths=[layout.WORKER_DIR_IN], cwd=layout.WORK_IN)
             if privileged():
                 config["drop_to"] = [self.uid, self.uid]
             else:    # separation by user/pid namespace; processes found by pid namespace
                 self.uid = None
-            binds = [(str(p), f"{_WORK_IN}/{p.name}") for p in student_files]
+            binds = [(str(p), f"{layout.WORK_IN}/{p.name}") for p in student_files]
             if self.assignment_dir:
-                binds_course = [(str(p), f"{_COURSE_IN}/{p.name}") for p in student_files]
+                binds_course = [(str(p), f"{layout.COURSE_IN}/{p.name}") for p in student_files]
             else:
                 binds_course = []
-            cmd = _bwrap_prefix(_WORK_IN, pol, binds + binds_course)
-            env = _sandbox_env(_WORK_IN)
+            cmd = layout.bwrap_prefix(layout.WORK_IN, pol, binds + binds_course)
+            env = layout.sandbox_env(layout.WORK_IN)
             for key, val in env.items():
                 cmd += ["--setenv", key, val]
             sc_args, sc_fds = _seccomp_args(pol)
             cmd += sc_args
-            cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
+            cmd += [str(exe), "-I", "-S", f"{layout.WORKER_DIR_IN}/worker.py", json.dumps(config)]
             return cmd, "/", sc_fds
         # weaker modes: private scratch folder with links to the student files
         self._scratch = tempfile.TemporaryDirectory(prefix="deepgrade-sbx-")
         scratch = self._scratch.name
         for p in student_files:
             os.symlink(p, os.path.join(scratch, p.name))
-        config.update(sys_path=[scratch, str(_HERE), str(site)], unlist_paths=[str(_HERE)],
+        config.update(sys_path=[scratch, str(layout.HERE), str(site)], unlist_paths=[str(layout.HERE)],
                       cwd=scratch)
         # Drop to the fresh uid only if it can still read the interpreter, site-packages, the worker
         # and the student files (e.g. not when Python lives under /root, mode 0700).
-        needed = [exe, base, site, _HERE] + student_files
-        if os.geteuid() == 0 and all(_world_readable(p) for p in needed):
+        needed = [exe, base, site, layout.HERE] + student_files
+        if os.geteuid() == 0 and all(layout.world_readable(p) for p in needed):
             os.chown(scratch, self.uid, self.uid)
             config["drop_to"] = [self.uid, self.uid]
         else:
             self.uid = None
-        cmd = [str(exe), "-I", "-S", str(_HERE / "worker.py"), json.dumps(config)]
+        cmd = [str(exe), "-I", "-S", str(layout.HERE / "worker.py"), json.dumps(config)]
         if self.mode == "unshare":
             cmd = ["unshare", "--net", "--"] + cmd
         return cmd, scratch, []
@@ -992,136 +872,19 @@ def _cell_status(raw: Any) -> CellStatus:
         duration_s=float(duration) if isinstance(duration, (int, float)) else 0.0)
 
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _rss_bytes(pids: Iterable[int]) -> int:
-    """Resident memory of the given processes."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm", "rb") as fh:
-                total += int(fh.read().split()[1]) * _PAGE
-        except (OSError, ValueError, IndexError):
-            pass
-    return total
 
 
-def _unmapped_shared_bytes(pids: list[int], scratch: bool = True) -> int:
-    """Memory the processes hold that their RSS does not show.
-
-    memfd files open in any of them (unique by inode; their allocated blocks) and, with
-    ``scratch`` (bwrap: private tmpfs), the bytes stored in the /tmp and /dev/shm each mount
-    namespace among them sees. A memfd that is also mapped counts twice (once in RSS): the sum errs
-    towards the budget, never past it.
-    """
-    total = 0
-    files: set[tuple[int, int]] = set()
-    namespaces: set[str] = set()
-    for pid in pids:
-        proc = f"/proc/{pid}"
-        try:
-            ns = os.readlink(f"{proc}/ns/mnt")
-            fds = os.listdir(f"{proc}/fd")
-        except OSError:
-            continue
-        if scratch and ns not in namespaces:
-            namespaces.add(ns)
-            for mount in ("tmp", "dev/shm"):
-                try:
-                    vfs = os.statvfs(f"{proc}/root/{mount}")
-                    total += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
-                except OSError:
-                    pass
-        for fd in fds:
-            try:
-                if not os.readlink(f"{proc}/fd/{fd}").startswith("/memfd:"):
-                    continue
-                st = os.stat(f"{proc}/fd/{fd}")
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) not in files:
-                files.add((st.st_dev, st.st_ino))
-                total += st.st_blocks * 512
-    return total
 
 
-def _session_processes(sid: int) -> list[int]:
-    """Host pids of live (non-zombie) processes in session ``sid`` (fallback modes)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as fh:
-                    fields = fh.read().rsplit(b")", 1)[1].split()
-                if int(fields[3]) == sid and fields[0] != b"Z":
-                    pids.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    return pids
 
 
-def _namespace_processes(bwrap_pid: int) -> list[int]:
-    """Host pids of live processes in the pid namespace bwrap ``bwrap_pid`` created."""
-    try:
-        children = Path(f"/proc/{bwrap_pid}/task/{bwrap_pid}/children").read_text().split()
-        ns = os.readlink(f"/proc/{children[0]}/ns/pid")
-    except (OSError, IndexError):
-        return []
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == ns and not _is_zombie(entry):
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
-def _is_zombie(pid: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
 
 
-def _world_readable(path: Path) -> bool:
-    """True if every ancestor of ``path`` is world-searchable and ``path`` is world-readable."""
-    path = Path(path).resolve()
-    for parent in list(path.parents)[::-1]:
-        try:
-            if not os.stat(parent).st_mode & 0o001:
-                return False
-        except OSError:
-            return False
-    try:
-        return bool(os.stat(path).st_mode & 0o004)
-    except OSError:
-        return False
 
 
-def _uid_processes(uid: int) -> list[int]:
-    """Host pids of live (non-zombie) processes owned by ``uid``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid and not _is_zombie(entry):
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (sandbox uids are never real accounts)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                os.kill(int(entry), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            pass

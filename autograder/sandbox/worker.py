@@ -13,8 +13,10 @@ Protocol (see wire.py for the frame format):
 * ops: ``load``, ``call``, ``get``, ``defined``, ``ping``. ``load`` streams ``{"event": "preamble"}``
   and then one ``{"event": "cell"}`` frame per cell before its final reply, so the trusted side can
   give every cell its own deadline and knows which cell hung if it must kill us.
-* zygote mode (``{"zygote": true}``): import numpy (+ TensorFlow) once, then fork one worker per
-  request on a control socket (see :func:`zygote_loop` and autograder/sandbox/zygote.py).
+* zygote mode (``{"zygote": true}``): import numpy, the modules in ``preload`` (+ TensorFlow) once,
+  then fork one child per request on a control socket; each child gets the namespaces, scratch,
+  files, rlimits, uid and seccomp filter of a fresh sandbox (see :func:`zygote_loop` and
+  autograder/sandbox/zygote.py).
 
 Student code runs in this process, so it *could* write to the reply fd deliberately; the trusted side
 therefore treats every reply as untrusted data and re-validates it (it only ever contains data the
@@ -78,8 +80,6 @@ def _bootstrap(cfg, req_fd, reply_fd):
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)   # oversize writes fail with EFBIG, not a kill
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-    if cfg.get("private_tmp_bytes"):     # zygote child: its own /tmp and /dev/shm
-        _private_scratch(int(cfg["private_tmp_bytes"]))
     _apply_rlimits(cfg.get("rlimits", {}))
     drop = cfg.get("drop_to")
     if drop:
@@ -93,39 +93,21 @@ def _bootstrap(cfg, req_fd, reply_fd):
     _os.umask(0o077)
     workdir = cfg.get("cwd")
     if workdir:
-        if cfg.get("make_cwd"):      # zygote child: a private scratch dir owned by our fresh uid
-            _os.mkdir(workdir, 0o700)
-            for name in cfg.get("link_files", []):
-                _os.symlink(cfg["files_dir"] + "/" + name, workdir + "/" + name)
-            _os.environ["HOME"] = workdir
-            _os.environ["MPLCONFIGDIR"] = workdir + "/.mpl"
         _os.chdir(workdir)
         if workdir not in _sys.path:
             _sys.path.insert(0, workdir)
     OUTPUT_CAP = int(cfg.get("output_cap", OUTPUT_CAP))
 
 
+_LIBC = []
+
+
 def _libc():
-    import ctypes
-    return ctypes, ctypes.CDLL(None, use_errno=True)
-
-
-def _private_scratch(size):
-    """Give this process (a zygote child, still uid 0) a mount namespace with fresh tmpfs at /tmp
-    and /dev/shm of ``size`` bytes each: no other child sees its files or shares its space."""
-    ctypes, libc = _libc()
-    ms_nosuid, ms_nodev, ms_rec, ms_private = 2, 4, 16384, 1 << 18
-
-    def check(rc, what):
-        if rc != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"{what}: {_os.strerror(err)}")
-
-    check(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
-    check(libc.mount(b"none", b"/", None, ms_rec | ms_private, None), "make / private")
-    for target, mode in ((b"/tmp", b"1777"), (b"/dev/shm", b"1777")):
-        opts = b"size=%d,mode=%s" % (size, mode)
-        check(libc.mount(b"tmpfs", target, b"tmpfs", ms_nosuid | ms_nodev, opts), f"tmpfs on {target}")
+    """(ctypes, libc), loaded once (the zygote loads it before forking; fresh workers on demand)."""
+    if not _LIBC:
+        import ctypes
+        _LIBC.extend((ctypes, ctypes.CDLL(None, use_errno=True)))
+    return _LIBC[0], _LIBC[1]
 
 
 def _install_seccomp(program):
@@ -718,9 +700,14 @@ def main():
                     + _short(_repr(exc), 300)})
 
 
-# ------------------------------------------------------------------ zygote (TensorFlow sessions)
+# ------------------------------------------------------------------ zygote (forked sessions)
 _REAPED = {}
-_CHILD_DIRS = {}     # pid -> (uid, scratch dir) of live children, cleaned up once reaped
+_CLONE_NEWNS, _CLONE_NEWUTS, _CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+_CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_NOBODY = 65534
+_PRELOAD = {"vsz": 0, "rss": 0, "modules": []}
 
 
 def _reap(signum=None, frame=None):
@@ -736,38 +723,193 @@ def _reap(signum=None, frame=None):
             _REAPED.pop(next(iter(_REAPED)))
 
 
-def _clean_reaped_children():
-    """Remove the scratch dirs of reaped children (as their uid: the zygote cannot read them)."""
-    for pid in [p for p in _CHILD_DIRS if p in _REAPED]:
-        uid, workdir = _CHILD_DIRS.pop(pid)
-        if _os.fork() == 0:
-            try:
-                _os.setgroups([])
-                _os.setgid(uid)
-                _os.setuid(uid)
-                import shutil
-                shutil.rmtree(workdir, ignore_errors=True)
-            finally:
-                _os._exit(0)
+def _memory():
+    """(virtual size, resident size) of this process in bytes."""
+    with open("/proc/self/statm") as fh:
+        size, resident = fh.read().split()[:2]
+    page = _os.sysconf("SC_PAGE_SIZE")
+    return _int(size) * page, _int(resident) * page
 
 
-def zygote_loop(control_fd):
+def _preload(names):
+    """Import what student code commonly imports, once for every child (zygote only, no student code).
+
+    Missing modules are skipped. Warnings filters and environment variables the imports install
+    are removed again, so a child starts with those of a fresh interpreter. Records how much address space and resident memory
+    the imports added: children get that much extra RLIMIT_AS (and the trusted side that much more
+    memory budget), so a student has the same headroom as in a fresh sandbox that imported only numpy.
+    """
+    import importlib
+    import warnings
+    saved, saved_env = _list(warnings.filters), _dict(_os.environ)
+    vsz0, rss0 = _memory()
+    for name in names:
+        try:
+            importlib.import_module(name)
+            _PRELOAD["modules"].append(name)
+        except Exception:       # noqa: BLE001 - not installed or broken here: children import it
+            pass
+    warnings.filters[:] = saved
+    warnings._filters_mutated()
+    for key in _list(_os.environ):          # e.g. scikit-learn sets KMP_* variables at import
+        if key not in saved_env:
+            del _os.environ[key]
+    _os.environ.update(saved_env)
+    vsz1, rss1 = _memory()
+    _PRELOAD["vsz"], _PRELOAD["rss"] = max(0, vsz1 - vsz0), max(0, rss1 - rss0)
+    import gc
+    gc.collect()
+    gc.freeze()      # children's collections never walk (and so never copy) the zygote's objects
+
+
+def _check(rc, what):
+    if rc != 0:
+        ctypes, _ = _libc()
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {_os.strerror(err)}")
+
+
+def _mount(libc, source, target, fstype, flags, data=None):
+    _check(libc.mount(source, target, fstype, flags, data), f"mount {target!r}")
+
+
+def _loopback_up():
+    """Bring up ``lo`` in this (new) network namespace, as bubblewrap does for a fresh sandbox."""
+    import fcntl
+    import socket
+    import struct
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
+        fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 1))       # SIOCSIFFLAGS, IFF_UP
+
+
+def _child_namespaces(cfg, file_fds):
+    """Give a zygote child what bubblewrap gives a fresh sandbox (runs as its pid 1, still root).
+
+    New mount, network (only ``lo``, up), IPC and UTS namespaces; /proc of its own pid namespace (no
+    sibling and not the zygote is visible); fresh size-capped tmpfs at /tmp and /dev/shm; /tmp/work
+    (mode 1777) and /course holding read-only binds of the student files, given as detached
+    read-only mounts ``file_fds`` (open_tree) in the order of ``cfg["files"]``.
+    """
+    import stat
+    _ctypes, libc = _libc()
+    _check(libc.unshare(_CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC | _CLONE_NEWUTS), "unshare")
+    _mount(libc, b"none", b"/", None, _MS_REC | _MS_PRIVATE)
+    _mount(libc, b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+    size = _int(cfg["scratch_bytes"])
+    for target in (b"/tmp", b"/dev/shm"):
+        _mount(libc, b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=%d,mode=1777" % size)
+    workdir = cfg["cwd"]
+    _os.mkdir(workdir)
+    _os.chmod(workdir, 0o1777)
+    names = cfg.get("files", [])
+    if names:
+        _mount(libc, b"tmpfs", b"/course", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=1m,mode=0755")
+    for name, fd in zip(names, file_fds):
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"bad student file name {name!r}")
+        is_dir = stat.S_ISDIR(_os.fstat(fd).st_mode)
+        for folder in ("/course", workdir):
+            dest = f"{folder}/{name}"
+            if is_dir:
+                _os.mkdir(dest)
+            else:
+                _os.close(_os.open(dest, _os.O_CREAT | _os.O_WRONLY, 0o644))
+        # the trusted side's detached read-only mount goes to /course; /tmp/work gets a bind of it
+        _check(libc.syscall(429, fd, b"", -100, f"/course/{name}".encode(), 4), "move_mount")
+        dest = f"{workdir}/{name}".encode()
+        _mount(libc, f"/course/{name}".encode(), dest, None, _MS_BIND | _MS_REC)
+        _mount(libc, None, dest, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    if names:
+        _mount(libc, None, b"/course", None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    _loopback_up()
+
+
+def _child_init(sock, own_pid_ns, cfg, fds):
+    """Pid 1 of a zygote child's pid namespace: set up its namespaces, fork the worker, wait for it.
+
+    The worker (pid 2, like under bubblewrap's init) bootstraps as a fresh sandbox's worker does:
+    rlimits, its own uid, the seccomp filter. This init then drops to ``nobody`` and only reaps;
+    when the worker ends it exits with the worker's status (128 + signal if killed), and the kernel
+    kills whatever else is left in the namespace.
+    """
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    sock.close()
+    _os.close(own_pid_ns)
+    _os.setsid()
+    req_fd, reply_fd, file_fds = fds[0], fds[1], fds[2:]
+    _child_namespaces(cfg, file_fds)
+    for fd in file_fds:
+        _os.close(fd)
+    rlimits = cfg.get("rlimits", {})
+    if "RLIMIT_AS" in rlimits:            # the same headroom as a fresh sandbox (see _preload)
+        rlimits["RLIMIT_AS"] = [v + _PRELOAD["vsz"] for v in rlimits["RLIMIT_AS"]]
+    worker = _os.fork()
+    if worker == 0:
+        try:
+            _os.setsid()                 # like bwrap --new-session: not even SIGCONT reaches init
+            _bootstrap(cfg, req_fd, reply_fd)
+            _np.random.seed()            # a fresh interpreter seeds the global generator from the OS
+            main()
+        finally:
+            _os._exit(1)
+    for fd in (req_fd, reply_fd):
+        _os.close(fd)
+    _os.setgroups([])
+    _os.setgid(_NOBODY)
+    _os.setuid(_NOBODY)
+    while True:
+        try:
+            pid, status = _os.waitpid(-1, 0)
+        except ChildProcessError:
+            _os._exit(1)
+        if pid == worker:
+            if _os.WIFSIGNALED(status):
+                _os._exit(128 + _os.WTERMSIG(status))
+            _os._exit(_os.WEXITSTATUS(status) if _os.WIFEXITED(status) else 1)
+
+
+def _spawn(sock, own_pid_ns, cfg, fds):
+    """Fork a child into a new pid namespace (it becomes that namespace's pid 1); returns its pid."""
+    _ctypes, libc = _libc()
+    _check(libc.unshare(_CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    try:
+        pid = _os.fork()
+    except OSError:
+        _check(libc.setns(own_pid_ns, _CLONE_NEWPID), "setns(own pid namespace)")
+        raise
+    if pid == 0:
+        try:
+            _child_init(sock, own_pid_ns, cfg, fds)
+        except _BaseException as exc:       # the zygote's log says why (the session sees EOF)
+            _os.write(2, f"zygote child set-up failed: {_repr(exc)}\n".encode())
+        finally:
+            _os._exit(1)
+    # the zygote's next child must again start a pid namespace of its own
+    _check(libc.setns(own_pid_ns, _CLONE_NEWPID), "setns(own pid namespace)")
+    return pid
+
+
+def zygote_loop(control_fd, preload=()):
     """Serve fork requests: each child becomes a fresh worker for one submission.
 
-    The zygote imported numpy (and TensorFlow) but never ran a TensorFlow op, so forked children can
-    use TF (a child of a parent that ran ops would hang). Requests on the SEQPACKET control socket:
-    ``{"op": "spawn", "config": {...}}`` with two fds (requests read end, replies write end) ->
-    ``{"pid": n}``; ``{"op": "status", "pid": n}`` -> ``{"status": exit code | None}``.
-    The child applies its own rlimits, switches to its own uid and scratch dir, then runs main().
+    The zygote imported numpy, ``preload`` (and TensorFlow) but never ran a TensorFlow op, so forked
+    children can use TF (a child of a parent that ran ops would hang); it never runs student code.
+    Requests on the SEQPACKET control socket: ``{"op": "spawn", "config": {...}}`` with fds (requests
+    read end, replies write end, then one detached mount per name in ``config["files"]``) ->
+    ``{"pid": n}`` or ``{"error": text}``; ``{"op": "status", "pid": n}`` -> ``{"status": exit code |
+    None}``; anything else -> ``{"ready": true, "preload_rss": bytes, "preloaded": [...]}``.
     """
     import socket
     _libc()                      # import ctypes once here, not in every child
+    _preload(preload)
+    own_pid_ns = _os.open("/proc/self/ns/pid", _os.O_RDONLY | _os.O_CLOEXEC)
     sock = socket.socket(fileno=control_fd)
     _signal.signal(_signal.SIGCHLD, _reap)
     _json_dumps = _json.dumps
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 2)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 255)
         except InterruptedError:   # pragma: no cover - PEP 475 retries
             continue
         if not msg:
@@ -776,35 +918,30 @@ def zygote_loop(control_fd):
             req = _json.loads(msg)
         except ValueError:
             req = {}
-        if req.get("op") == "spawn" and _len(fds) == 2:
-            pid = _os.fork()
-            if pid == 0:
-                try:
-                    sock.close()
-                    _bootstrap(req.get("config", {}), fds[0], fds[1])
-                    main()
-                finally:
-                    _os._exit(1)
+        if req.get("op") == "spawn" and _len(fds) >= 2:
+            cfg = req.get("config", {})
+            try:
+                if _len(cfg.get("files", [])) != _len(fds) - 2:
+                    raise ValueError("one descriptor per student file expected")
+                reply = {"pid": _spawn(sock, own_pid_ns, cfg, fds)}
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                reply = {"error": _short(_repr(exc), 300)}
             for fd in fds:
                 _os.close(fd)
-            cfg = req.get("config", {})
-            if cfg.get("make_cwd") and cfg.get("drop_to") and not cfg.get("private_tmp_bytes"):
-                _CHILD_DIRS[pid] = (int(cfg["drop_to"][0]), cfg["cwd"])
-            sock.send(_json_dumps({"pid": pid}).encode())
-            _clean_reaped_children()
+            sock.send(_json_dumps(reply).encode())
             continue
         for fd in fds:
             _os.close(fd)
         if req.get("op") == "status":
             _reap()
             sock.send(_json_dumps({"status": _REAPED.get(req.get("pid"))}).encode())
-            _clean_reaped_children()
         else:
-            sock.send(_json_dumps({"ready": True}).encode())
+            sock.send(_json_dumps({"ready": True, "preload_rss": _PRELOAD["rss"],
+                                   "preloaded": _PRELOAD["modules"]}).encode())
 
 
 if __name__ == "__main__":
     if _ZYGOTE:
-        zygote_loop(int(_CONFIG["control_fd"]))
+        zygote_loop(int(_CONFIG["control_fd"]), _CONFIG.get("preload", ()))
     else:
         main()

@@ -1,27 +1,32 @@
-"""TensorFlow zygote: one sandbox imports TensorFlow once and forks a fresh worker per submission.
+"""Zygotes: one sandbox imports the common modules once and forks a fresh child per session.
 
-Importing TensorFlow costs ~4 s per process; forking a process that has imported it (but never ran a
-TF op -- children of a parent that ran ops hang) costs well under 0.1 s. The zygote runs inside the
-same bubblewrap sandbox as a normal session (no network, nothing of the checkout mounted); it keeps
-only CAP_SETUID/SETGID/SYS_ADMIN and runs no student code. Each child, before running any student
-code, enters its own mount namespace with fresh size-capped tmpfs at /tmp and /dev/shm (so no child
-sees another's files or can fill their space), applies its rlimits, switches to its OWN fresh uid
-(which drops every capability; children cannot signal, ptrace or read each other, and RLIMIT_NPROC
-counts per child), and installs the same seccomp filter bwrap gives other sessions. Zygotes need a
-root grader (fresh uids); an unprivileged grader starts one sandbox per session instead.
+Importing TensorFlow costs ~4 s per process, matplotlib + scipy + scikit-learn 2-6 s, NumPy alone
+~0.1 s; forking a process that imported them (but never ran a TF op -- children of a parent that ran
+ops hang) costs ~0.01-0.05 s. The zygote runs inside the same bubblewrap sandbox as a fresh session
+(no network, nothing of the checkout mounted, only allow-listed site-packages); it keeps only
+CAP_SETUID/SETGID/SYS_ADMIN/NET_ADMIN and runs no student code. It imports numpy, :data:`PRELOAD`
+(where installed) and, for TensorFlow sessions, TensorFlow.
+
+Each child gets what bubblewrap gives a fresh sandbox before any student code runs (worker.py,
+``_child_init``): it starts as pid 1 of its own pid namespace (no sibling and not the zygote is
+visible in its /proc) with its own mount, network (only ``lo``), IPC and UTS namespaces, fresh
+size-capped tmpfs at /tmp and /dev/shm, the student files bound read-only at /tmp/work and /course
+(passed as detached read-only mounts, so one zygote serves every assignment); its worker (pid 2) applies the
+rlimits, switches to its OWN fresh uid (which drops every capability; siblings cannot signal, ptrace
+or read each other, RLIMIT_NPROC counts per child) and installs the seccomp filter; the global
+NumPy generator is reseeded from the OS like a fresh interpreter's. RLIMIT_AS and the memory budget
+grow by what the pre-imports added, so a student has the headroom of a fresh sandbox. Zygotes need
+a root grader (fresh uids); an unprivileged grader starts one sandbox per session instead.
 
 Trusted side <-> zygote: a SOCK_SEQPACKET socketpair. ``spawn`` sends the child's config plus the
-two pipe ends (requests, replies) with SCM_RIGHTS; the child then speaks the normal worker protocol
-on those pipes. The trusted side kills a child (and everything it forked) by uid from the host.
-
-Differences from one-process-per-session (documented trade-offs): all children of one zygote share
-the pid and IPC namespaces (other uids' processes are visible in /proc but not accessible; System V
-IPC is refused by the filter). The runner grades one submission at a time per worker process, so in
-practice a zygote has one child at a time.
+two pipe ends (requests, replies) and the file descriptors with SCM_RIGHTS; the child then speaks the
+normal worker protocol on those pipes. The trusted side kills a child (and everything it forked) by
+uid from the host.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import socket
@@ -32,11 +37,41 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .launcher import (_COURSE_IN, _WORKER_DIR_IN, _bwrap_prefix, _kill_uid, _python_install,
-                       _sandbox_env, _site_plan, _student_files, _uid_processes)
+from . import layout, processes
 from .policy import SandboxPolicy
 
-__all__ = ["Zygote", "shared_zygote", "close_shared_zygotes"]
+__all__ = ["Zygote", "ZygoteError", "shared_zygote", "close_shared_zygotes", "PRELOAD"]
+
+#: modules the zygote imports once (where installed and allow-listed) besides numpy: what the
+#: course's notebooks commonly import (the original course's first cell imports all of them)
+PRELOAD = ("matplotlib", "matplotlib.pyplot", "scipy", "scipy.io", "h5py", "sklearn",
+           "sklearn.datasets")
+MAX_FILES = 250        # student files per child (SCM_RIGHTS carries at most 253 descriptors)
+_SYS_OPEN_TREE, _SYS_MOUNT_SETATTR = 428, 442          # x86-64 (the new mount API, Linux >= 5.12)
+_OPEN_TREE_CLONE, _AT_RECURSIVE, _AT_EMPTY_PATH, _AT_FDCWD = 1, 0x8000, 0x1000, -100
+_MOUNT_ATTR_RO_NOSUID_NODEV = 1 | 2 | 4
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def detached_readonly_tree(path: Path | str) -> int:
+    """A descriptor of a detached, read-only (nosuid, nodev) bind mount of ``path`` (file or folder).
+
+    Made on the host (root), passed to the zygote, attached by a child in its own mount namespace
+    with ``move_mount``: one zygote can serve every assignment folder without ever mounting them.
+    Raises OSError where the kernel lacks the new mount API.
+    """
+    fd = _LIBC.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(str(path)),
+                       _OPEN_TREE_CLONE | _AT_RECURSIVE | os.O_CLOEXEC)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"open_tree({path}): {os.strerror(err)}")
+    attr = (ctypes.c_uint64 * 4)(_MOUNT_ATTR_RO_NOSUID_NODEV, 0, 0, 0)
+    if _LIBC.syscall(_SYS_MOUNT_SETATTR, fd, b"", _AT_EMPTY_PATH | _AT_RECURSIVE,
+                     ctypes.byref(attr), ctypes.sizeof(attr)) != 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"mount_setattr({path}): {os.strerror(err)}")
+    return fd
 
 
 class ZygoteError(OSError):
@@ -63,8 +98,8 @@ class _ChildHandle:
     def kill(self) -> None:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            _kill_uid(self.uid)
-            if not _uid_processes(self.uid):
+            processes.kill_uid(self.uid)
+            if not processes.uid_processes(self.uid):
                 break
             time.sleep(0.01)
         for _ in range(50):        # let the zygote reap it so the exit status is known
@@ -81,18 +116,19 @@ class _ChildHandle:
         self.wfd = self.rfd = -1
 
     def stderr_tail(self, n: int = 800) -> str:
-        return ""
+        return ""        # the zygote's log is shared by every child: never shown in one's message
 
     def close(self) -> None:
         pass
 
 
 class Zygote:
-    """A sandboxed process that has imported numpy (and TensorFlow) and forks workers on request."""
+    """A sandboxed process that has imported numpy, :data:`PRELOAD` (and TensorFlow) and forks
+    session children on request. ``assignment_dir`` is accepted for compatibility and unused: each
+    child gets its student files at :meth:`spawn`."""
 
-    def __init__(self, assignment_dir: Path | str | None, policy: SandboxPolicy | None = None,
+    def __init__(self, assignment_dir: Path | str | None = None, policy: SandboxPolicy | None = None,
                  use_tensorflow: bool = True) -> None:
-        self.assignment_dir = Path(assignment_dir).resolve() if assignment_dir else None
         self.use_tensorflow = use_tensorflow
         self.policy = (policy or SandboxPolicy()).resolved(use_tensorflow)
         self._lock = threading.Lock()
@@ -100,28 +136,31 @@ class Zygote:
         self.last_used = time.monotonic()
         self._owner_pid = os.getpid()    # a forked copy of this object must not kill the zygote
         self._errfile = tempfile.TemporaryFile()
+        self.preload_rss = 0             # resident bytes the pre-imports added (shared by children)
+        self.preloaded: list[str] = []
         t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
-        exe = _python_install()[0]
+        exe = layout.python_install()[0]
         config = {"zygote": True, "control_fd": theirs.fileno(), "tensorflow": use_tensorflow,
-                  "sys_path": [_WORKER_DIR_IN, *_site_plan()[1]], "unlist_paths": [_WORKER_DIR_IN]}
-        files = _student_files(self.assignment_dir) if self.assignment_dir else []
-        # CAP_SYS_ADMIN: each child mounts its own /tmp and /dev/shm before it drops to its uid
-        # (which clears every capability) and installs the seccomp filter itself
-        cmd = _bwrap_prefix("/tmp", self.policy,
-                            [(str(p), f"{_COURSE_IN}/{p.name}") for p in files],
-                            extra_caps=("CAP_SYS_ADMIN",))
-        for key, val in _sandbox_env("/tmp").items():
+                  "sys_path": [layout.WORKER_DIR_IN, *layout.site_plan()[1]],
+                  "unlist_paths": [layout.WORKER_DIR_IN], "preload": list(PRELOAD)}
+        # CAP_SYS_ADMIN: each child makes its namespaces and mounts; CAP_NET_ADMIN: it brings up lo.
+        # Both go when it drops to its uid; it installs the seccomp filter itself.
+        cmd = layout.bwrap_prefix(layout.WORK_IN, self.policy, [],
+                                  extra_caps=("CAP_SYS_ADMIN", "CAP_NET_ADMIN"),
+                                  extra_dirs=(layout.COURSE_IN,))
+        for key, val in layout.sandbox_env(layout.WORK_IN).items():
             cmd += ["--setenv", key, val]
-        cmd += [str(exe), "-I", "-S", f"{_WORKER_DIR_IN}/worker.py", json.dumps(config)]
+        cmd += [str(exe), "-I", "-S", f"{layout.WORKER_DIR_IN}/worker.py", json.dumps(config)]
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._errfile,
                                           stderr=self._errfile, pass_fds=(theirs.fileno(),),
                                           start_new_session=True)
         finally:
             theirs.close()
-        self._sock.settimeout(self.policy.startup_timeout_s)
+        # the pre-imports take 2-6 s on a busy machine (TensorFlow more)
+        self._sock.settimeout(max(self.policy.startup_timeout_s, 60.0))
         try:
             reply = self._request({"op": "ping"})
         except (OSError, ValueError) as exc:
@@ -132,6 +171,9 @@ class Zygote:
             tail = self._tail()
             self.close()
             raise ZygoteError(f"zygote sent {reply!r}; {tail}")
+        rss, names = reply.get("preload_rss"), reply.get("preloaded")
+        self.preload_rss = rss if isinstance(rss, int) and 0 <= rss < (4 << 30) else 0
+        self.preloaded = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
         self._sock.settimeout(10)
         self.start_s = time.monotonic() - t0
 
@@ -167,21 +209,28 @@ class Zygote:
         return (os.getpid() == self._owner_pid and self._proc is not None
                 and self._proc.poll() is None)
 
-    def spawn(self, config: dict[str, Any], uid: int) -> _ChildHandle:
-        """Fork a worker child with ``config``; returns its handle (the child then says hello)."""
+    def spawn(self, config: dict[str, Any], uid: int, files: list[Path] = ()) -> _ChildHandle:
+        """Fork a session child with ``config`` and read-only ``files`` (host paths, bound at
+        /tmp/work and /course); returns its handle (the child then says hello)."""
         if not self.alive:
             raise ZygoteError("the zygote is not running")
+        if len(files) > MAX_FILES:
+            raise ZygoteError(f"{len(files)} student files: a zygote child takes at most {MAX_FILES}")
+        config = {**config, "files": [Path(p).name for p in files]}
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
+        file_fds: list[int] = []
         try:
-            reply = self._request({"op": "spawn", "config": config}, [req_r, rep_w])
+            for p in files:
+                file_fds.append(detached_readonly_tree(p))
+            reply = self._request({"op": "spawn", "config": config}, [req_r, rep_w, *file_fds])
         except (OSError, ValueError) as exc:
             for fd in (req_w, rep_r):
                 os.close(fd)
             raise ZygoteError(f"zygote spawn failed: {exc}") from None
         finally:
-            os.close(req_r)
-            os.close(rep_w)
+            for fd in (req_r, rep_w, *file_fds):
+                os.close(fd)
         pid = reply.get("pid")
         if not isinstance(pid, int):
             os.close(req_w)
@@ -238,8 +287,7 @@ _SHARED: dict[tuple, Zygote] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
-                            use_tensorflow: bool) -> Zygote:
+def _start_in_keeper_thread(policy: SandboxPolicy, use_tensorflow: bool) -> Zygote:
     """Start a Zygote from a long-lived daemon thread.
 
     bwrap's --die-with-parent uses PR_SET_PDEATHSIG, which fires when the *thread* that started
@@ -250,7 +298,7 @@ def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
 
     def keeper() -> None:
         try:
-            result["zygote"] = Zygote(assignment_dir, policy, use_tensorflow)
+            result["zygote"] = Zygote(None, policy, use_tensorflow)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             result["error"] = exc
         ready.set()
@@ -272,15 +320,18 @@ def _start_in_keeper_thread(assignment_dir: Path | None, policy: SandboxPolicy,
     return result["zygote"]
 
 
-def shared_zygote(assignment_dir: Path | None, policy: SandboxPolicy,
-                  use_tensorflow: bool = True) -> Zygote:
-    """The process-wide zygote for this assignment folder and policy (started on first use)."""
-    policy = policy.resolved(use_tensorflow)
-    key = (os.getpid(), str(assignment_dir), policy, use_tensorflow)   # never share across fork
+def shared_zygote(policy: SandboxPolicy, use_tensorflow: bool = True) -> Zygote:
+    """The process-wide zygote for NumPy or TensorFlow sessions (started on first use).
+
+    One per process and kind: children get their limits and files per spawn, so one zygote serves
+    every assignment and policy (``policy`` sizes only the zygote's own sandbox and start-up time).
+    """
+    key = (os.getpid(), bool(use_tensorflow))      # never share across fork
     with _SHARED_LOCK:
         zyg = _SHARED.get(key)
         if zyg is None or not zyg.alive:
-            zyg = _SHARED[key] = _start_in_keeper_thread(assignment_dir, policy, use_tensorflow)
+            zyg = _SHARED[key] = _start_in_keeper_thread(policy.resolved(use_tensorflow),
+                                                         use_tensorflow)
         return zyg
 
 
