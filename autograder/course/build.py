@@ -1,20 +1,28 @@
-"""``deepgrade build``: write every assignment's nbgrader source folder from the reference package.
+"""``deepgrade build``: bring every assignment's nbgrader source folder up to date with the reference.
 
-For an assignment ``a`` the build writes, under ``<course>/source/a/``:
+The source notebook ``<course>/source/a/a.ipynb`` is the instructor's (prose, visible tests, points,
+given cells are edited there, in Jupyter); a course without one starts from the repository's committed
+``source/a/a.ipynb``. For an assignment ``a`` the build
 
-- ``a.ipynb`` — from ``autograder/course/notebooks/a.py:build()`` (a :class:`NotebookBuilder`); the
-  JSON is deterministic (stable cell ids, sorted keys), so building twice gives identical bytes;
-- ``a_utils.py`` — the given helpers learners' solutions call, copied by source from the reference
-  (``HELPERS`` of the notebook module, else ``reference.registry.HELPERS[a]``), never a graded function;
-- ``dg_datasets.py`` / ``dg_plotting.py`` — copies of ``reference/datasets.py`` / ``reference/plotting.py``;
-- ``a_data.h5`` — the assignment's data (``build_data(path)`` of the notebook module, else
-  ``reference.datasets.build`` of the set ``spec_for_assignment(a)`` names; none for gradient_checking).
+- rewrites, inside ``a.ipynb``, only the solution regions (bodies of the graded functions, from the
+  reference; ``SOLUTIONS`` of ``autograder/course/notebooks/a.py`` where they differ), the example
+  regions of the visible tests (``EXAMPLES`` of the same module, also the hidden ``<f>.fixed`` inputs)
+  and ``metadata.deepgrade`` (points read from the test cells) — see :mod:`autograder.course.nbbuild`;
+  an up-to-date notebook is not touched at all;
+- writes ``a_utils.py`` — the given helpers learners' solutions and the notebook's given cells call,
+  copied by source from the reference (``reference.registry.HELPERS[a]`` plus what ``GIVEN`` functions
+  call), never a graded function;
+- writes ``dg_datasets.py`` / ``dg_plotting.py`` — copies of ``reference/datasets.py`` / ``plotting.py``;
+- writes ``a_data.h5`` — the assignment's data (``reference.datasets.build`` of the set
+  ``spec_for_assignment(a)`` names; none for gradient_checking).
 
-Nothing here runs a notebook; ``deepgrade release`` (``release.py``) turns source into release.
+``check=True`` (``deepgrade build --check``) writes nothing and reports what is stale. Nothing here
+runs a notebook; ``deepgrade release`` (``release.py``) turns source into release.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import importlib
 import inspect
@@ -27,7 +35,7 @@ from typing import Callable
 import nbformat
 
 from autograder import function_sets
-from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, function_source
+from autograder.course.nbbuild import SKIP_TAG, RegionError, function_source, sync_example, sync_solution
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_NAME = "nbgrader_config.py"
@@ -53,6 +61,8 @@ class AssignmentBuild:
     unchanged: list[Path] = field(default_factory=list)  # files already up to date
     points: dict[str, float] = field(default_factory=dict)
     data: Path | None = None
+    check: bool = False                                  # only report (write nothing)
+    changes: list[str] = field(default_factory=list)     # what changed in the notebook, in words
 
     @property
     def total_points(self) -> float:
@@ -61,7 +71,8 @@ class AssignmentBuild:
 
 # ----------------------------------------------------------------------------- pure parts
 def notebook_module(assignment: str):
-    """Import ``autograder.course.notebooks.<assignment>``; unknown names raise BuildError."""
+    """Import ``autograder.course.notebooks.<assignment>`` (what build needs beside the notebook:
+    ``GIVEN``, ``EXAMPLES``, optionally ``SOLUTIONS``); unknown names raise BuildError."""
     if assignment not in ASSIGNMENTS:
         raise BuildError(f"unknown assignment {assignment!r}; known: {', '.join(ASSIGNMENTS)}")
     try:
@@ -87,33 +98,95 @@ def graded_names(assignment: str) -> list[str]:
     return list(GRADED[assignment])
 
 
-def builder_for(assignment: str) -> NotebookBuilder:
-    """Run the notebook module's ``build()`` and check it against the graded-function registry."""
-    nb = notebook_module(assignment).build()
-    if not isinstance(nb, NotebookBuilder):
-        raise BuildError(f"{assignment}.build() must return a NotebookBuilder, got {type(nb).__name__}")
+def solution_functions(assignment: str) -> dict[str, Callable]:
+    """Graded name -> the function whose body fills its solution region: the notebook module's
+    ``SOLUTIONS`` if it has one (the TensorFlow code of ``reference.tf_solutions``), else the reference."""
+    from reference.registry import GRADED
+    solutions = getattr(notebook_module(assignment), "SOLUTIONS", None) or GRADED[assignment]
+    missing = [f for f in graded_names(assignment) if f not in solutions]
+    if missing:
+        raise BuildError(f"{assignment}: no solution for {', '.join(missing)}")
+    return {f: solutions[f] for f in graded_names(assignment)}
+
+
+def template_notebook(assignment: str) -> Path:
+    """The repository's committed source notebook: what a new course starts from."""
+    return REPO_ROOT / "source" / assignment / f"{assignment}.ipynb"
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def notebook_points(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Graded function -> points of its visible test cell ``test_<f>`` (grade cells only), in order."""
+    return {_meta(c)["grade_id"][5:]: _meta(c).get("points", 0) for c in nb.cells
+            if _meta(c).get("grade") and str(_meta(c).get("grade_id", "")).startswith("test_")}
+
+
+def _exercise_cells(assignment: str, nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    """Graded name -> its exercise cell, after checking there is one per graded function, in order."""
+    cells = {_meta(c)["grade_id"][3:]: c for c in nb.cells
+             if _meta(c).get("solution") and str(_meta(c).get("grade_id", "")).startswith("ex_")}
     graded = graded_names(assignment)
-    missing = [f for f in graded if f not in nb.exercises]
+    missing = [f for f in graded if f not in cells]
     if missing:
         raise BuildError(f"{assignment}: graded functions without an exercise: {', '.join(missing)}")
-    extra = [f for f in nb.exercises if f not in graded]
+    extra = [f for f in cells if f not in graded]
     if extra:
         raise BuildError(f"{assignment}: exercises not in reference.registry.GRADED: {', '.join(extra)}")
-    order = [f for f in nb.exercises]
-    if order != graded:
-        raise BuildError(f"{assignment}: exercises must follow the registry's order {graded}, got {order}")
+    if list(cells) != graded:
+        raise BuildError(f"{assignment}: exercises must follow the registry's order {graded}, got {list(cells)}")
     for cell in nb.cells:
         if SKIP_TAG in cell.get("metadata", {}).get("tags", []) and cell.cell_type == "code":
-            defined = _defined_functions(cell.source)
-            if defined & set(graded):
-                raise BuildError(f"{assignment}: cell {cell.id} is tagged {SKIP_TAG} but defines graded "
-                                 f"function(s) {sorted(defined & set(graded))}")
-    return nb
+            defined = _defined_functions(cell.source) & set(graded)
+            if defined:
+                raise BuildError(f"{assignment}: cell {cell.get('id')} is tagged {SKIP_TAG} but defines graded "
+                                 f"function(s) {sorted(defined)}")
+    return cells
 
 
-def build_notebook(assignment: str) -> nbformat.NotebookNode:
-    """The source notebook of ``assignment`` as a validated NotebookNode (no file IO)."""
-    nb = builder_for(assignment).notebook()
+def sync_notebook(assignment: str, nb: nbformat.NotebookNode) -> list[str]:
+    """Bring ``nb``'s solution regions (from the reference), example regions (from ``EXAMPLES``) and
+    ``metadata.deepgrade`` (assignment, points of the test cells) up to date, in place; every other
+    cell and character stays. Returns what changed, in words (empty: nothing)."""
+    changes: list[str] = []
+    solutions = solution_functions(assignment)
+    tests = {_meta(c)["grade_id"][5:]: c for c in nb.cells if str(_meta(c).get("grade_id", "")).startswith("test_")}
+    examples = getattr(notebook_module(assignment), "EXAMPLES", {})
+    try:
+        for f, cell in _exercise_cells(assignment, nb).items():
+            new = sync_solution(cell.source, solutions[f], f)
+            if new != cell.source:
+                cell.source = new
+                changes.append(f"solution of {f}")
+        for f, example in examples.items():
+            if f not in tests:
+                raise BuildError(f"{assignment}: an example is declared for {f} but the notebook has no "
+                                 f"test_{f} cell")
+            new = sync_example(tests[f].source, example.source, f)
+            if new != tests[f].source:
+                tests[f].source = new
+                changes.append(f"example of {f}")
+    except RegionError as exc:
+        raise BuildError(f"{assignment}: {exc}") from exc
+    meta = {"assignment": assignment, "points": notebook_points(nb)}
+    if nb.metadata.get("deepgrade") != meta:
+        nb.metadata["deepgrade"] = meta
+        changes.append("metadata.deepgrade (points of the test cells)")
+    return changes
+
+
+def build_notebook(assignment: str, nb: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """``nb`` (default: a copy of the repository's committed source notebook) with its reference regions
+    brought up to date (:func:`sync_notebook`), validated; no file IO beyond reading the template."""
+    notebook_module(assignment)               # unknown assignments: BuildError before any file IO
+    nb = copy.deepcopy(nb) if nb is not None else read_notebook(template_notebook(assignment))
+    sync_notebook(assignment, nb)
     nbformat.validate(nb)
     return nb
 
@@ -123,32 +196,29 @@ def notebook_json(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=nbformat.NO_CONVERT).rstrip("\n") + "\n"
 
 
-def helper_functions(assignment: str, builder: NotebookBuilder | None = None) -> list[tuple[str, Callable]]:
+def _given_functions(assignment: str) -> list[Callable]:
+    """Reference functions whose source the notebook's given cells hold (``GIVEN`` of the notebook
+    module): the helpers they call must be in ``<assignment>_utils.py``."""
+    return list(getattr(notebook_module(assignment), "GIVEN", ()))
+
+
+def helper_functions(assignment: str, nb: nbformat.NotebookNode | None = None) -> list[tuple[str, Callable]]:
     """``(student-visible name, function)`` pairs for ``<assignment>_utils.py``.
 
-    Starts from the notebook module's ``HELPERS`` (callables or ``(name, callable)`` pairs, or a dict)
-    if it defines one, else ``reference.registry.HELPERS[assignment]``; then adds, transitively,
-    every function those helpers and the notebook's given cells (``NotebookBuilder.given``) call by a
-    global name that the notebook itself does not define — so a copied training loop finds
+    Starts from ``reference.registry.HELPERS[assignment]``; then adds, transitively, every function
+    those helpers and the notebook's given functions (``GIVEN``) call by a global name that the notebook
+    ``nb`` (default: the committed one) does not define — so a copied training loop finds
     ``train_three_layer_net`` etc. Graded names are never added (the learner writes them).
     """
-    mod = notebook_module(assignment)
-    raw = getattr(mod, "HELPERS", None)
-    if raw is None:
-        from reference import registry
-        raw = registry.HELPERS.get(assignment, {})
-    items = raw.items() if isinstance(raw, dict) else raw
-    chosen: dict[str, Callable] = {}
-    for item in items:
-        name, func = (item if isinstance(item, tuple) else (item.__name__, item))
-        chosen[name] = func
-    builder = builder or builder_for(assignment)
+    from reference import registry
+    chosen: dict[str, Callable] = dict(registry.HELPERS.get(assignment, {}))
+    nb = nb if nb is not None else read_notebook(template_notebook(assignment))
     graded = set(graded_names(assignment))
     in_notebook = set()
-    for cell in builder.cells:
+    for cell in nb.cells:
         if cell.cell_type == "code":
             in_notebook |= _defined_functions(cell.source) | _assigned_names(cell.source)
-    queue = list(chosen.values()) + list(builder.given_functions)
+    queue = list(chosen.values()) + _given_functions(assignment)
     seen: set[int] = set()
     while queue:
         func = queue.pop(0)
@@ -188,10 +258,10 @@ def _assigned_names(source: str) -> set[str]:
     return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
 
 
-def helpers_source(assignment: str, builder: NotebookBuilder | None = None) -> str:
-    """Text of ``source/<assignment>/<assignment>_utils.py``."""
+def helpers_source(assignment: str, nb: nbformat.NotebookNode | None = None) -> str:
+    """Text of ``source/<assignment>/<assignment>_utils.py`` (``nb``: the notebook it sits beside)."""
     graded = set(graded_names(assignment))
-    helpers = helper_functions(assignment, builder)
+    helpers = helper_functions(assignment, nb)
     leaked = sorted({n for n, f in helpers} & graded | {f.__name__ for n, f in helpers} & graded)
     if leaked:
         raise BuildError(f"{assignment}: helpers would give away graded function(s) {leaked}")
@@ -237,9 +307,6 @@ def copied_module_source(module_name: str, graded: set[str] = frozenset()) -> st
 
 def data_builder(assignment: str) -> Callable[[Path], object] | None:
     """The callable that writes ``<assignment>_data.h5`` (``path`` argument), or None if no data."""
-    mod = notebook_module(assignment)
-    if hasattr(mod, "build_data"):
-        return mod.build_data
     from reference import datasets
     spec = datasets.spec_for_assignment(assignment)
     if spec is None:
@@ -258,10 +325,12 @@ def _defined_functions(source: str) -> set[str]:
 
 # ----------------------------------------------------------------------------- file IO
 def _write_if_changed(path: Path, text: str, report: AssignmentBuild) -> None:
+    """Write ``text`` unless the file already holds it (``report.check``: only record that it would)."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         report.unchanged.append(path)
         return
-    path.write_text(text, encoding="utf-8")
+    if not report.check:
+        path.write_text(text, encoding="utf-8")
     report.written.append(path)
 
 
@@ -314,26 +383,48 @@ def write_copied_modules(folder: Path, assignment: str, report: AssignmentBuild 
     graded = set(graded_names(assignment))
     report = report or AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb")
     for fname, module_name in COPIED_MODULES.items():
+        if report.check and not (folder / fname).exists():
+            continue                # a build product (gitignored): absent is not stale, only different is
         _write_if_changed(folder / fname, copied_module_source(module_name, graded), report)
 
 
-def build_assignment(course: Path, assignment: str, *, data: bool = True) -> AssignmentBuild:
-    """Write ``course/source/<assignment>/`` (notebook, helpers, copied modules, data)."""
+def build_assignment(course: Path, assignment: str, *, data: bool = True, check: bool = False) -> AssignmentBuild:
+    """Bring ``course/source/<assignment>/`` up to date: the notebook's solution and example regions
+    and points metadata (:func:`sync_notebook`; a course without the notebook gets the repository's
+    committed one), the helpers, the copied modules and the data.
+
+    ``check=True`` writes nothing: ``written`` then lists what is stale and ``changes`` says how
+    (``deepgrade build --check``, run by the test suite on the repository's own course)."""
+    notebook_module(assignment)               # unknown assignments: BuildError before any file IO
     folder = course / "source" / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    builder = builder_for(assignment)
-    nb = builder.notebook()
-    points = dict(builder.points)
-    keep = function_sets.pinned_subset(course, assignment, points)
+    path = folder / f"{assignment}.ipynb"
+    report = AssignmentBuild(assignment, folder, path, check=check)
+    if path.exists():
+        nb = read_notebook(path)
+    else:
+        template = template_notebook(assignment)
+        if not template.exists():
+            raise BuildError(f"{assignment}: no source notebook in {folder} and none committed at {template}")
+        nb = read_notebook(template)
+        report.changes.append(f"new notebook (a copy of {template})")
+    report.changes += sync_notebook(assignment, nb)
+    keep = function_sets.pinned_subset(course, assignment, graded_names(assignment))
     if keep:                        # c.DeepgradeGrade.function_sets pins fewer graded functions
+        before = notebook_json(nb)
         nb = function_sets.restrict_notebook(nb, keep)
-        points = {f: p for f, p in points.items() if f in keep}
+        if notebook_json(nb) != before:
+            report.changes.append(f"only {', '.join(keep)} graded (c.DeepgradeGrade.function_sets)")
+    report.points = notebook_points(nb)
     nbformat.validate(nb)
-    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=points)
-    _write_if_changed(report.notebook, notebook_json(nb), report)
-    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
+    if not check:
+        folder.mkdir(parents=True, exist_ok=True)
+    if report.changes:              # else the file stays byte for byte as the instructor saved it
+        _write_if_changed(path, notebook_json(nb), report)
+    else:
+        report.unchanged.append(path)
+    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, nb), report)
     write_copied_modules(folder, assignment, report)
-    builder_fn = data_builder(assignment) if data else None
+    builder_fn = data_builder(assignment) if data and not check else None
     if builder_fn is not None:
         target = folder / f"{assignment}_data.h5"
         before = _file_digest(target)
@@ -365,9 +456,11 @@ def _same_h5(a: Path, b: Path) -> bool:
 
 
 def build_course(course_dir: str | Path | None = None, assignments: list[str] | None = None, *,
-                 data: bool = True) -> list[AssignmentBuild]:
-    """Build the given assignments (default: every assignment with a notebook module) into a course."""
+                 data: bool = True, check: bool = False) -> list[AssignmentBuild]:
+    """Build the given assignments (default: every assignment with a notebook module) into a course;
+    ``check=True`` only reports what is stale (see :func:`build_assignment`)."""
     course = resolve_course_dir(course_dir)
-    ensure_config(course)
+    if not check:
+        ensure_config(course)
     names = list(assignments) if assignments else available_assignments()
-    return [build_assignment(course, a, data=data) for a in names]
+    return [build_assignment(course, a, data=data, check=check) for a in names]
