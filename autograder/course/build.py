@@ -35,6 +35,7 @@ from typing import Callable
 import nbformat
 
 from autograder import function_sets
+from autograder.checks import code_suite
 from autograder.course.nbbuild import SKIP_TAG, RegionError, function_source, sync_example, sync_solution
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -157,7 +158,7 @@ def sync_notebook(assignment: str, nb: nbformat.NotebookNode) -> list[str]:
     changes: list[str] = []
     solutions = solution_functions(assignment)
     tests = {_meta(c)["grade_id"][5:]: c for c in nb.cells if str(_meta(c).get("grade_id", "")).startswith("test_")}
-    examples = getattr(notebook_module(assignment), "EXAMPLES", {})
+    examples = code_suite(assignment).examples
     try:
         for f, cell in _exercise_cells(assignment, nb).items():
             new = sync_solution(cell.source, solutions[f], f)
