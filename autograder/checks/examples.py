@@ -38,6 +38,19 @@ class Example:
             setup += "\n"
         return setup + textwrap.dedent(self.call).strip("\n")
 
+    @classmethod
+    def from_source(cls, text: str, function: str) -> "Example":
+        """Split an example region's text (as a notebook shows it) into setup and the statement holding
+        the first call of ``function``; statements after that one are ignored."""
+        lines = text.split("\n")
+        for stmt in ast.parse(text).body:
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == function
+                   for n in ast.walk(stmt)):
+                setup = "\n".join(lines[:stmt.lineno - 1])
+                return cls(setup=setup + "\n" if setup else "",
+                           call="\n".join(lines[stmt.lineno - 1:stmt.end_lineno]))
+        raise ValueError(f"the example does not call {function}")
+
     def arguments(self, function: str, namespace: dict) -> tuple[tuple, dict]:
         """Run ``setup`` in ``namespace`` and evaluate the arguments of ``call``'s first call of
         ``function``: ``(args, kwargs)``. NumPy's global generator is left as it was."""
