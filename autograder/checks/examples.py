@@ -25,10 +25,10 @@ from .compare import tf_constant, tf_variable
 
 @dataclass(frozen=True)
 class Example:
-    """``setup``: statements making the inputs; ``call``: one statement calling the graded function
-    (e.g. ``cost = f(A3, Y, parameters, lambd=0.1)``; its first call of the function is the example)."""
-    setup: str
+    """``call``: one statement calling the graded function (e.g. ``cost = f(A3, Y, parameters, lambd=0.1)``;
+    its first call of the function is the example); ``setup``: statements making the inputs."""
     call: str
+    setup: str = ""
 
     @property
     def source(self) -> str:

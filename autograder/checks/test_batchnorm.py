@@ -16,40 +16,46 @@ BN, SOFTMAX = ["batch_normalization"], ["softmax_regression"]
 
 # ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
 S.examples.update({
-    "batchnorm_forward": Example(setup='''
+    "batchnorm_forward": Example(
+        setup='''
 Z = np.array([[1.0, 2.0, 3.0, 6.0],
               [0.0, 0.0, 4.0, 4.0]])          # 2 units, 4 examples
 gamma = np.array([[2.0], [1.0]])
 beta = np.array([[0.5], [-1.0]])
 ''',
-                   call='out = batchnorm_forward(Z, gamma, beta)'),
-    "batchnorm_backward": Example(setup='''
+        call='out = batchnorm_forward(Z, gamma, beta)'),
+    "batchnorm_backward": Example(
+        setup='''
 rng = np.random.default_rng(3)
 Z = rng.normal(1.0, 2.0, size=(3, 5))
 gamma, beta = rng.normal(size=(3, 1)), rng.normal(size=(3, 1))
 dZ_tilde = rng.normal(size=(3, 5))      # the gradient arriving from the layer above
 Z_tilde, cache = batchnorm_forward(Z, gamma, beta)
 ''',
-                   call='out = batchnorm_backward(dZ_tilde, cache)'),
-    "update_running_stats": Example(setup='''
+        call='out = batchnorm_backward(dZ_tilde, cache)'),
+    "update_running_stats": Example(
+        setup='''
 running_mean, running_var = np.zeros((2, 1)), np.ones((2, 1))
 mu, var = np.array([[2.0], [-1.0]]), np.array([[4.0], [0.5]])
 ''',
-                   call='out = update_running_stats(running_mean, running_var, mu, var, momentum=0.9)'),
-    "batchnorm_inference": Example(setup='''
+        call='out = update_running_stats(running_mean, running_var, mu, var, momentum=0.9)'),
+    "batchnorm_inference": Example(
+        setup='''
 Z = np.array([[1.0, 2.0, 3.0],
               [4.0, 4.0, 10.0]])
 gamma, beta = np.array([[2.0], [0.5]]), np.array([[0.0], [1.0]])
 running_mean, running_var = np.array([[2.0], [4.0]]), np.array([[1.0], [9.0]])
 ''',
-                   call='Z_tilde = batchnorm_inference(Z, gamma, beta, running_mean, running_var)'),
-    "softmax": Example(setup='''
+        call='Z_tilde = batchnorm_inference(Z, gamma, beta, running_mean, running_var)'),
+    "softmax": Example(
+        setup='''
 Z = np.array([[1.0, 1000.0, -3.0],
               [2.0, 1000.0, -3.0],
               [3.0, 1000.0,  0.0]])          # 3 classes, 3 examples (columns)
 ''',
-                   call='A = softmax(Z)'),
-    "softmax_cost": Example(setup='''
+        call='A = softmax(Z)'),
+    "softmax_cost": Example(
+        setup='''
 A = np.array([[0.7, 0.1],
               [0.2, 0.6],
               [0.1, 0.3]])
@@ -57,15 +63,15 @@ Y = np.array([[1, 0],
               [0, 0],
               [0, 1]])
 ''',
-                   call='cost = softmax_cost(A, Y)'),
-    "softmax_backward": Example(setup='''
+        call='cost = softmax_cost(A, Y)'),
+    "softmax_backward": Example(
+        setup='''
 Z = np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 3.0]])
 Y = np.array([[0, 1], [1, 0], [0, 0]])
 A = softmax(Z)
 ''',
-                   call='dZ = softmax_backward(A, Y)'),
-    "sample_log_uniform": Example(setup="",
-                   call='samples = sample_log_uniform(1e-4, 1.0, 4000, 0)'),
+        call='dZ = softmax_backward(A, Y)'),
+    "sample_log_uniform": Example(call='samples = sample_log_uniform(1e-4, 1.0, 4000, 0)'),
 })
 
 

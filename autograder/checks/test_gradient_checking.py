@@ -16,13 +16,11 @@ CONCEPTS = ["gradient_checking"]
 
 # ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
 S.examples.update({
-    "forward_propagation": Example(setup="",
-                   call='J = forward_propagation(2, 4)'),
-    "backward_propagation": Example(setup="",
-                   call='dtheta = backward_propagation(2, 4)'),
-    "gradient_check": Example(setup="",
-                   call='difference = gradient_check(2, 4)'),
-    "gradient_check_n": Example(setup='''
+    "forward_propagation": Example(call='J = forward_propagation(2, 4)'),
+    "backward_propagation": Example(call='dtheta = backward_propagation(2, 4)'),
+    "gradient_check": Example(call='difference = gradient_check(2, 4)'),
+    "gradient_check_n": Example(
+        setup='''
 np.random.seed(1)
 X = np.random.randn(4, 3)
 Y = np.array([[1, 1, 0]])
@@ -33,7 +31,7 @@ parameters = {"W1": np.random.randn(5, 4), "b1": np.random.randn(5, 1),
 cost, cache = forward_propagation_n(X, Y, parameters)
 gradients = backward_propagation_n(X, Y, cache)
 ''',
-                   call='difference = gradient_check_n(parameters, gradients, X, Y)'),
+        call='difference = gradient_check_n(parameters, gradients, X, Y)'),
 })
 
 
@@ -97,16 +95,22 @@ S.standard("gradient_check_n", concepts=CONCEPTS, random=_random_buggy_gradient_
 @S.check("gradient_check_n", points=1, concepts=CONCEPTS, randomized=True,
          failure="for correct gradients the relative difference should be tiny")
 def small_for_correct_gradients(t):
-    """Property: exact backprop gradients of a random net give a difference below the threshold.
+    """Property: exact backprop gradients of two random nets give differences below the threshold, and
+    not the same number twice (a constant, e.g. the visible example's answer, is not a gradient check).
 
     Nets where a finite difference crosses a ReLU kink (or all units are dead) are redrawn: the
     reference itself must find a difference below 1e-8 on the net used."""
-    for _ in range(50):
-        params, X, Y = _net_case(t.rng)
-        grads = _gradients(params, X, Y)
-        if t.reference(params, grads, X, Y) < 1e-8:
-            break
-    d = float(np.asarray(t.call(params, grads, X, Y), dtype=float).reshape(()))
-    t.require(0 <= d < DIFFERENCE_THRESHOLD,
-              f"for exact gradients your gradient_check_n returned {d:.3g}; expected below {DIFFERENCE_THRESHOLD:g}")
+    seen = []
+    for _ in range(2):
+        for _ in range(50):
+            params, X, Y = _net_case(t.rng)
+            grads = _gradients(params, X, Y)
+            if t.reference(params, grads, X, Y) < 1e-8:
+                break
+        d = float(np.asarray(t.call(params, grads, X, Y), dtype=float).reshape(()))
+        t.require(0 <= d < DIFFERENCE_THRESHOLD,
+                  f"for exact gradients your gradient_check_n returned {d:.3g}; expected below {DIFFERENCE_THRESHOLD:g}")
+        seen.append(d)
+    t.require(seen[0] != seen[1], f"your gradient_check_n returned {seen[0]:.3g} for two different nets; "
+              "it should compute the difference from its inputs")
 

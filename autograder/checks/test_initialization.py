@@ -13,12 +13,9 @@ CONCEPTS = ["weight_initialization"]
 
 # ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
 S.examples.update({
-    "initialize_parameters_zeros": Example(setup="",
-                   call='parameters = initialize_parameters_zeros([3, 2, 1])'),
-    "initialize_parameters_random": Example(setup="",
-                   call='parameters = initialize_parameters_random([3, 2, 1])'),
-    "initialize_parameters_he": Example(setup="",
-                   call='parameters = initialize_parameters_he([2, 4, 1])'),
+    "initialize_parameters_zeros": Example(call='parameters = initialize_parameters_zeros([3, 2, 1])'),
+    "initialize_parameters_random": Example(call='parameters = initialize_parameters_random([3, 2, 1])'),
+    "initialize_parameters_he": Example(call='parameters = initialize_parameters_he([2, 4, 1])'),
 })
 
 

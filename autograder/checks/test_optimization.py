@@ -21,54 +21,61 @@ def toy_problem():
     return parameters, grads
 '''
 S.examples.update({
-    "update_parameters_with_gd": Example(setup=TOY + '''
+    "update_parameters_with_gd": Example(
+        setup=TOY + '''
 parameters, grads = toy_problem()
 ''',
-                   call='parameters = update_parameters_with_gd(parameters, grads, learning_rate=0.5)'),
-    "random_mini_batches": Example(setup='''
+        call='parameters = update_parameters_with_gd(parameters, grads, learning_rate=0.5)'),
+    "random_mini_batches": Example(
+        setup='''
 m = 148
 X_demo = np.vstack([np.arange(m), np.arange(m) * 10.0, -np.arange(m)])   # (3, 148)
 Y_demo = (np.arange(m) % 2).reshape(1, m)                                # (1, 148)
 ''',
-                   call='batches = random_mini_batches(X_demo, Y_demo, mini_batch_size=64, seed=0)'),
-    "initialize_velocity": Example(setup=TOY + '''
+        call='batches = random_mini_batches(X_demo, Y_demo, mini_batch_size=64, seed=0)'),
+    "initialize_velocity": Example(
+        setup=TOY + '''
 parameters, _ = toy_problem()
 ''',
-                   call='v = initialize_velocity(parameters)'),
-    "update_parameters_with_momentum": Example(setup=TOY + '''
+        call='v = initialize_velocity(parameters)'),
+    "update_parameters_with_momentum": Example(
+        setup=TOY + '''
 parameters, grads = toy_problem()
 W1_start = parameters["W1"].copy()
 v = {k: np.zeros_like(g) for k, g in grads.items()}
 # worked example: two steps with the same gradient, beta = 0.9, learning rate 0.1
 ''',
-                   call='parameters, v = update_parameters_with_momentum(parameters, grads, v, beta=0.9, learning_rate=0.1)'),
-    "initialize_rmsprop": Example(setup=TOY + '''
+        call='parameters, v = update_parameters_with_momentum(parameters, grads, v, beta=0.9, learning_rate=0.1)'),
+    "initialize_rmsprop": Example(
+        setup=TOY + '''
 parameters, _ = toy_problem()
 ''',
-                   call='s = initialize_rmsprop(parameters)'),
-    "update_parameters_with_rmsprop": Example(setup=TOY + '''
+        call='s = initialize_rmsprop(parameters)'),
+    "update_parameters_with_rmsprop": Example(
+        setup=TOY + '''
 parameters, grads = toy_problem()
 W1_start, b1_start = parameters["W1"].copy(), parameters["b1"].copy()
 s = {k: np.zeros_like(g) for k, g in grads.items()}
 ''',
-                   call='parameters, s = update_parameters_with_rmsprop(parameters, grads, s, beta2=0.99, learning_rate=0.01)'),
-    "initialize_adam": Example(setup=TOY + '''
+        call='parameters, s = update_parameters_with_rmsprop(parameters, grads, s, beta2=0.99, learning_rate=0.01)'),
+    "initialize_adam": Example(
+        setup=TOY + '''
 parameters, _ = toy_problem()
 ''',
-                   call='v, s = initialize_adam(parameters)'),
-    "update_parameters_with_adam": Example(setup=TOY + '''
+        call='v, s = initialize_adam(parameters)'),
+    "update_parameters_with_adam": Example(
+        setup=TOY + '''
 parameters, grads = toy_problem()
 W1_start = parameters["W1"].copy()
 v = {k: np.zeros_like(g) for k, g in grads.items()}
 s = {k: np.zeros_like(g) for k, g in grads.items()}
 ''',
-                   call='out = update_parameters_with_adam(parameters, grads, v, s, t=1, learning_rate=0.01)'),
-    "update_lr": Example(setup="",
-                   call='lr = update_lr(0.5, 2, 1)'),
-    "schedule_lr_decay": Example(setup="",
-                   call='assert np.isclose(schedule_lr_decay(0.5, 999, 1, time_interval=1000), 0.5), "epochs 0..999 keep 0.5"'),
-    "exponentially_weighted_average": Example(setup='values = [1.0, 2.0, 3.0]',
-                   call='raw = exponentially_weighted_average(values, beta=0.5, bias_correction=False)'),
+        call='out = update_parameters_with_adam(parameters, grads, v, s, t=1, learning_rate=0.01)'),
+    "update_lr": Example(call='lr = update_lr(0.5, 2, 1)'),
+    "schedule_lr_decay": Example(call='assert np.isclose(schedule_lr_decay(0.5, 999, 1, time_interval=1000), 0.5), "epochs 0..999 keep 0.5"'),
+    "exponentially_weighted_average": Example(
+        setup='values = [1.0, 2.0, 3.0]',
+        call='raw = exponentially_weighted_average(values, beta=0.5, bias_correction=False)'),
 })
 
 

@@ -24,17 +24,21 @@ parameters = {"W1": np.random.randn(2, 3), "b1": np.random.randn(2, 1),
               "W3": np.random.randn(1, 3), "b3": np.random.randn(1, 1)}
 '''
 S.examples.update({
-    "compute_cost_with_regularization": Example(setup=NET + '''
+    "compute_cost_with_regularization": Example(
+        setup=NET + '''
 A3, _ = forward_propagation(X, parameters)
 ''',
-                   call='cost = compute_cost_with_regularization(A3, Y, parameters, lambd=0.1)'),
-    "backward_propagation_with_regularization": Example(setup=NET + '''
+        call='cost = compute_cost_with_regularization(A3, Y, parameters, lambd=0.1)'),
+    "backward_propagation_with_regularization": Example(
+        setup=NET + '''
 A3, cache = forward_propagation(X, parameters)
 ''',
-                   call='grads = backward_propagation_with_regularization(X, Y, cache, lambd=0.7)'),
-    "forward_propagation_with_dropout": Example(setup=NET + "\n",
-                   call='A3, cache = forward_propagation_with_dropout(X, parameters, keep_prob=0.7)'),
-    "backward_propagation_with_dropout": Example(setup=NET + '''
+        call='grads = backward_propagation_with_regularization(X, Y, cache, lambd=0.7)'),
+    "forward_propagation_with_dropout": Example(
+        setup=NET + "\n",
+        call='A3, cache = forward_propagation_with_dropout(X, parameters, keep_prob=0.7)'),
+    "backward_propagation_with_dropout": Example(
+        setup=NET + '''
 keep_prob = 0.8
 Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
 D1 = (np.random.rand(2, 5) < keep_prob).astype(int)
@@ -47,7 +51,7 @@ A3 = sigmoid(Z3)
 cache = (Z1, D1, A1, parameters["W1"], parameters["b1"], Z2, D2, A2, parameters["W2"],
          parameters["b2"], Z3, A3, parameters["W3"], parameters["b3"])
 ''',
-                   call='grads = backward_propagation_with_dropout(X, Y, cache, keep_prob)'),
+        call='grads = backward_propagation_with_dropout(X, Y, cache, keep_prob)'),
 })
 
 

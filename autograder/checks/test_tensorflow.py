@@ -21,20 +21,19 @@ F32 = dict(rtol=1e-4, atol=1e-5)
 
 # ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
 S.examples.update({
-    "linear_function": Example(setup="",
-                   call='result = linear_function()'),
-    "sigmoid": Example(setup="",
-                   call='a = sigmoid(-1)'),
-    "one_hot_matrix": Example(setup="",
-                   call='v = one_hot_matrix(1, 4)'),
-    "forward_propagation": Example(setup='''
+    "linear_function": Example(call='result = linear_function()'),
+    "sigmoid": Example(call='a = sigmoid(-1)'),
+    "one_hot_matrix": Example(call='v = one_hot_matrix(1, 4)'),
+    "forward_propagation": Example(
+        setup='''
 X = tf.constant([[1.0], [2.0]])
 parameters = {"W1": tf.constant([[1.0, -1.0], [0.0, 1.0]]), "b1": tf.constant([[0.0], [-1.0]]),
               "W2": tf.constant([[2.0, 3.0]]),              "b2": tf.constant([[-1.0]]),
               "W3": tf.constant([[1.0], [-1.0]]),           "b3": tf.constant([[0.5], [0.0]])}
 ''',
-                   call='Z3 = forward_propagation(X, parameters)'),
-    "compute_total_loss": Example(setup='''
+        call='Z3 = forward_propagation(X, parameters)'),
+    "compute_total_loss": Example(
+        setup='''
 logits = tf.constant([[2.0, 0.0],
                       [0.0, 0.0],
                       [0.0, 0.0]])
@@ -42,7 +41,7 @@ labels = tf.constant([[1.0, 0.0],
                       [0.0, 1.0],
                       [0.0, 0.0]])
 ''',
-                   call='total = compute_total_loss(logits, labels)'),
+        call='total = compute_total_loss(logits, labels)'),
 })
 
 

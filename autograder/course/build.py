@@ -6,7 +6,8 @@ given cells are edited there, in Jupyter); a course without one starts from the 
 
 - rewrites, inside ``a.ipynb``, only the solution regions (bodies of the graded functions, from the
   reference; ``SOLUTIONS`` of ``autograder/course/notebooks/a.py`` where they differ), the example
-  regions of the visible tests (``EXAMPLES`` of the same module, also the hidden ``<f>.fixed`` inputs)
+  regions of the visible tests (``S.examples`` of ``autograder/checks/test_a.py``, also the hidden
+  ``<f>.fixed`` inputs)
   and ``metadata.deepgrade`` (points read from the test cells) — see :mod:`autograder.course.nbbuild`;
   an up-to-date notebook is not touched at all;
 - writes ``a_utils.py`` — the given helpers learners' solutions and the notebook's given cells call,
@@ -152,9 +153,9 @@ def _exercise_cells(assignment: str, nb: nbformat.NotebookNode) -> dict[str, nbf
 
 
 def sync_notebook(assignment: str, nb: nbformat.NotebookNode) -> list[str]:
-    """Bring ``nb``'s solution regions (from the reference), example regions (from ``EXAMPLES``) and
-    ``metadata.deepgrade`` (assignment, points of the test cells) up to date, in place; every other
-    cell and character stays. Returns what changed, in words (empty: nothing)."""
+    """Bring ``nb``'s solution regions (from the reference), example regions (from the check module's
+    ``S.examples``) and ``metadata.deepgrade`` (assignment, points of the test cells) up to date, in
+    place; every other cell and character stays. Returns what changed, in words (empty: nothing)."""
     changes: list[str] = []
     solutions = solution_functions(assignment)
     tests = {_meta(c)["grade_id"][5:]: c for c in nb.cells if str(_meta(c).get("grade_id", "")).startswith("test_")}

@@ -9,7 +9,7 @@ are copies of the reference package and are rewritten by ``deepgrade build``:
   region stay as the notebook has them; a signature that no longer matches the reference is an error);
 - an **example region**: the lines between ``### BEGIN EXAMPLE`` and ``### END EXAMPLE`` of the visible
   test cell ``test_<f>`` — the visible example's inputs and call, declared once in
-  ``autograder/course/notebooks/<a>.py`` (``EXAMPLES``) and also used by the hidden check ``<f>.fixed``.
+  ``autograder/checks/test_<a>.py`` (``S.examples``) and also used by the hidden check ``<f>.fixed``.
 
 Every other character of the notebook is kept. Functions here work on cell sources (strings) and
 return the new source; ``autograder.course.build`` applies them to notebooks and files.
