@@ -197,12 +197,17 @@ S.standard("sample_log_uniform", concepts=["hyperparameter_search"], random=_log
 @S.check("sample_log_uniform", points=1, concepts=["hyperparameter_search"], randomized=True,
          failure="samples should spread evenly over the decades between low and high")
 def even_share_per_decade(t):
-    """Property: 4000 samples in [1e-4, 1) give ~1/4 in each decade, all inside the range."""
-    args = (1e-4, 1.0, 4000, int(t.rng.integers(0, 10**6)))
+    """Property: 3000-5000 samples in [10^a, 10^b) (2 to 4 decades, drawn per student) give ~1/(b - a)
+    in each decade, all inside the range (so the visible example's 4000 stored samples do not pass)."""
+    a = int(t.rng.integers(-6, -1))
+    b = a + int(t.rng.integers(2, 5))
+    n = int(t.rng.integers(3000, 5001))
+    args = (10.0 ** a, 10.0 ** b, n, int(t.rng.integers(0, 10**6)))
     x = np.asarray(t.call(*args), dtype=float).reshape(-1)
-    t.require(x.size == 4000, f"asked for 4000 samples, got {x.size}")
-    t.require(bool(((x >= 1e-4) & (x < 1.0)).all()), "some samples fall outside [low, high)")
-    shares = np.histogram(np.log10(x), bins=[-4, -3, -2, -1, 0])[0] / x.size
-    if np.abs(shares - 0.25).max() > 0.04:
-        t.fail_matching(f"the shares of samples per decade are {np.round(shares, 2).tolist()}; on a log scale "
-                        "each decade should get about 0.25", x, args)
+    t.require(x.size == n, f"asked for {n} samples, got {x.size}")
+    t.require(bool(((x >= args[0]) & (x < args[1])).all()), "some samples fall outside [low, high)")
+    shares = np.histogram(np.log10(x), bins=list(range(a, b + 1)))[0] / x.size
+    if np.abs(shares - 1 / (b - a)).max() > 0.04:
+        t.fail_matching(f"between 1e{a} and 1e{b} the shares of samples per decade are "
+                        f"{np.round(shares, 2).tolist()}; on a log scale "
+                        f"each decade should get about {1 / (b - a):.2f}", x, args)
