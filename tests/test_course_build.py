@@ -136,6 +136,22 @@ def test_check_reports_stale_regions_and_helpers_and_writes_nothing(tmp_path):
     assert CliRunner().invoke(cli, ["build", "--course", str(course), "--check", "-a", "gradient_checking"]).exit_code == 0
 
 
+def test_pinned_function_set_is_applied_once(tmp_path):
+    """A config pinning fewer graded functions edits the course's own notebook once; rebuilding adds no
+    second "optional" note and changes nothing."""
+    course = tmp_path / "course"
+    B.ensure_config(course)
+    with (course / "nbgrader_config.py").open("a") as fh:
+        fh.write('\nc.DeepgradeGrade.function_sets = {"gradient_checking": ["forward_propagation", "gradient_check"]}\n')
+    first = B.build_course(course, ["gradient_checking"], data=False)[0]
+    assert first.points == {"forward_propagation": 2, "gradient_check": 6}
+    assert any("only forward_propagation, gradient_check graded" in c for c in first.changes)
+    again = B.build_course(course, ["gradient_checking"], data=False)[0]
+    assert again.changes == [] and again.points == first.points
+    nb = nbformat.read(first.notebook, as_version=4)
+    assert [c.id for c in nb.cells].count("optional-gradient_check_n") == 1
+
+
 def test_changed_signature_is_left_to_the_instructor(tmp_path):
     course, path = _one_assignment_course(tmp_path)
     nb = nbformat.read(path, as_version=4)
