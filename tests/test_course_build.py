@@ -82,6 +82,15 @@ def _cell(nb, grade_id):
     return next(c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id)
 
 
+def _replace_in_cell(path, grade_id, old, new):
+    """Edit one cell of the notebook at ``path`` as an instructor would (and save it)."""
+    nb = nbformat.read(path, as_version=4)
+    cell = _cell(nb, grade_id)
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, str(path))
+
+
 def test_instructor_edits_survive_build(tmp_path):
     """Prose, a visible test, points: edited in the source notebook (as Jupyter would save it), kept by
     `deepgrade build` byte for byte; only a solution region that left the reference is put back."""
@@ -120,10 +129,7 @@ def test_instructor_edits_survive_build(tmp_path):
 
 def test_check_reports_stale_regions_and_helpers_and_writes_nothing(tmp_path):
     course, path = _one_assignment_course(tmp_path)
-    nb = nbformat.read(path, as_version=4)
-    sol = _cell(nb, "ex_forward_propagation")
-    sol.source = sol.source.replace("    ### END SOLUTION", "    J = 0\n    ### END SOLUTION")
-    nbformat.write(nb, str(path))
+    _replace_in_cell(path, "ex_forward_propagation", "    ### END SOLUTION", "    J = 0\n    ### END SOLUTION")
     utils = path.parent / "gradient_checking_utils.py"
     utils.write_text(utils.read_text() + "\nx = 1\n")
     stale_nb, stale_utils = path.read_bytes(), utils.read_bytes()
@@ -154,10 +160,8 @@ def test_pinned_function_set_is_applied_once(tmp_path):
 
 def test_changed_signature_is_left_to_the_instructor(tmp_path):
     course, path = _one_assignment_course(tmp_path)
-    nb = nbformat.read(path, as_version=4)
-    sol = _cell(nb, "ex_forward_propagation")
-    sol.source = sol.source.replace("def forward_propagation(x, theta)", "def forward_propagation(x, theta, k)")
-    nbformat.write(nb, str(path))
+    _replace_in_cell(path, "ex_forward_propagation", "def forward_propagation(x, theta)",
+                     "def forward_propagation(x, theta, k)")
     with pytest.raises(B.BuildError, match="change the def line in the notebook"):
         B.build_course(course, ["gradient_checking"], data=False)
 
