@@ -47,18 +47,27 @@ def main() -> None:
 @click.option("--assignment", "-a", "assignments", multiple=True,
               help="Build only this assignment (repeatable). Default: every assignment.")
 @click.option("--no-data", is_flag=True, help="Skip building the .h5 datasets.")
-def build(course, assignments, no_data) -> None:
-    """Build source notebooks, student helpers and datasets from the reference."""
+@click.option("--check", is_flag=True,
+              help="Write nothing; list what is stale (solution/example regions, helpers) and exit 1 if anything is.")
+def build(course, assignments, no_data, check) -> None:
+    """Bring source notebooks' solution regions, student helpers and datasets up to date with the reference.
+
+    Everything else in a source notebook (prose, visible tests, points) is the instructor's and is kept."""
     from autograder.course.build import BuildError, build_course, resolve_course_dir
     try:
-        reports = build_course(course, list(assignments) or None, data=not no_data)
+        reports = build_course(course, list(assignments) or None, data=not no_data, check=check)
     except BuildError as exc:
         raise click.ClickException(str(exc)) from exc
     root = resolve_course_dir(course)
     for r in reports:
-        changed = ", ".join(p.name for p in r.written) or "nothing changed"
+        changed = ", ".join(p.name for p in r.written) or ("up to date" if check else "nothing changed")
+        verb = "stale: " if check and r.written else ""
         click.echo(f"{r.assignment}: {len(r.points)} graded functions, {r.total_points:g} points "
-                   f"-> {r.folder.relative_to(root)} ({changed})")
+                   f"-> {r.folder.relative_to(root)} ({verb}{changed})")
+        for change in r.changes:
+            click.echo(f"  {r.notebook.name}: {change}")
+    if check and any(r.written for r in reports):
+        raise click.ClickException("the course is not up to date with the reference: run `deepgrade build`")
 
 
 @main.command()

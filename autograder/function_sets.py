@@ -229,11 +229,12 @@ def restrict_notebook(nb: Any, keep: Iterable[str]) -> Any:
     test cell ``test_<f>`` stops being a grade cell (so the gradebook's total counts only ``keep``),
     its points leave ``metadata.deepgrade.points``, and a note marks the exercise optional."""
     keep = set(keep)
+    noted = {c.get("id") for c in nb.cells}      # restricting twice adds no second note
     cells = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         gid = meta.get("grade_id", "")
-        if gid.startswith("ex_") and gid[3:] not in keep:
+        if gid.startswith("ex_") and gid[3:] not in keep and f"optional-{gid[3:]}"[:64] not in noted:
             import nbformat
             cells.append(nbformat.v4.new_markdown_cell(OPTIONAL_NOTE, id=f"optional-{gid[3:]}"[:64]))
         if gid.startswith("test_") and gid[5:] not in keep:

@@ -1,7 +1,7 @@
 """TensorFlow 2 solutions of the ``tensorflow`` assignment (the source of its exercise cells).
 
-The notebook's exercise cells are generated from these functions by
-:class:`autograder.course.nbbuild.NotebookBuilder`, so each body may only use names that the
+`deepgrade build` copies these functions' bodies into the notebook's solution regions
+(:mod:`autograder.course.nbbuild`), so each body may only use names that the
 student's notebook has: ``np`` and ``tf`` (the notebook's first cell imports both).
 Examples are columns, as everywhere in the course: ``X`` is ``(n_x, m)``, labels are ``(n_classes, m)``.
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 import json
-import types
 from pathlib import Path
 
 import h5py
@@ -14,7 +13,7 @@ from click.testing import CliRunner
 
 from autograder.cli import main as cli
 from autograder.course import build as B
-from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, solution_source
+from autograder.course.nbbuild import SKIP_TAG, solution_source, sync_solution
 from course_fixtures import ASSIGNMENTS, built_course, committed_source  # noqa: F401
 from reference.registry import GRADED
 
@@ -47,14 +46,15 @@ def test_my_assignments_are_committed():
 
 @pytest.mark.parametrize("assignment", COMMITTED)
 def test_committed_source_matches_reference(assignment):
-    """Rebuilding from the reference gives byte-identical notebook and helper files: solution code and
-    reference cannot drift apart (run `deepgrade build -a <assignment>` after changing either)."""
+    """`deepgrade build --check` on the repository's own course: every solution region, example region,
+    the points metadata and the helper file agree with the reference (the CI check; after changing the
+    reference run `deepgrade build -a <assignment>`)."""
+    out = CliRunner().invoke(cli, ["build", "--course", str(B.REPO_ROOT), "--check", "-a", assignment])
+    assert out.exit_code == 0, out.output
+    assert f"{assignment}: " in out.output and "stale" not in out.output
     folder = committed_source(assignment)
-    nb_text = (folder / f"{assignment}.ipynb").read_text(encoding="utf-8")
-    assert nb_text == B.notebook_json(B.build_notebook(assignment)), \
-        f"source/{assignment}/{assignment}.ipynb is stale: run `deepgrade build -a {assignment}`"
-    utils = (folder / f"{assignment}_utils.py").read_text(encoding="utf-8")
-    assert utils == B.helpers_source(assignment), f"source/{assignment}/{assignment}_utils.py is stale"
+    assert (folder / f"{assignment}.ipynb").read_text(encoding="utf-8") == \
+        B.notebook_json(B.build_notebook(assignment)), "a build of the committed notebook changes nothing"
     graded = set(GRADED[assignment])
     for fname, module in B.COPIED_MODULES.items():      # build products (gitignored), current when present
         if (folder / fname).exists():
@@ -64,15 +64,107 @@ def test_committed_source_matches_reference(assignment):
 
 @pytest.mark.parametrize("assignment", COMMITTED)
 def test_solution_cells_are_the_reference_functions(assignment):
-    nb = B.builder_for(assignment)
-    cells = {c.get("id"): c for c in nb.cells}
-    for fname, func in nb.exercises.items():
-        src = cells[f"ex-{fname}"]["source"]
+    nb = B.read_notebook(committed_source(assignment) / f"{assignment}.ipynb")
+    cells = {_nbgrader_meta(c).get("grade_id"): c for c in nb.cells}
+    for fname, func in B.solution_functions(assignment).items():
+        src = cells[f"ex_{fname}"]["source"]
         assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
-        expected = solution_source(func)
-        if fname != func.__name__:
-            expected = expected.replace(f"def {func.__name__}(", f"def {fname}(", 1)
-        assert src == expected
+        assert src == solution_source(func, fname)
+
+
+# ------------------------------------------------------------------ the notebook is the instructor's
+def _one_assignment_course(tmp_path, assignment="gradient_checking"):
+    course = tmp_path / "course"
+    B.build_course(course, [assignment], data=False)
+    return course, course / "source" / assignment / f"{assignment}.ipynb"
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if _nbgrader_meta(c).get("grade_id") == grade_id)
+
+
+def _replace_in_cell(path, grade_id, old, new):
+    """Edit one cell of the notebook at ``path`` as an instructor would (and save it)."""
+    nb = nbformat.read(path, as_version=4)
+    cell = _cell(nb, grade_id)
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+    nbformat.write(nb, str(path))
+
+
+def test_instructor_edits_survive_build(tmp_path):
+    """Prose, a visible test, points: edited in the source notebook (as Jupyter would save it), kept by
+    `deepgrade build` byte for byte; only a solution region that left the reference is put back."""
+    course, path = _one_assignment_course(tmp_path)
+    nb = nbformat.read(path, as_version=4)
+    md = next(c for c in nb.cells if c.cell_type == "markdown")
+    md.source += "\n\n*Edited by the instructor: read section 2 first.*"
+    test = _cell(nb, "test_gradient_check")
+    test.source += "\nassert difference < 1e-6, 'an extra visible check'"
+    test.metadata["nbgrader"]["points"] = 7
+    sol = _cell(nb, "ex_gradient_check")
+    sol.source = sol.source.replace("### BEGIN SOLUTION\n", "### BEGIN SOLUTION\n    pass  # stale\n")
+    nbformat.write(nb, str(path))
+    edited = path.read_text(encoding="utf-8")
+
+    out = CliRunner().invoke(cli, ["build", "--course", str(course), "-a", "gradient_checking"])
+    assert out.exit_code == 0, out.output
+    assert "gradient_checking.ipynb: solution of gradient_check" in out.output
+    assert "21 points" in out.output            # the edited points count
+    after = nbformat.read(path, as_version=4)
+    assert after.cells[[c.get("id") for c in after.cells].index(md.id)].source == md.source
+    assert _cell(after, "test_gradient_check").source == test.source
+    assert _cell(after, "test_gradient_check").metadata["nbgrader"]["points"] == 7
+    assert after.metadata["deepgrade"]["points"]["gradient_check"] == 7
+    assert "# stale" not in _cell(after, "ex_gradient_check").source
+    from reference.gradient_checking import gradient_check
+    assert _cell(after, "ex_gradient_check").source == solution_source(gradient_check)
+    # every other cell is unchanged, and a second build touches nothing
+    before_cells = {c.id: c for c in nbformat.reads(edited, as_version=4).cells}
+    changed = [c.id for c in after.cells if c != before_cells[c.id]]
+    assert changed == [sol.id]
+    text = path.read_text(encoding="utf-8")
+    again = CliRunner().invoke(cli, ["build", "--course", str(course), "-a", "gradient_checking"])
+    assert "nothing changed" in again.output and path.read_text(encoding="utf-8") == text
+
+
+def test_check_reports_stale_regions_and_helpers_and_writes_nothing(tmp_path):
+    course, path = _one_assignment_course(tmp_path)
+    _replace_in_cell(path, "ex_forward_propagation", "    ### END SOLUTION", "    J = 0\n    ### END SOLUTION")
+    utils = path.parent / "gradient_checking_utils.py"
+    utils.write_text(utils.read_text() + "\nx = 1\n")
+    stale_nb, stale_utils = path.read_bytes(), utils.read_bytes()
+    out = CliRunner().invoke(cli, ["build", "--course", str(course), "--check", "-a", "gradient_checking"])
+    assert out.exit_code != 0
+    assert "stale: gradient_checking.ipynb, gradient_checking_utils.py" in out.output
+    assert "solution of forward_propagation" in out.output and "not up to date" in out.output
+    assert path.read_bytes() == stale_nb and utils.read_bytes() == stale_utils
+    assert CliRunner().invoke(cli, ["build", "--course", str(course), "-a", "gradient_checking"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["build", "--course", str(course), "--check", "-a", "gradient_checking"]).exit_code == 0
+
+
+def test_pinned_function_set_is_applied_once(tmp_path):
+    """A config pinning fewer graded functions edits the course's own notebook once; rebuilding adds no
+    second "optional" note and changes nothing."""
+    course = tmp_path / "course"
+    B.ensure_config(course)
+    with (course / "nbgrader_config.py").open("a") as fh:
+        fh.write('\nc.DeepgradeGrade.function_sets = {"gradient_checking": ["forward_propagation", "gradient_check"]}\n')
+    first = B.build_course(course, ["gradient_checking"], data=False)[0]
+    assert first.points == {"forward_propagation": 2, "gradient_check": 6}
+    assert any("only forward_propagation, gradient_check graded" in c for c in first.changes)
+    again = B.build_course(course, ["gradient_checking"], data=False)[0]
+    assert again.changes == [] and again.points == first.points
+    nb = nbformat.read(first.notebook, as_version=4)
+    assert [c.id for c in nb.cells].count("optional-gradient_check_n") == 1
+
+
+def test_changed_signature_is_left_to_the_instructor(tmp_path):
+    course, path = _one_assignment_course(tmp_path)
+    _replace_in_cell(path, "ex_forward_propagation", "def forward_propagation(x, theta)",
+                     "def forward_propagation(x, theta, k)")
+    with pytest.raises(B.BuildError, match="change the def line in the notebook"):
+        B.build_course(course, ["gradient_checking"], data=False)
 
 
 # ------------------------------------------------------------------ notebook structure
@@ -137,11 +229,8 @@ def test_helpers_include_what_given_cells_call():
 
 
 # ------------------------------------------------------------------ guards
-def _fake_module(monkeypatch, assignment, **attrs):
-    real = B.notebook_module(assignment)
-    fake = types.SimpleNamespace(build=real.build, **attrs)
-    monkeypatch.setattr(B, "notebook_module", lambda a: fake if a == assignment else real)
-    return fake
+def _committed(assignment):
+    return B.read_notebook(committed_source(assignment) / f"{assignment}.ipynb")
 
 
 def test_unknown_assignment_is_refused():
@@ -158,36 +247,27 @@ def test_helper_leaking_a_graded_function_is_refused(monkeypatch):
         B.helpers_source("initialization")
 
 
-def test_skip_tag_on_a_graded_definition_is_refused(monkeypatch):
-    real = B.notebook_module("initialization").build
-
-    def build():
-        nb = real()
-        nb.code("def initialize_parameters_he(layers_dims):\n    return {}", skip=True)
-        return nb
-    _fake_module(monkeypatch, "initialization").build = build
+def test_skip_tag_on_a_graded_definition_is_refused():
+    nb = _committed("initialization")
+    nb.cells.append(nbformat.v4.new_code_cell("def initialize_parameters_he(layers_dims):\n    return {}",
+                                              metadata={"tags": [SKIP_TAG]}))
     with pytest.raises(B.BuildError, match="tagged deepgrade-skip"):
-        B.build_notebook("initialization")
+        B.build_notebook("initialization", nb)
 
 
-def test_missing_exercise_is_refused(monkeypatch):
-    from reference import initialization as ref
-
-    def build():
-        nb = NotebookBuilder("initialization")
-        nb.code("import numpy as np\nfrom initialization_utils import *")
-        nb.exercise(ref.initialize_parameters_zeros, points=5, tests="pass")
-        return nb
-    _fake_module(monkeypatch, "initialization").build = build
+def test_missing_exercise_is_refused():
+    nb = _committed("initialization")
+    nb.cells = [c for c in nb.cells if _nbgrader_meta(c).get("grade_id") != "ex_initialize_parameters_random"]
     with pytest.raises(B.BuildError, match="without an exercise: initialize_parameters_random"):
-        B.build_notebook("initialization")
+        B.build_notebook("initialization", nb)
 
 
-def test_given_replacement_must_match():
-    from reference.gradient_checking import backward_propagation_n
-    nb = NotebookBuilder("gradient_checking")
-    with pytest.raises(ValueError, match="occurs 0 times"):
-        nb.given(backward_propagation_n, replace=[("no such text", "x")])
+def test_exercise_without_solution_markers_is_refused():
+    nb = _committed("initialization")
+    sol = _cell(nb, "ex_initialize_parameters_zeros")
+    sol.source = sol.source.replace("    ### BEGIN SOLUTION\n", "")
+    with pytest.raises(B.BuildError, match="BEGIN SOLUTION"):
+        B.build_notebook("initialization", nb)
 
 
 # ------------------------------------------------------------------ building a course folder
@@ -253,14 +333,18 @@ def _tf_style_solution(z):
     return result
 
 
-def test_exercise_from_another_module_with_a_new_name():
-    nb = NotebookBuilder("tensorflow")
-    nb.exercise(_tf_style_solution, points=3, tests="assert sigmoid(1) == 2", name="sigmoid")
-    sol, test = nb.cells
-    assert sol.source.startswith("def sigmoid(z):\n")
-    assert "### BEGIN SOLUTION\n    # the comment above" in sol.source
-    assert sol.source.rstrip().endswith("### END SOLUTION")
-    assert nb.exercises == {"sigmoid": _tf_style_solution} and nb.points == {"sigmoid": 3}
-    assert test.metadata["nbgrader"]["grade_id"] == "test_sigmoid"
+def test_solution_from_another_module_with_a_new_name():
+    src = solution_source(_tf_style_solution, "sigmoid")
+    assert src.startswith("def sigmoid(z):\n")
+    assert "### BEGIN SOLUTION\n    # the comment above" in src
+    assert src.rstrip().endswith("### END SOLUTION")
+    stale = src.replace("result = z * 2", "result = z")
+    assert sync_solution(stale, _tf_style_solution, "sigmoid") == src
     ns: dict = {}
-    exec(sol.source + "\n" + test.source, ns)            # the generated cell is the working solution
+    exec(src + "\nassert sigmoid(1) == 2", ns)           # the region is the working solution
+
+
+def test_declared_points_are_the_committed_notebooks():
+    """The notebook is the truth for points; the declaration's [graded] states the committed notebook's."""
+    for a in B.available_assignments():
+        assert {f: float(p) for f, p in B.notebook_points(_committed(a)).items()} == B.declaration(a).graded, a

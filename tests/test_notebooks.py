@@ -93,18 +93,19 @@ def test_release_holds_no_solution_code(released_course, assignment):
               for c in json.loads(p.read_text(encoding="utf-8"))["cells"]]
     assert len(texts) >= 4
     released_lines = {line.strip() for text in texts for line in text.splitlines()}
-    builder = B.builder_for(assignment)
-    given = "\n".join(c["source"] for c in builder.cells if not _is_solution(c))
-    given += "\n" + B.helpers_source(assignment, builder)
+    nb = B.build_notebook(assignment)
+    given = "\n".join(c["source"] for c in nb.cells if not _is_solution(c))
+    given += "\n" + B.helpers_source(assignment, nb)
     given_lines = {line.strip() for line in given.splitlines()}
     checked = 0
-    for fname, func in builder.exercises.items():
+    exercises = B.solution_functions(assignment)
+    for fname, func in exercises.items():
         secret = [line for line in _body_lines(func) if line not in given_lines and len(line) > 8]
         assert secret, f"{fname}: nothing to check"
         checked += len(secret)
         leaked = [line for line in secret if line in released_lines]
         assert not leaked, f"{fname}: solution lines in the release: {leaked}"
-    assert checked >= 2 * len(builder.exercises)
+    assert checked >= 2 * len(exercises)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -112,7 +113,7 @@ def test_released_solution_cells_raise_not_implemented(released_course, assignme
     nb = released_course.released_nb(assignment)
     folder = released_course.release_dir(assignment)
     solutions = [c for c in nb["cells"] if _is_solution(c)]
-    assert len(solutions) == len(B.builder_for(assignment).exercises)
+    assert len(solutions) == len(B.graded_names(assignment))
     sys.path.insert(0, str(folder))
     try:
         ns: dict = {}
@@ -151,7 +152,7 @@ def test_release_with_solutions_pasted_back_passes_visible_checks(released_cours
     _execute(nb, released_course.release_dir(assignment))
     assert _errors(nb) == []
     graded = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
-    assert len(graded) == len(B.builder_for(assignment).exercises)
+    assert len(graded) == len(B.graded_names(assignment))
     for cell in graded:
         text = "".join(o.get("text", "") for o in cell.outputs if o["output_type"] == "stream")
         assert "All visible checks passed." in text, cell.id
@@ -189,4 +190,4 @@ def test_cells_the_grader_runs_need_no_data(built_course, tmp_path, assignment):
         sys.path.remove(str(folder))
         for name in [m for m in sys.modules if m.endswith("_utils") or m in ("dg_datasets", "dg_plotting")]:
             del sys.modules[name]
-    assert set(B.builder_for(assignment).exercises) <= {k for k, v in ns.items() if callable(v)}
+    assert set(B.graded_names(assignment)) <= {k for k, v in ns.items() if callable(v)}

@@ -93,10 +93,10 @@ def _load_factor() -> float:
 # ------------------------------------------------------------------ structure (fast)
 @pytest.mark.parametrize("assignment", MINE)
 def test_points_order_and_metadata(assignment):
-    builder = B.builder_for(assignment)
-    assert list(builder.exercises) == list(GRADED[assignment])
-    assert sum(builder.points.values()) == 100
-    nb = builder.notebook()
+    nb = B.build_notebook(assignment)
+    points = B.notebook_points(nb)
+    assert list(points) == list(GRADED[assignment])
+    assert sum(points.values()) == 100
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     expected_first = f"import numpy as np\nfrom {assignment}_utils import *"
     if assignment == "tensorflow":
@@ -104,7 +104,7 @@ def test_points_order_and_metadata(assignment):
     assert first_code.source == expected_first
     tests = [c for c in nb.cells if _grade_meta(c).get("grade")]
     assert {_grade_meta(c)["grade_id"]: _grade_meta(c)["points"] for c in tests} == \
-        {f"test_{f}": p for f, p in builder.points.items()}
+        {f"test_{f}": p for f, p in points.items()}
     # every exercise cell is followed directly by its test cell, which calls the function
     for i, cell in enumerate(nb.cells):
         if _is_solution(cell):
@@ -130,7 +130,7 @@ def test_optimization_helpers_are_the_given_ones():
 
 
 def test_given_model_calls_the_notebooks_compute_cost():
-    nb = B.builder_for("optimization").notebook()
+    nb = B.build_notebook("optimization")
     model_cell = next(c.source for c in nb.cells if c.cell_type == "code" and "def model(" in c.source)
     assert "compute_cost(a3, minibatch_Y)" in model_cell and "compute_cost_sum" not in model_cell
     for fname in ("random_mini_batches", "update_parameters_with_adam", "initialize_velocity"):
@@ -211,10 +211,10 @@ def test_release_holds_no_solution_code(released, assignment):
     texts = [p.read_text(encoding="utf-8") for p in folder.glob("*.py")]
     texts += ["".join(c["source"]) for c in json.loads((folder / f"{assignment}.ipynb").read_text())["cells"]]
     released_lines = {line.strip() for text in texts for line in text.splitlines()}
-    builder = B.builder_for(assignment)
-    given = "\n".join(c["source"] for c in builder.cells if not _is_solution(c))
-    given_lines = {line.strip() for line in (given + "\n" + B.helpers_source(assignment, builder)).splitlines()}
-    for fname, func in builder.exercises.items():
+    nb = B.build_notebook(assignment)
+    given = "\n".join(c["source"] for c in nb.cells if not _is_solution(c))
+    given_lines = {line.strip() for line in (given + "\n" + B.helpers_source(assignment, nb)).splitlines()}
+    for fname, func in B.solution_functions(assignment).items():
         src = textwrap.dedent(inspect.getsource(func))
         fn = ast.parse(src).body[0]
         body = fn.body[1:] if isinstance(fn.body[0], ast.Expr) else fn.body

@@ -32,6 +32,8 @@ import numpy as np
 
 from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, normalize,  # noqa: F401
                       salted_numpy_seed, structure_diff, tf_constant, tf_variable, unwrap_markers, value_diff)
+from .examples import Example
+from .examples import namespace as example_namespace
 
 # --------------------------------------------------------------------------------------------------
 # failures
@@ -137,6 +139,19 @@ class Suite:
     checks: list[CheckSpec] = field(default_factory=list)
     #: function -> the visible (course-shown) input of its ``.fixed`` check
     visible: dict[str, Callable[[], "Call"]] = field(default_factory=dict)
+    #: function -> its visible example, declared once (the notebook's test cell shows the same text)
+    examples: dict[str, Example] = field(default_factory=dict)
+    _example_calls: dict[str, "Call"] = field(default_factory=dict, repr=False)
+
+    def example_call(self, function: str) -> "Call":
+        """The arguments of ``function``'s declared visible example (computed once, a fresh copy each
+        time: a call may change its arguments in place)."""
+        if function not in self._example_calls:
+            if function not in self.examples:
+                raise KeyError(f"{self.assignment}: no visible example declared for {function}")
+            args, kwargs = self.examples[function].arguments(function, example_namespace(self.assignment))
+            self._example_calls[function] = Call(args, kwargs)
+        return copy.deepcopy(self._example_calls[function])
 
     def add(self, spec: CheckSpec) -> CheckSpec:
         if any(c.name == spec.name for c in self.checks):
@@ -165,15 +180,16 @@ class Suite:
         return deco
 
     def standard(self, function: str, *, concepts: Iterable[str], failure: str,
-                 fixed: Callable[[], "Call"], random: Callable[[np.random.Generator], "Call"],
+                 random: Callable[[np.random.Generator], "Call"], fixed: Callable[[], "Call"] | None = None,
                  points: tuple[float, float, float] = (1, 1, 3), n_random: int = 3,
                  rtol: float = 1e-5, atol: float = 1e-7, strict_keys: bool = True,
                  edges: Iterable[tuple[str, str, Callable[[], "Call"]]] = ()) -> None:
         """Register the standard checks of ``function``.
 
         ``<function>.structure``  (points[0]) output types/lengths/keys/shapes on a random input
-        ``<function>.fixed``      (points[1]) values on the input the course shows (``fixed()``); the only
-                                  check whose messages name expected values
+        ``<function>.fixed``      (points[1]) values on the input the course shows: the declared visible
+                                  example ``self.examples[function]`` (``fixed()`` where none is
+                                  declared); the only check whose messages name expected values
         ``<function>.random``     (points[2]) the key check: values on ``n_random`` inputs drawn by ``random(rng)``
         ``<function>.edge.<slug>`` (1 each) deterministic edge cases: ``edges`` = (slug, description, call)
                                   plus the trigger inputs of the function's known mistakes
@@ -192,6 +208,10 @@ class Suite:
         def structure(t: "Ctx") -> None:
             c = draw(t.rng)[0]
             t.expect_structure(*c.args, strict_keys=strict_keys, **c.kwargs)
+
+        if fixed is None:
+            fixed = lambda: self.example_call(function)  # noqa: E731
+            self.example_call(function)                  # a broken declaration fails at import, not at grading
 
         def fixed_case(t: "Ctx") -> None:
             c = fixed()

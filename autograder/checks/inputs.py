@@ -78,15 +78,3 @@ def fixed_rng(name: str) -> np.random.Generator:
     return np.random.default_rng(zlib.crc32(name.encode()))
 
 
-def course_stream(seed: int) -> np.random.RandomState:
-    """The legacy stream that ``np.random.seed(seed)`` starts (the course's test cases use it)."""
-    return np.random.RandomState(seed)
-
-
-def course_three_layer_parameters(rs: np.random.RandomState, dims=(3, 2, 3, 1)) -> dict:
-    """W1, b1, W2, b2, W3, b3 drawn in that order with ``randn`` (the course's test-case recipe)."""
-    out = {}
-    for l in range(1, len(dims)):
-        out[f"W{l}"] = rs.randn(dims[l], dims[l - 1])
-        out[f"b{l}"] = rs.randn(dims[l], 1)
-    return out

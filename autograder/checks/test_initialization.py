@@ -4,10 +4,19 @@ from __future__ import annotations
 import numpy as np
 
 from . import inputs
+from .examples import Example
 from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
 CONCEPTS = ["weight_initialization"]
+
+
+# ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
+S.examples.update({
+    "initialize_parameters_zeros": Example(call='parameters = initialize_parameters_zeros([3, 2, 1])'),
+    "initialize_parameters_random": Example(call='parameters = initialize_parameters_random([3, 2, 1])'),
+    "initialize_parameters_he": Example(call='parameters = initialize_parameters_he([2, 4, 1])'),
+})
 
 
 def _dims(rng):
@@ -15,20 +24,16 @@ def _dims(rng):
     return call_with(inputs.layer_dims(rng, n_layers=3, sizes=(2, 9)))
 
 
-def _course_dims():
-    return call_with([3, 2, 1])
-
-
 #: the same for every student: a one-layer network and layers of a single unit
 EDGES = (("one_layer", "a one-layer network (layers_dims = [5, 2])", lambda: call_with([5, 2])),
          ("one_unit_layers", "layers of one unit (layers_dims = [4, 1, 3, 1])", lambda: call_with([4, 1, 3, 1])))
 
-S.standard("initialize_parameters_zeros", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
+S.standard("initialize_parameters_zeros", concepts=CONCEPTS, random=_dims, edges=EDGES,
            failure="every W and b should be zeros of shape (n_l, n_{l-1}) and (n_l, 1)")
-S.standard("initialize_parameters_random", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
+S.standard("initialize_parameters_random", concepts=CONCEPTS, random=_dims, edges=EDGES,
            failure="after np.random.seed(3), draw W1, W2, ... with np.random.randn(n_l, n_{l-1}) * 10 "
                    "and use zero biases")
-S.standard("initialize_parameters_he", concepts=CONCEPTS, fixed=_course_dims, random=_dims, edges=EDGES,
+S.standard("initialize_parameters_he", concepts=CONCEPTS, random=_dims, edges=EDGES,
            failure="after np.random.seed(3), draw W_l with np.random.randn(n_l, n_{l-1}) "
                    "* sqrt(2 / n_{l-1}) and use zero biases")
 

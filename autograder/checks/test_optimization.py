@@ -4,9 +4,79 @@ from __future__ import annotations
 import numpy as np
 
 from . import inputs
+from .examples import Example
 from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
+
+
+# ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
+TOY = '''
+def toy_problem():
+    # a tiny 2-layer net: W1 (2, 3), b1 (2, 1), W2 (1, 2), b2 (1, 1), and gradients of the same shapes
+    parameters = {"W1": np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]), "b1": np.array([[0.5], [-0.5]]),
+                  "W2": np.array([[2.0, -1.0]]), "b2": np.array([[0.0]])}
+    grads = {"dW1": np.array([[0.1, -0.4, 2.0], [0.0, 1.0, -3.0]]), "db1": np.array([[1.0], [-0.5]]),
+             "dW2": np.array([[-2.0, 0.25]]), "db2": np.array([[0.3]])}
+    return parameters, grads
+'''
+S.examples.update({
+    "update_parameters_with_gd": Example(
+        setup=TOY + '''
+parameters, grads = toy_problem()
+''',
+        call='parameters = update_parameters_with_gd(parameters, grads, learning_rate=0.5)'),
+    "random_mini_batches": Example(
+        setup='''
+m = 148
+X_demo = np.vstack([np.arange(m), np.arange(m) * 10.0, -np.arange(m)])   # (3, 148)
+Y_demo = (np.arange(m) % 2).reshape(1, m)                                # (1, 148)
+''',
+        call='batches = random_mini_batches(X_demo, Y_demo, mini_batch_size=64, seed=0)'),
+    "initialize_velocity": Example(
+        setup=TOY + '''
+parameters, _ = toy_problem()
+''',
+        call='v = initialize_velocity(parameters)'),
+    "update_parameters_with_momentum": Example(
+        setup=TOY + '''
+parameters, grads = toy_problem()
+W1_start = parameters["W1"].copy()
+v = {k: np.zeros_like(g) for k, g in grads.items()}
+# worked example: two steps with the same gradient, beta = 0.9, learning rate 0.1
+''',
+        call='parameters, v = update_parameters_with_momentum(parameters, grads, v, beta=0.9, learning_rate=0.1)'),
+    "initialize_rmsprop": Example(
+        setup=TOY + '''
+parameters, _ = toy_problem()
+''',
+        call='s = initialize_rmsprop(parameters)'),
+    "update_parameters_with_rmsprop": Example(
+        setup=TOY + '''
+parameters, grads = toy_problem()
+W1_start, b1_start = parameters["W1"].copy(), parameters["b1"].copy()
+s = {k: np.zeros_like(g) for k, g in grads.items()}
+''',
+        call='parameters, s = update_parameters_with_rmsprop(parameters, grads, s, beta2=0.99, learning_rate=0.01)'),
+    "initialize_adam": Example(
+        setup=TOY + '''
+parameters, _ = toy_problem()
+''',
+        call='v, s = initialize_adam(parameters)'),
+    "update_parameters_with_adam": Example(
+        setup=TOY + '''
+parameters, grads = toy_problem()
+W1_start = parameters["W1"].copy()
+v = {k: np.zeros_like(g) for k, g in grads.items()}
+s = {k: np.zeros_like(g) for k, g in grads.items()}
+''',
+        call='out = update_parameters_with_adam(parameters, grads, v, s, t=1, learning_rate=0.01)'),
+    "update_lr": Example(call='lr = update_lr(0.5, 2, 1)'),
+    "schedule_lr_decay": Example(call='assert np.isclose(schedule_lr_decay(0.5, 999, 1, time_interval=1000), 0.5), "epochs 0..999 keep 0.5"'),
+    "exponentially_weighted_average": Example(
+        setup='values = [1.0, 2.0, 3.0]',
+        call='raw = exponentially_weighted_average(values, beta=0.5, bias_correction=False)'),
+})
 
 
 def _params(rng, dims=None):
@@ -27,15 +97,7 @@ def network_edges(make: "callable") -> tuple:
     return tuple((slug, text, lambda slug=slug, dims=dims: call(slug, dims)) for slug, text, dims in NETWORK_EDGES)
 
 
-def _course_params(rs, dims=(3, 2, 3)):
-    return inputs.course_three_layer_parameters(rs, dims)
-
-
 # ---- plain gradient descent ----------------------------------------------------------------------
-def _course_gd():
-    rs = inputs.course_stream(2)
-    params = _course_params(rs)
-    return call_with(params, {("d" + k): rs.randn(*v.shape) for k, v in params.items()}, 0.01)
 
 
 def _gd_call(rng, p):
@@ -46,17 +108,12 @@ def _random_gd(rng):
     return _gd_call(rng, _params(rng))
 
 
-S.standard("update_parameters_with_gd", concepts=["mini_batch_gd"], fixed=_course_gd, random=_random_gd,
+S.standard("update_parameters_with_gd", concepts=["mini_batch_gd"], random=_random_gd,
            edges=network_edges(_gd_call),
            failure="each W_l and b_l should move by -learning_rate times its gradient")
 
 
 # ---- mini-batches --------------------------------------------------------------------------------
-def _course_batches():
-    rs = inputs.course_stream(1)
-    X = rs.randn(5, 148)
-    Y = (rs.randn(1, 148) < 0.5).astype(int)
-    return call_with(X, Y, 64)   # 148 examples -> batches of 64, 64, 20
 
 
 def _batch_count(rng, size):
@@ -83,7 +140,7 @@ BATCH_EDGES = (("fewer_examples_than_a_batch", "21 examples and mini-batches of 
                ("exact_multiple", "128 examples and mini-batches of 64 (an exact multiple)", _batches_edge(128, 64)),
                ("one_full_batch", "64 examples and mini-batches of 64 (exactly one batch)", _batches_edge(64, 64)))
 
-S.standard("random_mini_batches", concepts=["mini_batch_gd"], fixed=_course_batches, random=_random_batches,
+S.standard("random_mini_batches", concepts=["mini_batch_gd"], random=_random_batches,
            edges=BATCH_EDGES,
            failure="after np.random.seed(seed), shuffle the columns of X and Y with the same permutation, "
                    "then cut full batches and one smaller last batch")
@@ -113,13 +170,11 @@ def batches_partition_examples(t):
 
 
 # ---- initializers --------------------------------------------------------------------------------
-def _course_init():
-    return call_with(_course_params(inputs.course_stream(1)))
 
 
 for _fn, _concept, _what in (("initialize_velocity", "momentum", "v"), ("initialize_rmsprop", "rmsprop", "s"),
                              ("initialize_adam", "adam", "v and s")):
-    S.standard(_fn, concepts=[_concept], fixed=_course_init, random=lambda rng: call_with(_params(rng)),
+    S.standard(_fn, concepts=[_concept], random=lambda rng: call_with(_params(rng)),
                points=(1, 1, 3), edges=network_edges(lambda rng, p: call_with(p)),
                failure=f"{_what} should hold zeros shaped like each parameter, under keys dW1, db1, ...")
 
@@ -131,15 +186,7 @@ def _random_momentum(rng, p=None):
                      float(rng.uniform(0.001, 0.1)))
 
 
-def _course_momentum():
-    rs = inputs.course_stream(1)
-    p = _course_params(rs)
-    g = {"d" + k: rs.randn(*v.shape) for k, v in p.items()}
-    return call_with(p, g, {k: np.zeros_like(a) for k, a in g.items()}, 0.9, 0.01)
-
-
-S.standard("update_parameters_with_momentum", concepts=["momentum"], fixed=_course_momentum,
-           random=_random_momentum, edges=network_edges(_random_momentum),
+S.standard("update_parameters_with_momentum", concepts=["momentum"], random=_random_momentum, edges=network_edges(_random_momentum),
            failure="v = beta * v + (1 - beta) * grad for every parameter, then W -= learning_rate * v")
 
 
@@ -149,14 +196,7 @@ def _random_rmsprop(rng, p=None):
                      float(rng.uniform(0.001, 0.1)))
 
 
-def _course_rmsprop():
-    c = _course_momentum()
-    p, g, s = c.args[:3]
-    return call_with(p, g, s, 0.999, 0.01)
-
-
-S.standard("update_parameters_with_rmsprop", concepts=["rmsprop"], fixed=_course_rmsprop,
-           random=_random_rmsprop, edges=network_edges(_random_rmsprop),
+S.standard("update_parameters_with_rmsprop", concepts=["rmsprop"], random=_random_rmsprop, edges=network_edges(_random_rmsprop),
            failure="s = beta2 * s + (1 - beta2) * grad**2, then W -= learning_rate * grad / (sqrt(s) + epsilon)")
 
 
@@ -167,13 +207,7 @@ def _random_adam(rng, p=None):
                      beta1=float(rng.uniform(0.8, 0.95)), beta2=float(rng.uniform(0.99, 0.9999)))
 
 
-def _course_adam():
-    c = _course_momentum()
-    p, g, v = c.args[:3]
-    return call_with(p, g, v, {k: np.zeros_like(a) for k, a in v.items()}, 2)
-
-
-S.standard("update_parameters_with_adam", concepts=["adam"], fixed=_course_adam, random=_random_adam,
+S.standard("update_parameters_with_adam", concepts=["adam"], random=_random_adam,
            edges=network_edges(_random_adam),
            failure="update v and s, bias-correct them with 1 - beta**t, then "
                    "W -= learning_rate * v_corrected / (sqrt(s_corrected) + epsilon)")
@@ -185,8 +219,7 @@ def _random_update_lr(rng):
     return call_with(float(rng.uniform(0.1, 1.0)), int(rng.integers(3, 50)), float(rng.uniform(0.1, 2.0)))
 
 
-S.standard("update_lr", concepts=["learning_rate_decay"], fixed=lambda: call_with(0.5, 2, 1),
-           random=_random_update_lr, points=(1, 1, 3),
+S.standard("update_lr", concepts=["learning_rate_decay"], random=_random_update_lr, points=(1, 1, 3),
            failure="learning_rate = learning_rate0 / (1 + decay_rate * epoch_num)")
 
 
@@ -198,8 +231,7 @@ def _random_schedule(rng):
     return call_with(float(rng.uniform(0.1, 1.0)), epoch, float(rng.uniform(0.1, 2.0)), time_interval=interval)
 
 
-S.standard("schedule_lr_decay", concepts=["learning_rate_decay"], fixed=lambda: call_with(0.5, 100, 0.3, 100),
-           random=_random_schedule, points=(1, 1, 3),
+S.standard("schedule_lr_decay", concepts=["learning_rate_decay"], random=_random_schedule, points=(1, 1, 3),
            failure="learning_rate = learning_rate0 / (1 + decay_rate * floor(epoch_num / time_interval))")
 
 
@@ -211,7 +243,7 @@ def _random_ewa(rng):
 
 
 S.standard("exponentially_weighted_average", concepts=["ewa_bias_correction"],
-           fixed=lambda: call_with([4.0, 9.0, 6.0, 5.0, 12.0], 0.9), random=_random_ewa, points=(1, 1, 3),
+           random=_random_ewa, points=(1, 1, 3),
            edges=(("single_value", "a sequence of one value ([7.0], beta = 0.9)", lambda: call_with([7.0], 0.9)),),
            failure="v_t = beta * v_{t-1} + (1 - beta) * value_t from v_0 = 0; with bias correction "
                    "divide step t by 1 - beta**t")

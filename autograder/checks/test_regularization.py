@@ -7,19 +7,55 @@ from reference.nets import forward_propagation as _forward
 from reference.regularization import forward_propagation_with_dropout as _forward_dropout
 
 from . import inputs
+from .examples import Example
 from .framework import call_with, suite_for_module, test_check  # noqa: F401  (pytest entry)
 
 S = suite_for_module(__name__)
 L2, DROPOUT = ["l2_regularization"], ["dropout"]
 
 
+# ---- visible examples: the notebook's test cells show the same text (`deepgrade build` writes it there)
+NET = '''
+np.random.seed(1)
+X = np.random.randn(3, 5)
+Y = np.array([[1, 1, 0, 1, 0]])
+parameters = {"W1": np.random.randn(2, 3), "b1": np.random.randn(2, 1),
+              "W2": np.random.randn(3, 2), "b2": np.random.randn(3, 1),
+              "W3": np.random.randn(1, 3), "b3": np.random.randn(1, 1)}
+'''
+S.examples.update({
+    "compute_cost_with_regularization": Example(
+        setup=NET + '''
+A3, _ = forward_propagation(X, parameters)
+''',
+        call='cost = compute_cost_with_regularization(A3, Y, parameters, lambd=0.1)'),
+    "backward_propagation_with_regularization": Example(
+        setup=NET + '''
+A3, cache = forward_propagation(X, parameters)
+''',
+        call='grads = backward_propagation_with_regularization(X, Y, cache, lambd=0.7)'),
+    "forward_propagation_with_dropout": Example(
+        setup=NET + "\n",
+        call='A3, cache = forward_propagation_with_dropout(X, parameters, keep_prob=0.7)'),
+    "backward_propagation_with_dropout": Example(
+        setup=NET + '''
+keep_prob = 0.8
+Z1 = np.dot(parameters["W1"], X) + parameters["b1"]
+D1 = (np.random.rand(2, 5) < keep_prob).astype(int)
+A1 = relu(Z1) * D1 / keep_prob
+Z2 = np.dot(parameters["W2"], A1) + parameters["b2"]
+D2 = (np.random.rand(3, 5) < keep_prob).astype(int)
+A2 = relu(Z2) * D2 / keep_prob
+Z3 = np.dot(parameters["W3"], A2) + parameters["b3"]
+A3 = sigmoid(Z3)
+cache = (Z1, D1, A1, parameters["W1"], parameters["b1"], Z2, D2, A2, parameters["W2"],
+         parameters["b2"], Z3, A3, parameters["W3"], parameters["b3"])
+''',
+        call='grads = backward_propagation_with_dropout(X, Y, cache, keep_prob)'),
+})
+
+
 # ---- inputs --------------------------------------------------------------------------------------
-def _course_cost_case():
-    rs = inputs.course_stream(1)
-    Y = np.array([[1, 1, 0, 1, 0]])
-    params = inputs.course_three_layer_parameters(rs, (3, 2, 3, 1))
-    a3 = np.array([[0.40682402, 0.01629284, 0.16722898, 0.10118111, 0.40682402]])
-    return call_with(a3, Y, params, 0.1)
 
 
 def _random_cost_case(rng):
@@ -27,34 +63,14 @@ def _random_cost_case(rng):
     return call_with(inputs.probabilities(rng, Y.shape), Y, params, float(rng.uniform(0.05, 1.0)))
 
 
-def _net_case(rs_or_rng, course: bool):
-    if course:
-        rs = rs_or_rng
-        X = rs.randn(3, 5)
-        Y = np.array([[1, 1, 0, 1, 0]])
-        params = inputs.course_three_layer_parameters(rs, (3, 2, 3, 1))
-        return X, Y, params
-    return inputs.three_layer_net(rs_or_rng)
-
-
 def _backward_l2(X, Y, params, lambd):
     _, cache = _forward(X, params)
     return call_with(X, Y, cache, lambd)
 
 
-def _course_backward_l2():
-    return _backward_l2(*_net_case(inputs.course_stream(1), True), 0.7)
-
-
 def _random_backward_l2(rng):
-    X, Y, params = _net_case(rng, False)
+    X, Y, params = inputs.three_layer_net(rng)
     return _backward_l2(X, Y, params, float(rng.uniform(0.1, 1.0)))
-
-
-def _course_forward_dropout():
-    rs = inputs.course_stream(1)
-    X = rs.randn(3, 5)
-    return call_with(X, inputs.course_three_layer_parameters(rs, (3, 2, 3, 1)), 0.7)
 
 
 def _random_forward_dropout(rng):
@@ -67,12 +83,8 @@ def _backward_dropout(X, Y, params, keep_prob):
     return call_with(X, Y, cache, keep_prob)
 
 
-def _course_backward_dropout():
-    return _backward_dropout(*_net_case(inputs.course_stream(1), True), 0.8)
-
-
 def _random_backward_dropout(rng):
-    X, Y, params = _net_case(rng, False)
+    X, Y, params = inputs.three_layer_net(rng)
     return _backward_dropout(X, Y, params, float(rng.uniform(0.6, 0.9)))
 
 
@@ -83,22 +95,18 @@ def _single_example(make):
 
 
 # ---- checks --------------------------------------------------------------------------------------
-S.standard("compute_cost_with_regularization", concepts=L2, fixed=_course_cost_case,
-           random=_random_cost_case,
+S.standard("compute_cost_with_regularization", concepts=L2, random=_random_cost_case,
            edges=_single_example(lambda X, Y, params: call_with(np.array([[0.3]]), Y, params, 0.5)),
            failure="the cost should be compute_cost(A3, Y) + lambd / (2 m) * (sum(W1²) + sum(W2²) + sum(W3²))")
-S.standard("backward_propagation_with_regularization", concepts=L2, fixed=_course_backward_l2,
-           random=_random_backward_l2,
+S.standard("backward_propagation_with_regularization", concepts=L2, random=_random_backward_l2,
            edges=_single_example(lambda X, Y, params: _backward_l2(X, Y, params, 0.5)),
            failure="each dW_l should be the plain gradient plus (lambd / m) * W_l; the biases get no penalty")
-S.standard("forward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_forward_dropout,
-           random=_random_forward_dropout,
+S.standard("forward_propagation_with_dropout", concepts=DROPOUT, random=_random_forward_dropout,
            edges=(("keep_everything", "keep_prob = 1 (no unit is dropped)",
                    lambda: call_with(*inputs.three_layer_net(inputs.fixed_rng("keep1"))[::2], 1.0)),),
            failure="after np.random.seed(1), mask A1 then A2 with (np.random.rand(...) < keep_prob) "
                    "and divide by keep_prob")
-S.standard("backward_propagation_with_dropout", concepts=DROPOUT, fixed=_course_backward_dropout,
-           random=_random_backward_dropout,
+S.standard("backward_propagation_with_dropout", concepts=DROPOUT, random=_random_backward_dropout,
            failure="dA2 and dA1 should go through the forward pass's masks D2, D1 and be divided by keep_prob")
 
 

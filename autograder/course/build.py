@@ -1,22 +1,30 @@
-"""``deepgrade build``: write every assignment's nbgrader source folder from the reference package.
+"""``deepgrade build``: bring every assignment's nbgrader source folder up to date with the reference.
 
-Which assignments exist and what each needs comes from its declaration (``reference.catalog``). For
-an assignment ``a`` the build writes, under ``<course>/source/a/``:
+Which assignments exist and what each needs comes from its declaration (``reference.catalog``).
+The source notebook ``<course>/source/a/a.ipynb`` is the instructor's (prose, visible tests, points,
+given cells are edited there, in Jupyter); a course without one starts from the repository's committed
+``source/a/a.ipynb``. For an assignment ``a`` the build
 
-- ``a.ipynb`` — from the declared notebook module's ``build()`` (a :class:`NotebookBuilder`); the
-  JSON is deterministic (stable cell ids, sorted keys), so building twice gives identical bytes. An
-  assignment without one keeps its hand-written notebook, checked against the declaration;
-- ``a_utils.py`` — the given helpers learners' solutions call (the declaration's ``[helpers]``),
-  copied by source from the reference, never a graded function;
-- ``dg_datasets.py`` / ``dg_plotting.py`` — copies of ``reference/datasets.py`` / ``reference/plotting.py``;
-- ``a_data.h5`` — the declaration's ``data``: a set of ``reference.datasets`` or a ``module:function``
-  (none for gradient_checking).
+- rewrites, inside ``a.ipynb``, only the solution regions (bodies of the graded functions, from the
+  declaration's ``solutions``, else its ``reference``), the example
+  regions of the visible tests (``S.examples`` of ``autograder/checks/test_a.py``, also the hidden
+  ``<f>.fixed`` inputs)
+  and ``metadata.deepgrade`` (points read from the test cells) — see :mod:`autograder.course.nbbuild`;
+  an up-to-date notebook is not touched at all;
+- writes ``a_utils.py`` — the given helpers learners' solutions and the notebook's given cells call,
+  copied by source from the reference (the declaration's ``[helpers]`` plus what the declared notebook
+  module's ``GIVEN`` functions call), never a graded function;
+- writes ``dg_datasets.py`` / ``dg_plotting.py`` — copies of ``reference/datasets.py`` / ``plotting.py``;
+- writes ``a_data.h5`` — the declaration's ``data``: a set of ``reference.datasets`` or a
+  ``module:function`` (none for gradient_checking).
 
-Nothing here runs a notebook; ``deepgrade release`` (``release.py``) turns source into release.
+``check=True`` (``deepgrade build --check``) writes nothing and reports what is stale. Nothing here
+runs a notebook; ``deepgrade release`` (``release.py``) turns source into release.
 """
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import importlib
 import inspect
@@ -29,7 +37,8 @@ from typing import Callable
 import nbformat
 
 from autograder import function_sets
-from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, function_source
+from autograder.checks import code_suite
+from autograder.course.nbbuild import SKIP_TAG, RegionError, function_source, sync_example, sync_solution
 from reference import catalog, datasets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +64,8 @@ class AssignmentBuild:
     unchanged: list[Path] = field(default_factory=list)  # files already up to date
     points: dict[str, float] = field(default_factory=dict)
     data: Path | None = None
+    check: bool = False                                  # only report (write nothing)
+    changes: list[str] = field(default_factory=list)     # what changed in the notebook, in words
 
     @property
     def total_points(self) -> float:
@@ -73,13 +84,12 @@ def declaration(assignment: str, course: Path | None = None) -> catalog.Assignme
     return decl
 
 
-def notebook_module(assignment: str):
-    """The module whose ``build()`` writes the source notebook (``notebook = ...`` in the
-    declaration); BuildError if the assignment is unknown or declares none."""
-    decl = declaration(assignment)
-    if "notebook" not in decl.modules:
-        raise BuildError(f"{decl.path}: no notebook module declared (its source notebook is hand-written)")
-    return decl.module("notebook")
+def notebook_module(assignment: str, course: Path | None = None):
+    """The declared notebook module (``notebook = ...``: ``GIVEN``, the reference functions the
+    notebook's given cells copy), or None when the declaration names none (a hand-written notebook
+    whose given cells call only the declared helpers); unknown assignments raise BuildError."""
+    decl = declaration(assignment, course)
+    return decl.module("notebook") if "notebook" in decl.modules else None
 
 
 def available_assignments(course: Path | None = None) -> list[str]:
@@ -87,42 +97,101 @@ def available_assignments(course: Path | None = None) -> list[str]:
     return list(catalog.code_assignments(course))
 
 
-def graded_names(assignment: str) -> list[str]:
+def graded_names(assignment: str, course: Path | None = None) -> list[str]:
     """Names of the graded functions of ``assignment``, in the declaration's order."""
-    return list(declaration(assignment).graded)
+    return list(declaration(assignment, course).graded)
 
 
-def builder_for(assignment: str) -> NotebookBuilder:
-    """Run the notebook module's ``build()`` and check it against the graded-function registry."""
-    nb = notebook_module(assignment).build()
-    if not isinstance(nb, NotebookBuilder):
-        raise BuildError(f"{assignment}.build() must return a NotebookBuilder, got {type(nb).__name__}")
-    graded = graded_names(assignment)
-    missing = [f for f in graded if f not in nb.exercises]
+def solution_functions(assignment: str, course: Path | None = None) -> dict[str, Callable]:
+    """Graded name -> the function whose body fills its solution region: the declaration's
+    ``solutions`` module if it names one (the TensorFlow code of ``reference.tf_solutions``), else its
+    ``reference``."""
+    try:
+        return declaration(assignment, course).solution_functions()
+    except (AttributeError, catalog.DeclarationError) as exc:
+        raise BuildError(f"{assignment}: no solution for every graded function ({exc})") from exc
+
+
+def template_notebook(assignment: str) -> Path:
+    """The repository's committed source notebook: what a new course starts from."""
+    return REPO_ROOT / "source" / assignment / f"{assignment}.ipynb"
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=nbformat.NO_CONVERT)
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def notebook_points(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """Graded function -> points of its visible test cell ``test_<f>`` (grade cells only), in order."""
+    return {_meta(c)["grade_id"][5:]: _meta(c).get("points", 0) for c in nb.cells
+            if _meta(c).get("grade") and str(_meta(c).get("grade_id", "")).startswith("test_")}
+
+
+def _exercise_cells(assignment: str, nb: nbformat.NotebookNode,
+                    course: Path | None = None) -> dict[str, nbformat.NotebookNode]:
+    """Graded name -> its exercise cell, after checking there is one per graded function, in order."""
+    cells = {_meta(c)["grade_id"][3:]: c for c in nb.cells
+             if _meta(c).get("solution") and str(_meta(c).get("grade_id", "")).startswith("ex_")}
+    graded = graded_names(assignment, course)
+    missing = [f for f in graded if f not in cells]
     if missing:
         raise BuildError(f"{assignment}: graded functions without an exercise: {', '.join(missing)}")
-    extra = [f for f in nb.exercises if f not in graded]
+    extra = [f for f in cells if f not in graded]
     if extra:
-        raise BuildError(f"{assignment}: exercises not in reference.registry.GRADED: {', '.join(extra)}")
-    order = [f for f in nb.exercises]
-    if order != graded:
-        raise BuildError(f"{assignment}: exercises must follow the registry's order {graded}, got {order}")
-    declared_points = declaration(assignment).graded
-    if {f: float(p) for f, p in nb.points.items()} != declared_points:
-        raise BuildError(f"{assignment}: the notebook's points {dict(nb.points)} differ from the declaration's "
-                         f"{declared_points} ({declaration(assignment).path})")
+        raise BuildError(f"{assignment}: exercises not declared as graded: {', '.join(extra)}")
+    if list(cells) != graded:
+        raise BuildError(f"{assignment}: exercises must follow the declared order {graded}, got {list(cells)}")
     for cell in nb.cells:
         if SKIP_TAG in cell.get("metadata", {}).get("tags", []) and cell.cell_type == "code":
-            defined = _defined_functions(cell.source)
-            if defined & set(graded):
-                raise BuildError(f"{assignment}: cell {cell.id} is tagged {SKIP_TAG} but defines graded "
-                                 f"function(s) {sorted(defined & set(graded))}")
-    return nb
+            defined = _defined_functions(cell.source) & set(graded)
+            if defined:
+                raise BuildError(f"{assignment}: cell {cell.get('id')} is tagged {SKIP_TAG} but defines graded "
+                                 f"function(s) {sorted(defined)}")
+    return cells
 
 
-def build_notebook(assignment: str) -> nbformat.NotebookNode:
-    """The source notebook of ``assignment`` as a validated NotebookNode (no file IO)."""
-    nb = builder_for(assignment).notebook()
+def sync_notebook(assignment: str, nb: nbformat.NotebookNode, course: Path | None = None) -> list[str]:
+    """Bring ``nb``'s solution regions (from the reference), example regions (from the check module's
+    ``S.examples``) and ``metadata.deepgrade`` (assignment, points of the test cells) up to date, in
+    place; every other cell and character stays. Returns what changed, in words (empty: nothing)."""
+    changes: list[str] = []
+    solutions = solution_functions(assignment, course)
+    tests = {_meta(c)["grade_id"][5:]: c for c in nb.cells if str(_meta(c).get("grade_id", "")).startswith("test_")}
+    examples = code_suite(assignment, course_dir=course).examples
+    try:
+        for f, cell in _exercise_cells(assignment, nb, course).items():
+            new = sync_solution(cell.source, solutions[f], f)
+            if new != cell.source:
+                cell.source = new
+                changes.append(f"solution of {f}")
+        for f, example in examples.items():
+            if f not in tests:
+                raise BuildError(f"{assignment}: an example is declared for {f} but the notebook has no "
+                                 f"test_{f} cell")
+            new = sync_example(tests[f].source, example.source, f)
+            if new != tests[f].source:
+                tests[f].source = new
+                changes.append(f"example of {f}")
+    except RegionError as exc:
+        raise BuildError(f"{assignment}: {exc}") from exc
+    meta = {"assignment": assignment, "points": notebook_points(nb)}
+    if nb.metadata.get("deepgrade") != meta:
+        nb.metadata["deepgrade"] = meta
+        changes.append("metadata.deepgrade (points of the test cells)")
+    return changes
+
+
+def build_notebook(assignment: str, nb: nbformat.NotebookNode | None = None,
+                   course: Path | None = None) -> nbformat.NotebookNode:
+    """``nb`` (default: a copy of the repository's committed source notebook) with its reference regions
+    brought up to date (:func:`sync_notebook`), validated; no file IO beyond reading the template."""
+    declaration(assignment, course)           # unknown assignments: BuildError before any file IO
+    nb = copy.deepcopy(nb) if nb is not None else read_notebook(template_notebook(assignment))
+    sync_notebook(assignment, nb, course)
     nbformat.validate(nb)
     return nb
 
@@ -132,24 +201,30 @@ def notebook_json(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=nbformat.NO_CONVERT).rstrip("\n") + "\n"
 
 
-def helper_functions(assignment: str, builder: NotebookBuilder | None = None) -> list[tuple[str, Callable]]:
+def _given_functions(assignment: str, course: Path | None = None) -> list[Callable]:
+    """Reference functions whose source the notebook's given cells hold (``GIVEN`` of the declared
+    notebook module): the helpers they call must be in ``<assignment>_utils.py``."""
+    return list(getattr(notebook_module(assignment, course), "GIVEN", ()))
+
+
+def helper_functions(assignment: str, nb: nbformat.NotebookNode | None = None,
+                     course: Path | None = None) -> list[tuple[str, Callable]]:
     """``(student-visible name, function)`` pairs for ``<assignment>_utils.py``.
 
-    Starts from the declaration's ``[helpers]``; then adds, transitively,
-    every function those helpers and the notebook's given cells (``NotebookBuilder.given``) call by a
-    global name that the notebook itself does not define — so a copied training loop finds
+    Starts from the declaration's ``[helpers]``; then adds, transitively, every function
+    those helpers and the notebook's given functions (``GIVEN``) call by a global name that the notebook
+    ``nb`` (default: the committed one) does not define — so a copied training loop finds
     ``train_three_layer_net`` etc. Graded names are never added (the learner writes them).
     """
-    decl = declaration(assignment)
+    decl = declaration(assignment, course)
     chosen: dict[str, Callable] = dict(decl.helper_functions())
-    if builder is None and "notebook" in decl.modules:
-        builder = builder_for(assignment)
+    nb = nb if nb is not None else read_notebook(template_notebook(assignment))
     graded = set(decl.graded)
     in_notebook = set()
-    for cell in builder.cells if builder is not None else ():
+    for cell in nb.cells:
         if cell.cell_type == "code":
             in_notebook |= _defined_functions(cell.source) | _assigned_names(cell.source)
-    queue = list(chosen.values()) + list(builder.given_functions if builder is not None else ())
+    queue = list(chosen.values()) + _given_functions(assignment, course)
     seen: set[int] = set()
     while queue:
         func = queue.pop(0)
@@ -189,10 +264,10 @@ def _assigned_names(source: str) -> set[str]:
     return {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
 
 
-def helpers_source(assignment: str, builder: NotebookBuilder | None = None) -> str:
-    """Text of ``source/<assignment>/<assignment>_utils.py``."""
-    graded = set(graded_names(assignment))
-    helpers = helper_functions(assignment, builder)
+def helpers_source(assignment: str, nb: nbformat.NotebookNode | None = None, course: Path | None = None) -> str:
+    """Text of ``source/<assignment>/<assignment>_utils.py`` (``nb``: the notebook it sits beside)."""
+    graded = set(graded_names(assignment, course))
+    helpers = helper_functions(assignment, nb, course)
     leaked = sorted({n for n, f in helpers} & graded | {f.__name__ for n, f in helpers} & graded)
     if leaked:
         raise BuildError(f"{assignment}: helpers would give away graded function(s) {leaked}")
@@ -236,10 +311,10 @@ def copied_module_source(module_name: str, graded: set[str] = frozenset()) -> st
     return f"{GENERATED_HEADER} (copy of {module_name})\n{src}"
 
 
-def data_builder(assignment: str) -> Callable[[Path], object] | None:
+def data_builder(assignment: str, course: Path | None = None) -> Callable[[Path], object] | None:
     """The callable that writes ``<assignment>_data.h5`` (``path`` argument), or None if no data:
     the declaration's ``data`` names a set of ``reference.datasets`` or a ``module:function``."""
-    decl = declaration(assignment)
+    decl = declaration(assignment, course)
     if decl.data is None:
         return None
     if decl.data in datasets.DATASETS:
@@ -262,10 +337,12 @@ def _defined_functions(source: str) -> set[str]:
 
 # ----------------------------------------------------------------------------- file IO
 def _write_if_changed(path: Path, text: str, report: AssignmentBuild) -> None:
+    """Write ``text`` unless the file already holds it (``report.check``: only record that it would)."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
         report.unchanged.append(path)
         return
-    path.write_text(text, encoding="utf-8")
+    if not report.check:
+        path.write_text(text, encoding="utf-8")
     report.written.append(path)
 
 
@@ -318,30 +395,49 @@ def write_copied_modules(folder: Path, assignment: str, report: AssignmentBuild 
     graded = set(graded_names(assignment))
     report = report or AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb")
     for fname, module_name in COPIED_MODULES.items():
+        if report.check and not (folder / fname).exists():
+            continue                # a build product (gitignored): absent is not stale, only different is
         _write_if_changed(folder / fname, copied_module_source(module_name, graded), report)
 
 
-def build_assignment(course: Path, assignment: str, *, data: bool = True) -> AssignmentBuild:
-    """Write ``course/source/<assignment>/`` (notebook, helpers, copied modules, data)."""
+def build_assignment(course: Path, assignment: str, *, data: bool = True, check: bool = False) -> AssignmentBuild:
+    """Bring ``course/source/<assignment>/`` up to date: the notebook's solution and example regions
+    and points metadata (:func:`sync_notebook`; a course without the notebook gets the repository's
+    committed one), the helpers, the copied modules and the data.
+
+    ``check=True`` writes nothing: ``written`` then lists what is stale and ``changes`` says how
+    (``deepgrade build --check``, run by the test suite on the repository's own course)."""
+    declaration(assignment, course)           # unknown assignments: BuildError before any file IO
     folder = course / "source" / assignment
-    folder.mkdir(parents=True, exist_ok=True)
-    decl = declaration(assignment, course)
-    if "notebook" in decl.modules:
-        builder = builder_for(assignment)
-        nb = builder.notebook()
-        points = dict(builder.points)
-    else:                           # an instructor's hand-written source notebook: checked, kept as written
-        builder, nb, points = None, hand_written_notebook(folder / f"{assignment}.ipynb", decl), dict(decl.graded)
-    keep = function_sets.pinned_subset(course, assignment, points)
+    path = folder / f"{assignment}.ipynb"
+    report = AssignmentBuild(assignment, folder, path, check=check)
+    if path.exists():
+        nb = read_notebook(path)
+    else:
+        template = template_notebook(assignment)
+        if not template.exists():
+            raise BuildError(f"{assignment}: no source notebook {path} (write it: solution cells ex_<function>, "
+                             f"grade cells test_<function>) and none committed at {template}")
+        nb = read_notebook(template)
+        report.changes.append(f"new notebook (a copy of {template})")
+    report.changes += sync_notebook(assignment, nb, course)
+    keep = function_sets.pinned_subset(course, assignment, graded_names(assignment, course))
     if keep:                        # c.DeepgradeGrade.function_sets pins fewer graded functions
+        before = notebook_json(nb)
         nb = function_sets.restrict_notebook(nb, keep)
-        points = {f: p for f, p in points.items() if f in keep}
+        if notebook_json(nb) != before:
+            report.changes.append(f"only {', '.join(keep)} graded (c.DeepgradeGrade.function_sets)")
+    report.points = notebook_points(nb)
     nbformat.validate(nb)
-    report = AssignmentBuild(assignment, folder, folder / f"{assignment}.ipynb", points=points)
-    _write_if_changed(report.notebook, notebook_json(nb), report)
-    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, builder), report)
+    if not check:
+        folder.mkdir(parents=True, exist_ok=True)
+    if report.changes:              # else the file stays byte for byte as the instructor saved it
+        _write_if_changed(path, notebook_json(nb), report)
+    else:
+        report.unchanged.append(path)
+    _write_if_changed(folder / f"{assignment}_utils.py", helpers_source(assignment, nb, course), report)
     write_copied_modules(folder, assignment, report)
-    builder_fn = data_builder(assignment) if data else None
+    builder_fn = data_builder(assignment, course) if data and not check else None
     if builder_fn is not None:
         target = folder / f"{assignment}_data.h5"
         before = _file_digest(target)
@@ -356,30 +452,6 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
             report.written.append(target)
         report.data = target
     return report
-
-
-def hand_written_notebook(path: Path, decl: catalog.Assignment) -> nbformat.NotebookNode:
-    """The instructor's source notebook of ``decl``, checked against the declaration: one solution
-    cell ``ex_<f>`` and one grade cell ``test_<f>`` worth the declared points per graded function."""
-    if not path.is_file():
-        raise BuildError(f"{decl.name}: declares no notebook module and {path} does not exist; write the "
-                         f"source notebook (solution cells ex_<function>, grade cells test_<function>)")
-    nb = nbformat.read(path, as_version=4)
-    solutions, points = set(), {}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id", "")
-        if meta.get("solution") and gid.startswith("ex_"):
-            solutions.add(gid[3:])
-        if meta.get("grade") and not meta.get("solution") and gid.startswith("test_"):
-            points[gid[5:]] = float(meta.get("points", 0))
-    missing = [f for f in decl.graded if f not in solutions or f not in points]
-    if missing:
-        raise BuildError(f"{path}: graded function(s) {missing} need a solution cell ex_<f> and a grade cell test_<f>")
-    differ = {f: (points[f], p) for f, p in decl.graded.items() if points[f] != p}
-    if differ:
-        raise BuildError(f"{path}: grade cell points differ from {decl.path} (notebook, declared): {differ}")
-    return nb
 
 
 def _same_h5(a: Path, b: Path) -> bool:
@@ -397,9 +469,11 @@ def _same_h5(a: Path, b: Path) -> bool:
 
 
 def build_course(course_dir: str | Path | None = None, assignments: list[str] | None = None, *,
-                 data: bool = True) -> list[AssignmentBuild]:
-    """Build the given assignments (default: every assignment with a notebook module) into a course."""
+                 data: bool = True, check: bool = False) -> list[AssignmentBuild]:
+    """Build the given assignments (default: every declared code assignment) into a course;
+    ``check=True`` only reports what is stale (see :func:`build_assignment`)."""
     course = resolve_course_dir(course_dir)
-    ensure_config(course)
+    if not check:
+        ensure_config(course)
     names = list(assignments) if assignments else available_assignments(course)
-    return [build_assignment(course, a, data=data) for a in names]
+    return [build_assignment(course, a, data=data, check=check) for a in names]
