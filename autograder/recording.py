@@ -333,8 +333,7 @@ class Recorder:
             self._late_penalties(conn, m, items, subs, nb_of, totals)
 
         self._upsert_results(conn, items)
-        for it in items:
-            mastery.record_evidence(conn, it.result, submitted_at=it.submitted_at)
+        mastery.record_evidence_batch(conn, [(it.result, it.submitted_at) for it in items])
 
     def _late_penalties(self, conn, m: _Master, items, subs, nb_of, totals) -> None:
         """nbgrader's ``AssignLatePenalties`` rule: reset, then the plugin's penalty clamped to
@@ -421,8 +420,9 @@ def rebuild_evidence(db_url: str) -> int:
         mastery.metadata.create_all(engine)
         with engine.begin() as conn:
             rows = conn.execute(select(_dg.c.result_json).order_by(_dg.c.graded_at, _dg.c.id)).scalars().all()
-            for text in rows:
-                mastery.record_evidence(conn, SubmissionResult.from_json(text))
+            for start in range(0, len(rows), mastery.REBUILD_BATCH):
+                mastery.record_evidence_batch(conn, [(SubmissionResult.from_json(text), None)
+                                                     for text in rows[start:start + mastery.REBUILD_BATCH]])
         return len(rows)
     finally:
         engine.dispose()
