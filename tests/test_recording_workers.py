@@ -61,3 +61,38 @@ def test_a_worker_that_cannot_write_files_leaves_the_submission_for_the_next_run
     again = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
     assert again.ok and again.skipped == 1 and again.graded == 1
     assert (course / "autograded" / "bob" / ASSIGNMENT / "results.json").is_file()
+
+
+def _verdict(validator, cell):
+    try:
+        validator.validate_cell(cell)
+        return None
+    except Exception as exc:  # noqa: BLE001 - compared as type and message
+        return type(exc).__name__, str(exc).splitlines()[0]
+
+
+def test_the_compiled_metadata_validator_agrees_with_nbgraders(released_course):
+    """The sanitize step's schema compiled once gives nbgrader's verdict on every cell, good or damaged."""
+    import copy
+
+    import nbformat
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    from autograder.nbgrader_plugin import CompiledMetadataValidator
+    nb = nbformat.read(str(released_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    cells = [c for c in nb.cells if "nbgrader" in c.metadata]
+    damaged = []
+    for change in ({"points": "many"}, {"grade_id": 7}, {"schema_version": 2}, {"schema_version": 9},
+                   {"grade": "yes"}, {"extra": 1}):
+        for c in cells[:3]:
+            d = copy.deepcopy(c)
+            d.metadata["nbgrader"].update(change)
+            damaged.append(d)
+    d = copy.deepcopy(cells[0])
+    del d.metadata["nbgrader"]["grade_id"]
+    damaged.append(d)
+    stock, compiled = MetadataValidator(), CompiledMetadataValidator()
+    verdicts = [(_verdict(stock, c), _verdict(compiled, c)) for c in cells + damaged]
+    assert all(a == b for a, b in verdicts), verdicts
+    assert sum(a is None for a, _ in verdicts) == len(cells)                 # the good ones pass
+    assert sum(a is not None for a, _ in verdicts) >= len(damaged) - 3       # most damage is caught
