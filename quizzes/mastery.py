@@ -1,6 +1,7 @@
 """Concept mastery per student from graded work (code and quiz), stored beside the gradebook.
 
     record_evidence(conn, result, submitted_at=)  inside the caller's transaction (never commits)
+    record_evidence_batch(conn, [(result, submitted_at)])  the same for a batch, set-based
     record_result(db_url, result)                 the same in its own transaction
     mastery_rows(db_url, student)                 [ConceptMastery] for every concept of the concept map
     review_list(db_url, student)                  concepts to review, most urgent first
