@@ -3,18 +3,26 @@
 ``deepgrade grade`` (runner) and ``nbgrader autograde`` (plugin) both hand each result to a
 :class:`Recorder`. Per result, in this order:
 
-1. files, each written atomically (temp file + rename): ``autograded/<student>/<a>/results.json``
-   (Gradescope), and on the runner path also the annotated notebook and ``timestamp.txt`` (nbgrader
-   writes those itself on its own path);
+1. files, each written atomically (temp file + rename) by :func:`write_submission_files`:
+   ``autograded/<student>/<a>/results.json`` (Gradescope), and on the runner path also the annotated
+   notebook and ``timestamp.txt``/``submission_secret.txt`` (nbgrader writes those itself on its own
+   path). On the runner path a grading WORKER calls it right after grading (plain data in, the
+   completed result out), so the process holding the course lock never parses or writes a notebook;
+   results whose files nobody wrote yet (refused, a crashed worker's, the nbgrader plugin's) get them
+   written by :meth:`Recorder.add` through the same function;
 2. the database, in ONE transaction per batch: nbgrader's gradebook rows (student, submission
    structure, ``auto_score`` of each grade cell from the typed result, the reason of an ungradable
    submission as auto comment + flag, the late penalty), our ``dg_results`` row, and the result's
-   mastery evidence (``quizzes.mastery.record_evidence`` on the same connection). Results and evidence
+   mastery evidence (``quizzes.mastery.record_evidence_batch`` on the same connection). Results and evidence
    commit or roll back together: a kill or an outage between them cannot lose evidence.
 
+Files before rows: a worker or recorder killed between the two leaves files of a result that is not
+recorded, which the next run grades and writes again; a recorded result always has its files.
+
 Batching: results are buffered in memory (not in an open transaction) and written by a handful of
-set-based statements per batch (``batch_size`` results, or whatever arrived once the oldest buffered
-result is ``batch_seconds`` old, and at :meth:`Recorder.close`). A buffered result lost to a kill was
+set-based statements per batch, the mastery evidence too (``quizzes.mastery.record_evidence_batch``):
+``batch_size`` results, or whatever arrived once the oldest buffered result is ``batch_seconds`` old,
+and at :meth:`Recorder.close`. A buffered result lost to a kill was
 never recorded, so the next run grades it again.
 
 Failures: a transient database error (connection lost, server restarting, a concurrent writer) is
@@ -32,8 +40,9 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable, Mapping
 
+import nbformat
 from nbgrader.api import (Assignment, Comment, Grade, Notebook, Student, SubmittedAssignment,
                           SubmittedNotebook, new_uuid)
 from sqlalchemy import bindparam, create_engine, select
@@ -42,8 +51,10 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from autograder import forksafe
+from autograder.annotate import annotate_notebook, read_submitted_json, sanitize_preprocessors
 from autograder.gradebook import (DGBase, DGResult, GradebookError, GradebookNotReady, LatePenalty,
-                                  grade_cell_scores, notebook_name, redact_url, result_to_dict, graded_at_utc)
+                                  grade_cell_scores, graded_at_utc, load_course_config, notebook_name,
+                                  redact_url, result_to_dict)
 from autograder.safe_text import markdown_text
 from quizzes import mastery
 
@@ -70,13 +81,126 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+# ---------------------------------------------------------------------------------------------- files
+
+
+#: files nbgrader's exchange writes beside a submission; feedback release/fetch read them from
+#: autograded/ -> feedback/ (the secret names the feedback file, the timestamp its folder)
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+MAX_SUBMISSION_FILE_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class SubmittedCopy:
+    """What the runner's autograded notebook copy needs (plain data: it travels to grading workers)."""
+    db_url: str                 # the gradebook nbgrader's sanitize step reads the released cells from
+    notebook: str               # nbgrader notebook id (file stem)
+    path: str                   # the submitted notebook
+    refused: bool = False       # the file rules refused it: never opened
+
+
+def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Path:
+    return Path(course_dir) / "autograded" / student / assignment
+
+
+def complete_ungradable(result: Any, grade_cells: Mapping[str, float]) -> Any:
+    """An ungradable result gets the released notebook's maximum and a zero for each of its grade cells
+    (``grade_cells``: {grade cell name: max score}), whichever path or builder made it."""
+    if result.gradable or (result.max_score and result.grade_cells):
+        return result
+    cells = {name: {"score": 0.0, "max_score": mx} for name, mx in grade_cells.items()}
+    return replace(result, max_score=result.max_score or sum(grade_cells.values()),
+                   grade_cells=result.grade_cells or cells)
+
+
+def write_submission_files(course_dir: str | Path, result: Any, grade_cells: Mapping[str, float],
+                           copy: SubmittedCopy | None = None) -> Any:
+    """Write one graded submission's files, each atomically, and return the result as it must be
+    recorded (:func:`complete_ungradable`). Plain data in and out: a grading worker (local pool or
+    Dask) calls it right after grading; :meth:`Recorder.add` calls it for results nobody wrote yet.
+
+    Always ``autograded/<student>/<a>/results.json`` (Gradescope); with ``copy`` (``deepgrade grade``)
+    also the autograded notebook as nbgrader's autograde writes it (sanitised with nbgrader's own
+    preprocessors, then our check messages in the test cells; none for an unreadable or refused
+    notebook) and the submission's ``timestamp.txt``/``submission_secret.txt``."""
+    result = complete_ungradable(result, grade_cells)
+    out = autograded_dir(course_dir, str(result.student), str(result.assignment))
+    out.mkdir(parents=True, exist_ok=True)
+    if copy is not None and not copy.refused:           # never open what the file rules refused
+        sync_submission_files(out, Path(copy.path).parent)
+        nb = _sanitized(course_dir, copy, result) if result.gradable or Path(copy.path).is_file() else None
+        if nb is not None:
+            annotate_notebook(nb, result, read_submitted_json(copy.path))
+            atomic_write(out / f"{copy.notebook}.ipynb", nbformat.writes(nb))
+    atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
+    return result
+
+
+def sync_submission_files(out: Path, submitted: Path) -> None:
+    """Make the autograded folder ``out``'s timestamp.txt and submission_secret.txt equal those of the
+    submitted folder (or absent when it has none), as ``nbgrader autograde`` does by copying the
+    submission folder. Only small regular files are copied (never a symlink)."""
+    if not out.is_dir():
+        return
+    for name in SUBMISSION_FILES:
+        src, dest = submitted / name, out / name
+        if src.is_file() and not src.is_symlink() and src.stat().st_size <= MAX_SUBMISSION_FILE_BYTES:
+            text = src.read_text(errors="replace")
+            if not dest.is_file() or dest.is_symlink() or dest.read_text(errors="replace") != text:
+                dest.unlink(missing_ok=True)
+                atomic_write(dest, text)
+        elif dest.exists() or dest.is_symlink():
+            dest.unlink()
+
+
+_CONFIGS: dict[tuple, Any] = {}
+
+
+def _course_config(course_dir: str | Path):
+    """The course's nbgrader config, loaded once per process while the file is unchanged."""
+    path = Path(course_dir) / "nbgrader_config.py"
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = (str(path), None, None)
+    if key not in _CONFIGS:
+        _CONFIGS.clear()
+        _CONFIGS[key] = load_course_config(course_dir)
+    return _CONFIGS[key]
+
+
+def _sanitized(course_dir: str | Path, copy: SubmittedCopy, result: Any):
+    """The submitted notebook through the course's ``Autograde.sanitize_preprocessors`` (as nbgrader
+    autograde runs them; None if unreadable)."""
+    try:
+        nb = nbformat.read(copy.path, as_version=4)
+    except Exception:  # noqa: BLE001 - unreadable: the result already says why
+        return None
+    config = _course_config(course_dir)
+    resources = {"nbgrader": {"student": str(result.student), "assignment": str(result.assignment),
+                              "notebook": copy.notebook, "db_url": copy.db_url}}
+    try:
+        for pp in sanitize_preprocessors(config):
+            nb, resources = pp(config=config).preprocess(nb, resources)
+    except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
+        nb = nbformat.read(copy.path, as_version=4)
+    return nb
+
+
+# ---------------------------------------------------------------------------------------------- database
+
+
 @dataclass(frozen=True)
 class Item:
     """One result waiting to be written. ``checksum`` overrides the result's (the runner's file hash);
-    ``submitted_at`` is nbgrader's submission timestamp (naive UTC)."""
+    ``submitted_at`` is nbgrader's submission timestamp (naive UTC); ``copy``: write the runner's
+    autograded notebook too; ``files_written``: a worker already ran :func:`write_submission_files`."""
     result: Any
     checksum: str | None = None
     submitted_at: dt.datetime | None = None
+    copy: SubmittedCopy | None = None
+    files_written: bool = False
     queued: float = field(default_factory=time.monotonic)
 
     @property
@@ -122,38 +246,34 @@ class Recorder:
 
     def __init__(self, db_url: str, course_dir: str | Path, *, late_penalty: LatePenalty | None = None,
                  batch_size: int = 25, batch_seconds: float = 2.0, retries: int | None = None,
-                 retry_delay: float | None = None, write_files: Callable[[Item], None] | None = None) -> None:
+                 retry_delay: float | None = None) -> None:
         self.db_url = db_url
         self.course_dir = Path(course_dir)
         self.late_penalty = late_penalty
         self.batch_size, self.batch_seconds = max(1, batch_size), batch_seconds
         self.retries = RETRIES if retries is None else retries
         self.retry_delay = RETRY_DELAY if retry_delay is None else retry_delay
-        self.write_files = write_files
         self.engine = make_engine(db_url)
         self._masters: dict[tuple[str, str], _Master] = {}
         self._pending: list[Item] = []
         self._tables_ready = False
 
     # ------------------------------------------------------------------ public
+    def grade_cell_maxima(self, assignment: str, nb_name: str) -> dict[str, float]:
+        """{grade cell name: max score} of the released notebook (for :func:`write_submission_files`)."""
+        return {name: mx for name, (_, mx) in self._master(assignment, nb_name).grade_cells.items()}
+
     def add(self, item: Item) -> list[Outcome]:
-        """Write the item's files now and buffer its database write; returns the outcomes of a batch
-        written because it became due (often empty). An ungradable result gets the released notebook's
-        maximum and a zero for each of its grade cells, whichever path or builder made it."""
-        try:
-            r = item.result
-            if not r.gradable and not (r.max_score and r.grade_cells):
-                m = self._master(str(r.assignment), notebook_name(r))
-                cells = {name: {"score": 0.0, "max_score": mx} for name, (_, mx) in m.grade_cells.items()}
-                item = replace(item, result=replace(r, max_score=r.max_score or sum(mx for _, mx in m.grade_cells.values()),
-                                                    grade_cells=r.grade_cells or cells))
-            if self.write_files is not None:
-                self.write_files(item)
-            results_json = self.course_dir / "autograded" / item.key[0] / item.key[1] / "results.json"
-            results_json.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(results_json, json.dumps(item.result.to_gradescope(), indent=1))
-        except Exception as exc:  # noqa: BLE001 - e.g. disk full: this result stays unrecorded
-            return [Outcome(item, False, self._describe(exc), exc)]
+        """Write the item's files now unless a worker did (:func:`write_submission_files`) and buffer
+        its database write; returns the outcomes of a batch written because it became due (often empty)."""
+        if not item.files_written:
+            try:
+                r = item.result
+                maxima = {} if r.gradable else self.grade_cell_maxima(str(r.assignment), notebook_name(r))
+                item = replace(item, result=write_submission_files(self.course_dir, r, maxima, item.copy),
+                               files_written=True)
+            except Exception as exc:  # noqa: BLE001 - e.g. disk full: this result stays unrecorded
+                return [Outcome(item, False, self._describe(exc), exc)]
         self._pending.append(item)
         due = (len(self._pending) >= self.batch_size
                or time.monotonic() - self._pending[0].queued >= self.batch_seconds)
@@ -333,8 +453,7 @@ class Recorder:
             self._late_penalties(conn, m, items, subs, nb_of, totals)
 
         self._upsert_results(conn, items)
-        for it in items:
-            mastery.record_evidence(conn, it.result, submitted_at=it.submitted_at)
+        mastery.record_evidence_batch(conn, [(it.result, it.submitted_at) for it in items])
 
     def _late_penalties(self, conn, m: _Master, items, subs, nb_of, totals) -> None:
         """nbgrader's ``AssignLatePenalties`` rule: reset, then the plugin's penalty clamped to
@@ -421,8 +540,9 @@ def rebuild_evidence(db_url: str) -> int:
         mastery.metadata.create_all(engine)
         with engine.begin() as conn:
             rows = conn.execute(select(_dg.c.result_json).order_by(_dg.c.graded_at, _dg.c.id)).scalars().all()
-            for text in rows:
-                mastery.record_evidence(conn, SubmissionResult.from_json(text))
+            for start in range(0, len(rows), mastery.REBUILD_BATCH):
+                mastery.record_evidence_batch(conn, [(SubmissionResult.from_json(text), None)
+                                                     for text in rows[start:start + mastery.REBUILD_BATCH]])
         return len(rows)
     finally:
         engine.dispose()

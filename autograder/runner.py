@@ -6,12 +6,14 @@ Flow of :func:`grade_class`:
 2. discover submissions in nbgrader's layout ``<course>/submitted/<student>/<assignment>/<nb>.ipynb``
    for the notebooks the gradebook knows (the assignment must be released);
 3. skip those whose file checksum equals the recorded one in ``dg_results`` (unless ``force``);
-4. grade the rest in worker processes; workers only compute (they never touch the gradebook);
-5. the MAIN process records each result as it completes through :class:`autograder.recording.Recorder`
-   (the step ``nbgrader autograde`` uses too): autograded notebook copy with the check messages in the
-   test cells, ``timestamp.txt`` and Gradescope ``results.json`` (atomic files) first, then gradebook
-   rows + ``dg_results`` + mastery evidence in one transaction per batch. A ``kill -9`` loses only
-   in-flight and buffered work; a rerun finishes the class without duplicates.
+4. grade the rest in worker processes (:func:`grade_and_write`): each worker grades a submission and
+   writes its files itself through :func:`autograder.recording.write_submission_files` — autograded
+   notebook copy with the check messages in the test cells, ``timestamp.txt`` and Gradescope
+   ``results.json``, each atomic; workers never write database rows;
+5. the MAIN process (the course-lock holder) only commits database rows, through
+   :class:`autograder.recording.Recorder` (the step ``nbgrader autograde`` uses too): gradebook rows +
+   ``dg_results`` + mastery evidence in one transaction per batch. A ``kill -9`` loses only in-flight
+   and buffered work; a rerun finishes the class without duplicates.
 
 Infrastructure failures are never a student's zero: an engine ``GradingError`` after retries, a lost
 Dask scheduler or task, and a result the database would not take after retries are all left
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import functools
 import itertools
 import multiprocessing
 import os
@@ -43,8 +46,10 @@ from typing import Callable, Iterable, Iterator
 
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
-from autograder.nbgrader_plugin import annotate_notebook, read_submitted_json, sanitize_preprocessors
-from autograder.recording import Item, Outcome, Recorder, atomic_write
+from autograder import recording
+from autograder.gradebook import redact_url
+from autograder.recording import (Item, Outcome, Recorder, SubmittedCopy, autograded_dir,  # noqa: F401
+                                  write_submission_files)
 from autograder.result import SubmissionResult, file_checksum
 from autograder.submission_files import submitted_problem
 from autograder.tasks import (MISSING, REFUSED, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
@@ -96,71 +101,37 @@ def discover(course_dir: str | Path, assignment: str, notebooks: Iterable[str]) 
 # ---------------------------------------------------------------------------------------------- outputs
 
 
-def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Path:
-    return Path(course_dir) / "autograded" / student / assignment
-
-
-def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, result: SubmissionResult,
-                     config=None) -> Path:
-    """Write ``autograded/<student>/<a>/<nb>.ipynb`` as nbgrader's autograde does (sanitised with
-    nbgrader's own preprocessors, then our check messages in the test cells) and its timestamp.txt
-    (the Recorder writes ``results.json``). Returns the folder. An unreadable notebook gets no copy."""
-    out = autograded_dir(course_dir, sub.student, sub.assignment)
-    out.mkdir(parents=True, exist_ok=True)
-    if sub.refused:                  # never open what the file rules refused
-        return out
-    sync_submission_files(course_dir, sub)
-    config = gradebook.load_course_config(course_dir) if config is None else config
-    nb = _sanitized(db_url, sub, config) if result.gradable or sub.path.is_file() else None
-    if nb is not None:
-        import nbformat
-        annotate_notebook(nb, result, read_submitted_json(sub.path))
-        atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
-    return out
-
-
-#: files nbgrader's exchange writes beside a submission; feedback release/fetch read them from
-#: autograded/ -> feedback/ (the secret names the feedback file, the timestamp its folder)
-SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
-MAX_SUBMISSION_FILE_BYTES = 4096
-
-
 def sync_submission_files(course_dir: str | Path, sub: Submission) -> None:
-    """Make ``autograded/<student>/<a>/``'s timestamp.txt and submission_secret.txt equal the submitted
-    copy's (or absent when the submitted folder has none), as ``nbgrader autograde`` does by copying the
-    submission folder. Run for every discovered submission, also those skipped as already graded, so a
-    resubmission of an identical notebook still gets its feedback under the new secret and time.
-    Only small regular files are copied (never a symlink)."""
-    out = autograded_dir(course_dir, sub.student, sub.assignment)
-    if not out.is_dir():
-        return
-    for name in SUBMISSION_FILES:
-        src, dest = sub.path.parent / name, out / name
-        if src.is_file() and not src.is_symlink() and src.stat().st_size <= MAX_SUBMISSION_FILE_BYTES:
-            text = src.read_text(errors="replace")
-            if not dest.is_file() or dest.is_symlink() or dest.read_text(errors="replace") != text:
-                dest.unlink(missing_ok=True)
-                atomic_write(dest, text)
-        elif dest.exists() or dest.is_symlink():
-            dest.unlink()
+    """Give an already graded submission's autograded folder the submitted timestamp.txt and
+    submission_secret.txt (a resubmission of an identical notebook gets its feedback under the new
+    secret and time); see :func:`autograder.recording.sync_submission_files`."""
+    recording.sync_submission_files(autograded_dir(course_dir, sub.student, sub.assignment), sub.path.parent)
 
 
-def _sanitized(db_url: str, sub: Submission, config):
-    """The submitted notebook through the course's ``Autograde.sanitize_preprocessors`` (as nbgrader
-    autograde runs them; None if unreadable)."""
-    import nbformat
+@dataclass(frozen=True)
+class Graded:
+    """What a local grading worker sends back (plain data): the result as recorded, whether the worker
+    wrote its files (:func:`autograder.recording.write_submission_files`), and why not if that failed."""
+    result: SubmissionResult | InfrastructureFailure
+    files_written: bool = False
+    files_error: str | None = None
+
+
+def copy_of(sub: Submission, db_url: str) -> SubmittedCopy:
+    return SubmittedCopy(db_url, sub.notebook, str(sub.path), bool(sub.refused))
+
+
+def grade_and_write(sub: Submission, *, engine: str | Callable, course_dir: str, seed: int | None, db_url: str,
+                    grade_cells: dict[str, float]) -> Graded:
+    """What a local pool worker runs per submission: grade, then write the submission's files (so the
+    process holding the course lock only commits rows)."""
+    result = grade_task(engine, str(sub.path), sub.assignment, sub.student, course_dir, seed)
+    if isinstance(result, InfrastructureFailure):
+        return Graded(result)
     try:
-        nb = nbformat.read(str(sub.path), as_version=4)
-    except Exception:  # noqa: BLE001 - unreadable: the result already says why
-        return None
-    resources = {"nbgrader": {"student": sub.student, "assignment": sub.assignment,
-                              "notebook": sub.notebook, "db_url": db_url}}
-    try:
-        for pp in sanitize_preprocessors(config):
-            nb, resources = pp(config=config).preprocess(nb, resources)
-    except Exception:  # noqa: BLE001 - nbgrader refuses damaged metadata; keep the raw notebook
-        nb = nbformat.read(str(sub.path), as_version=4)
-    return nb
+        return Graded(write_submission_files(course_dir, result, grade_cells, copy_of(sub, db_url)), True)
+    except Exception as exc:  # noqa: BLE001 - e.g. disk full: this result stays unrecorded, regraded next run
+        return Graded(result, False, f"{type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------- summary
@@ -205,22 +176,21 @@ def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
                                   initializer=forksafe.die_with_parent)
 
 
-def _submit_all(pool, todo, engine, course_dir, seed) -> dict:
-    return {pool.submit(grade_task, engine, str(s.path), s.assignment, s.student, str(course_dir), seed): s
-            for s in todo}
+def _submit_all(pool, todo, task) -> dict:
+    return {pool.submit(task, s): s for s in todo}
 
 
-def _run_local(todo, engine, course_dir, seed, workers) -> Iterator[tuple[Submission, SubmissionResult]]:
+def _run_local(todo, task, workers, seed) -> Iterator[tuple[Submission, Graded | SubmissionResult]]:
     """Start grading NOW (workers are forked here, before any progress-bar thread exists) and return
-    an iterator of (submission, result) in completion order."""
+    an iterator of (submission, :class:`Graded`) in completion order; ``task`` is
+    :func:`grade_and_write` with its settings bound."""
     if workers == 1:                        # in-process, sequential: no pool to pay for
-        fn = resolve_engine(engine)
-        return ((s, grade_task(fn, str(s.path), s.assignment, s.student, str(course_dir), seed)) for s in todo)
+        return ((s, task(s)) for s in todo)
     pool = _local_pool(workers)
-    return _drain(pool, _submit_all(pool, todo, engine, course_dir, seed), engine, course_dir, seed, workers)
+    return _drain(pool, _submit_all(pool, todo, task), task, workers, seed)
 
 
-def _drain(pool, futures, engine, course_dir, seed, workers):
+def _drain(pool, futures, task, workers, seed):
     """Yield results as they complete. If a worker process dies (e.g. OOM-killed), every unfinished
     future fails with BrokenProcessPool, culprit and bystanders alike: they are retried in a fresh
     pool; a submission caught in a second break is then graded ALONE in its own one-process pool, and
@@ -245,11 +215,10 @@ def _drain(pool, futures, engine, course_dir, seed, workers):
         futures = {}
         if retry:
             pool = _local_pool(workers)
-            futures = _submit_all(pool, retry, engine, course_dir, seed)
+            futures = _submit_all(pool, retry, task)
     for sub in suspects:
         with _local_pool(1) as alone:
-            fut = alone.submit(grade_task, engine, str(sub.path), sub.assignment, sub.student, str(course_dir),
-                               seed)
+            fut = alone.submit(task, sub)
             try:
                 yield sub, fut.result()
             except cf.process.BrokenProcessPool:
@@ -416,37 +385,46 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         refused = [(s, ungradable(s.path, s.assignment, s.student, s.refused, checksum=REFUSED, seed=seed))
                    for s in todo if s.refused]
         todo = [s for s in todo if not s.refused]
-        if scheduler:
-            stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
-        else:
-            stream = _run_local(todo, engine, course_dir, seed, min(workers, max(1, len(todo))))
-        by_key: dict[tuple[str, str], Submission] = {}       # (student, assignment) -> submission in flight
-
-        config = gradebook.load_course_config(course_dir)
-
-        def write_files(item: Item) -> None:
-            write_autograded(course_dir, db_url, by_key[item.key], item.result, config)
-
-        recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size,
-                            write_files=write_files)
+        recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size)
+        try:
+            task = functools.partial(grade_and_write, engine=engine, course_dir=str(course_dir), seed=seed,
+                                     db_url=db_url,
+                                     grade_cells=recorder.grade_cell_maxima(assignment, next(iter(notebooks))))
+            recorder.engine.dispose()      # workers are forked next: no pooled connection crosses the fork
+            if scheduler:
+                stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
+            else:
+                stream = _run_local(todo, task, min(workers, max(1, len(todo))), seed)
+        except BaseException:
+            recorder.close()
+            raise
         t_grade = time.perf_counter()
         try:
             with _progress(progress, len(todo) + len(refused), assignment) as advance:
-                for sub, result in itertools.chain(refused, stream):
-                    if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
-                        summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
-                        advance(sub.student)
-                        continue
-                    by_key[(sub.student, sub.assignment)] = sub
-                    item = Item(result, checksum=sub.checksum,
-                                submitted_at=_timestamp_or_none(sub, summary))
-                    _account(summary, recorder.add(item), on_result)
+                for sub, graded in itertools.chain(refused, stream):
+                    _record(summary, recorder, sub, graded if isinstance(graded, Graded) else Graded(graded),
+                            db_url, on_result)
                     advance(sub.student)
         finally:
             _account(summary, recorder.close(), on_result)
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def _record(summary: GradeSummary, recorder: Recorder, sub: Submission, graded: Graded, db_url: str,
+            on_result) -> None:
+    """Hand one graded submission to the recorder (its files are written unless the worker did)."""
+    result = graded.result
+    if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
+        summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
+        return
+    item = Item(result, checksum=sub.checksum, submitted_at=_timestamp_or_none(sub, summary),
+                copy=copy_of(sub, db_url), files_written=graded.files_written)
+    if graded.files_error is not None:                 # not recorded: the next run grades it again
+        _account(summary, [Outcome(item, False, redact_url(graded.files_error, db_url))], on_result)
+        return
+    _account(summary, recorder.add(item), on_result)
 
 
 def _timestamp_or_none(sub: Submission, summary: GradeSummary):

@@ -1,6 +1,7 @@
 """Concept mastery per student from graded work (code and quiz), stored beside the gradebook.
 
     record_evidence(conn, result, submitted_at=)  inside the caller's transaction (never commits)
+    record_evidence_batch(conn, [(result, submitted_at)])  the same for a batch, set-based
     record_result(db_url, result)                 the same in its own transaction
     mastery_rows(db_url, student)                 [ConceptMastery] for every concept of the concept map
     review_list(db_url, student)                  concepts to review, most urgent first
@@ -29,10 +30,10 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, inspect, select, text)
+                        bindparam, create_engine, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +46,7 @@ MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet"
 MIN_STUDENTS_FOR_REFIT = 20
 MIN_OBS_FOR_REFIT = 100
 REFIT_GROWTH = 1.2               # refit_if_ready: refit a fitted concept once its data grew by 20 %
+REBUILD_BATCH = 200              # results per set-based evidence write when rebuilding
 GATED_SUFFIXES = (".structure", ".fixed")   # used only when an assignment's suite is unknown
 
 log = logging.getLogger(__name__)
@@ -163,9 +165,10 @@ def rebuild(conn: Connection) -> int:
     if not inspect(conn).has_table("dg_results"):
         return 0
     rows = conn.execute(text("SELECT result_json FROM dg_results")).scalars().all()
-    for doc in rows:
-        res = SubmissionResult.from_json(doc)
-        record_evidence(conn, res, submitted_at=_as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
+    for start in range(0, len(rows), REBUILD_BATCH):
+        results = [SubmissionResult.from_json(doc) for doc in rows[start:start + REBUILD_BATCH]]
+        record_evidence_batch(conn, [(res, _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
+                                     for res in results])
     return len(rows)
 
 
@@ -297,47 +300,93 @@ def _record_response(conn: Connection, result: SubmissionResult, check) -> None:
                                                 attempt=max(attempts_so_far, default=0) + 1, **values))
 
 
-def _store_attempt(conn: Connection, res: SubmissionResult, ev: Evidence, when: str) -> None:
-    key = ((attempts.c.student == res.student) & (attempts.c.assignment == res.assignment)
-           & (attempts.c.item == ev.item) & (attempts.c.checksum == res.checksum))
-    values = dict(submitted_at=when, position=ev.position, kind=ev.kind, concepts=json.dumps(list(ev.concepts)),
-                  correct=ev.correct)
-    row = conn.execute(select(attempts).where(key)).mappings().first()
-    if row is None:
-        conn.execute(attempts.insert().values(student=res.student, assignment=res.assignment, item=ev.item,
-                                              checksum=res.checksum, recorded_at=_now(), **values))
-    elif any(row[k] != v for k, v in values.items()):
-        conn.execute(attempts.update().where(attempts.c.id == row["id"]).values(recorded_at=_now(), **values))
+def _attempt_values(ev: Evidence, when: str) -> dict:
+    return dict(submitted_at=when, position=ev.position, kind=ev.kind, concepts=json.dumps(list(ev.concepts)),
+                correct=ev.correct)
 
 
-def _derive(conn: Connection, student: str, assignment: str, item: str) -> tuple[int, set[str]]:
-    """Rebuild the observations of one item from its attempts; returns (net new rows, concepts touched).
+def _store_attempts(conn: Connection, subs: list[tuple[SubmissionResult, str, list[Evidence]]]) -> set[tuple]:
+    """Upsert the attempts of ``subs`` [(result, submission time key, evidence)] in one read and at most
+    one insert and one update; later entries of the same (student, assignment, item, checksum) win.
+    Returns the (student, assignment, item) keys whose attempts changed."""
+    keys = {(res.student, res.assignment, ev.item) for res, _, evs in subs for ev in evs}
+    students = sorted({k[0] for k in keys})
+    assignments = sorted({k[1] for k in keys})
+    stored: dict[tuple, dict[str, dict]] = {}
+    for row in conn.execute(select(attempts).where(attempts.c.student.in_(students),
+                                                   attempts.c.assignment.in_(assignments))).mappings():
+        key = (row["student"], row["assignment"], row["item"])
+        if key in keys:
+            stored.setdefault(key, {})[row["checksum"]] = dict(row)
+    now, changed, inserts, updates = _now(), set(), {}, {}
+    for res, when, evs in subs:
+        for ev in evs:
+            key = (res.student, res.assignment, ev.item)
+            values = _attempt_values(ev, when)
+            row = stored.setdefault(key, {}).get(res.checksum)
+            if row is None:
+                row = dict(student=res.student, assignment=res.assignment, item=ev.item, checksum=res.checksum,
+                           recorded_at=now, **values)
+                stored[key][res.checksum] = row
+                inserts[(key, res.checksum)] = row
+            elif any(row[k] != v for k, v in values.items()):
+                row.update(values, recorded_at=now)
+                if "id" in row:
+                    updates[(key, res.checksum)] = row
+            else:
+                continue
+            changed.add(key)
+    if inserts:
+        conn.execute(attempts.insert(), list(inserts.values()))
+    if updates:
+        conn.execute(attempts.update().where(attempts.c.id == bindparam("b_id")),
+                     [{"b_id": r["id"], "recorded_at": r["recorded_at"],
+                       **{k: r[k] for k in ("submitted_at", "position", "kind", "concepts", "correct")}}
+                      for r in updates.values()])
+    return changed
+
+
+def _derive_observations(conn: Connection, keys: set[tuple]) -> tuple[int, set[tuple[str, str]]]:
+    """Rebuild the observations of the (student, assignment, item) ``keys`` from their attempts, in one
+    read of each table and at most one delete and one insert; returns (net new rows, touched (student,
+    concept) pairs).
 
     Attempts in submission-time order; an attempt is an observation when its outcome differs from the
     previous attempt's (the first attempt always is)."""
-    key_a = (attempts.c.student == student) & (attempts.c.assignment == assignment) & (attempts.c.item == item)
-    rows = conn.execute(select(attempts).where(key_a)
-                        .order_by(attempts.c.submitted_at, attempts.c.checksum)).mappings().all()
-    wanted: dict[tuple[str, str], dict] = {}
-    previous = None
-    for a in rows:
-        if previous is not None and bool(a["correct"]) == previous:
-            continue
-        previous = bool(a["correct"])
-        for concept in json.loads(a["concepts"]):
-            wanted[(a["checksum"], concept)] = dict(submitted_at=a["submitted_at"], position=a["position"],
-                                                    kind=a["kind"], correct=bool(a["correct"]))
-    key_o = ((observations.c.student == student) & (observations.c.assignment == assignment)
-             & (observations.c.item == item))
-    have = {(r["checksum"], r["concept"]): r for r in conn.execute(select(observations).where(key_o)).mappings()}
+    if not keys:
+        return 0, set()
+    students = sorted({k[0] for k in keys})
+    assignments = sorted({k[1] for k in keys})
+    in_keys = (lambda t: t.c.student.in_(students) & t.c.assignment.in_(assignments))
+    tries: dict[tuple, list] = {}
+    for a in conn.execute(select(attempts).where(in_keys(attempts))).mappings():
+        key = (a["student"], a["assignment"], a["item"])
+        if key in keys:
+            tries.setdefault(key, []).append(a)
+    have: dict[tuple, dict] = {}
+    for r in conn.execute(select(observations).where(in_keys(observations))).mappings():
+        key = (r["student"], r["assignment"], r["item"])
+        if key in keys:
+            have[(*key, r["checksum"], r["concept"])] = r
+    wanted: dict[tuple, dict] = {}
+    for key, rows in tries.items():
+        previous = None
+        for a in sorted(rows, key=lambda a: (a["submitted_at"], a["checksum"])):
+            if previous is not None and bool(a["correct"]) == previous:
+                continue
+            previous = bool(a["correct"])
+            for concept in json.loads(a["concepts"]):
+                wanted[(*key, a["checksum"], concept)] = dict(submitted_at=a["submitted_at"], position=a["position"],
+                                                             kind=a["kind"], correct=bool(a["correct"]))
     stale = {k for k, r in have.items() if k not in wanted or any(r[f] != v for f, v in wanted[k].items())}
-    for k in stale:
-        conn.execute(observations.delete().where(observations.c.id == have[k]["id"]))
-    for k, values in wanted.items():
-        if k not in have or k in stale:
-            conn.execute(observations.insert().values(student=student, assignment=assignment, item=item,
-                                                      checksum=k[0], concept=k[1], **values))
-    touched = {k[1] for k in stale} | {k[1] for k in wanted if k not in have}
+    if stale:
+        conn.execute(observations.delete().where(observations.c.id == bindparam("b_id")),
+                     [{"b_id": have[k]["id"]} for k in stale])
+    new = [dict(student=k[0], assignment=k[1], item=k[2], checksum=k[3], concept=k[4], **v)
+           for k, v in wanted.items() if k not in have or k in stale]
+    if new:
+        conn.execute(observations.insert(), new)
+    touched = {(k[0], k[4]) for k in stale} | {(r["student"], r["concept"]) for r in new}
     return len(wanted) - len(have), touched
 
 
@@ -360,13 +409,53 @@ def _latest_failed(rows: list) -> bool:
 
 
 def _set_mastery(conn: Connection, student: str, concept: str, rows: list, params: bkt.BKTParams) -> None:
-    p = bkt.trace([(bool(r.correct), r.kind) for r in rows], params)
-    values = dict(p_mastery=p, n_obs=len(rows), latest_failed=_latest_failed(rows), updated_at=_now())
-    key = (mastery.c.student == student) & (mastery.c.concept == concept)
-    if conn.execute(select(mastery.c.student).where(key)).first():
-        conn.execute(mastery.update().where(key).values(**values))
-    else:
-        conn.execute(mastery.insert().values(student=student, concept=concept, **values))
+    _store_mastery(conn, {(student, concept): rows}, {concept: params})
+
+
+def _store_mastery(conn: Connection, seqs: dict[tuple[str, str], list], params: dict[str, bkt.BKTParams]) -> None:
+    """Write P(L) of every (student, concept) of ``seqs`` (its ordered observation rows) in one read and
+    at most one insert and one update."""
+    if not seqs:
+        return
+    students = sorted({k[0] for k in seqs})
+    concepts = sorted({k[1] for k in seqs})
+    have = {(r.student, r.concept) for r in conn.execute(select(mastery.c.student, mastery.c.concept).where(
+        mastery.c.student.in_(students), mastery.c.concept.in_(concepts)))}
+    now, inserts, updates = _now(), [], []
+    for (student, concept), rows in seqs.items():
+        values = dict(p_mastery=bkt.trace([(bool(r.correct), r.kind) for r in rows], params[concept]),
+                      n_obs=len(rows), latest_failed=_latest_failed(rows), updated_at=now)
+        if (student, concept) in have:
+            updates.append({"b_student": student, "b_concept": concept, **values})
+        else:
+            inserts.append({"student": student, "concept": concept, **values})
+    if inserts:
+        conn.execute(mastery.insert(), inserts)
+    if updates:
+        conn.execute(mastery.update().where((mastery.c.student == bindparam("b_student"))
+                                            & (mastery.c.concept == bindparam("b_concept"))), updates)
+
+
+def _params_of(conn: Connection, concepts: Iterable[str]) -> dict[str, bkt.BKTParams]:
+    """{concept: its fitted parameters, or the defaults} in one read."""
+    concepts = sorted(set(concepts))
+    fitted = {r["concept"]: _params_from_row(r) for r in conn.execute(
+        select(bkt_params).where(bkt_params.c.concept.in_(concepts))).mappings()}
+    return {c: fitted.get(c, bkt.BKTParams()) for c in concepts}
+
+
+def _replay_many(conn: Connection, pairs: set[tuple[str, str]]) -> None:
+    """:func:`replay` of every (student, concept) pair in one read of the observations."""
+    if not pairs:
+        return
+    students = sorted({p[0] for p in pairs})
+    concepts = sorted({p[1] for p in pairs})
+    seqs: dict[tuple[str, str], list] = {p: [] for p in pairs}
+    for r in conn.execute(select(*_obs_columns()).where(observations.c.student.in_(students),
+                                                        observations.c.concept.in_(concepts))):
+        if (r.student, r.concept) in seqs:
+            seqs[(r.student, r.concept)].append(r)
+    _store_mastery(conn, {p: _ordered(rows) for p, rows in seqs.items()}, _params_of(conn, concepts))
 
 
 def _obs_columns():
@@ -390,22 +479,30 @@ def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime 
     ``submitted_at``: nbgrader's submission time (None: ``result.graded_at``). Returns the number of
     new observations (net: an attempt that makes a later identical one redundant counts nothing).
     """
-    res = _as_result(result)
-    if not res.gradable:
-        return 0
+    return record_evidence_batch(conn, [(result, submitted_at)])
+
+
+def record_evidence_batch(conn: Connection, entries: Sequence[tuple[Any, dt.datetime | None]]) -> int:
+    """:func:`record_evidence` of many results [(result, submitted_at)] at once, set-based: one read per
+    table, then bulk inserts/updates (about ten statements per batch, whatever its size). The stored
+    rows and mastery equal those of recording the results one at a time in this order. Returns the
+    number of new observations (net)."""
     _ensure_tables(conn)
-    when = time_key(submitted_at) or time_key(res.graded_at) or time_key(dt.datetime.now(dt.timezone.utc))
-    added, touched = 0, set()
-    for ev in evidence_items(res):
-        _store_attempt(conn, res, ev, when)
-        n, concepts = _derive(conn, res.student, res.assignment, ev.item)
-        added += n
-        touched |= concepts
-    if catalog.runtime_of(res.assignment) == "quiz":
-        for check in res.checks:
-            _record_response(conn, res, check)
-    for concept in sorted(touched):
-        replay(conn, res.student, concept)
+    subs = []
+    for result, submitted_at in entries:
+        res = _as_result(result)
+        if res.gradable:
+            when = (time_key(submitted_at) or time_key(res.graded_at)
+                    or time_key(dt.datetime.now(dt.timezone.utc)))
+            subs.append((res, when, evidence_items(res)))
+    if not subs:
+        return 0
+    added, touched = _derive_observations(conn, _store_attempts(conn, subs))
+    for res, _, _ in subs:
+        if catalog.runtime_of(res.assignment) == "quiz":
+            for check in res.checks:
+                _record_response(conn, res, check)
+    _replay_many(conn, touched)
     return max(0, added)
 
 
@@ -577,8 +674,7 @@ def _write_fit(conn: Connection, concept: str, sel: bkt.Selection, n_students: i
     per: dict[str, list] = {}
     for r in rows:                       # replay from what is stored now (grading may have added some)
         per.setdefault(r.student, []).append(r)
-    for student, seq in per.items():
-        _set_mastery(conn, student, concept, _ordered(seq), p)
+    _store_mastery(conn, {(student, concept): _ordered(seq) for student, seq in per.items()}, {concept: p})
 
 
 def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int = MIN_OBS_FOR_REFIT,

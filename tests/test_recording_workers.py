@@ -1,0 +1,98 @@
+"""Recording off the critical path (issue 15): local pool workers write each submission's files
+(``autograder.recording.write_submission_files``), the process holding the course lock only commits
+rows; a failure to write files leaves the submission unrecorded for the next run."""
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+from autograder import recording
+from autograder.runner import grade_class
+from gradingcourse import ASSIGNMENT, course, released_course, submit  # noqa: F401
+
+ENGINE = "gradingcourse:fake_grade"
+
+
+def _log_writes(monkeypatch, log):
+    """Append "<pid> <file name>" for every atomic write, in this process and in forked workers."""
+    real = recording.atomic_write
+
+    def logged(path, text):
+        real(path, text)
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()} {path.parent.parent.name} {path.name}\n")
+    monkeypatch.setattr(recording, "atomic_write", logged)
+
+
+def test_pool_workers_write_the_files_and_the_lock_holder_only_commits_rows(course, monkeypatch, tmp_path):
+    students = ["ann", "bob", "cyd", "dee"]
+    for s in students[:-1]:
+        submit(course, s)
+    submit(course, "dee", raw="{not json")                   # ungradable: completed by the worker
+    log = tmp_path / "writes.log"
+    _log_writes(monkeypatch, log)
+    summary = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    assert summary.ok and summary.graded == 4 and summary.ungradable == 1
+    writes = [line.split() for line in log.read_text().splitlines()]
+    assert {(s, name) for _, s, name in writes} >= {(s, "results.json") for s in students} | \
+        {(s, f"{ASSIGNMENT}.ipynb") for s in students[:-1]}
+    assert all(int(pid) != os.getpid() for pid, _, _ in writes), writes     # no file written by the parent
+    assert len({pid for pid, _, _ in writes}) == 2                           # both workers wrote
+    dee = json.loads((course / "autograded" / "dee" / ASSIGNMENT / "results.json").read_text())
+    assert dee["score"] == 0.0 and "could not be graded" in dee["output"]
+
+
+def test_a_worker_that_cannot_write_files_leaves_the_submission_for_the_next_run(course, monkeypatch):
+    for s in ("ann", "bob"):
+        submit(course, s)
+    real = recording.atomic_write
+
+    def full_for_bob(path, text):
+        if path.parent.parent.name == "bob" and path.name == "results.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text)
+    monkeypatch.setattr(recording, "atomic_write", full_for_bob)
+    summary = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    assert not summary.ok and summary.graded == 1
+    assert [e.split(":")[0] for e in summary.record_errors] == [f"bob/{ASSIGNMENT}"]
+    assert "No space left" in summary.record_errors[0]
+    monkeypatch.undo()
+    again = grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False)
+    assert again.ok and again.skipped == 1 and again.graded == 1
+    assert (course / "autograded" / "bob" / ASSIGNMENT / "results.json").is_file()
+
+
+def _verdict(validator, cell):
+    try:
+        validator.validate_cell(cell)
+        return None
+    except Exception as exc:  # noqa: BLE001 - compared as type and message
+        return type(exc).__name__, str(exc).splitlines()[0]
+
+
+def test_the_compiled_metadata_validator_agrees_with_nbgraders(released_course):
+    """The sanitize step's schema compiled once gives nbgrader's verdict on every cell, good or damaged."""
+    import copy
+
+    import nbformat
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    from autograder.nbgrader_plugin import CompiledMetadataValidator
+    nb = nbformat.read(str(released_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    cells = [c for c in nb.cells if "nbgrader" in c.metadata]
+    damaged = []
+    for change in ({"points": "many"}, {"grade_id": 7}, {"schema_version": 2}, {"schema_version": 9},
+                   {"grade": "yes"}, {"extra": 1}):
+        for c in cells[:3]:
+            d = copy.deepcopy(c)
+            d.metadata["nbgrader"].update(change)
+            damaged.append(d)
+    d = copy.deepcopy(cells[0])
+    del d.metadata["nbgrader"]["grade_id"]
+    damaged.append(d)
+    stock, compiled = MetadataValidator(), CompiledMetadataValidator()
+    verdicts = [(_verdict(stock, c), _verdict(compiled, c)) for c in cells + damaged]
+    assert all(a == b for a, b in verdicts), verdicts
+    assert sum(a is None for a, _ in verdicts) == len(cells)                 # the good ones pass
+    assert sum(a is not None for a, _ in verdicts) >= len(damaged) - 3       # most damage is caught
