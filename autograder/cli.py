@@ -171,7 +171,7 @@ def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, stu
             f"notebook. Students submit with `nbgrader submit {assignment}` (or the Assignments tab); then "
             f"collect with `deepgrade collect {assignment}` and grade again.")
     print_summary(summary)
-    refit_if_ready(db_url, root)          # mastery: automatic refit, never raises
+    refit_if_ready(db_url)                # mastery: automatic refit, never raises
     if not summary.ok:              # something was not recorded: the next run grades it
         raise SystemExit(1)
 
@@ -275,8 +275,8 @@ def student_env(level, dry_run) -> None:
     click.echo("Students keep the Assignments tab (fetch, submit, fetch feedback) and the Validate button.")
 
 
-# --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by quizzes/cli.py) ------------------------
-from quizzes.cli import mastery as _mastery_group, quiz as _quiz_group  # noqa: E402
+# --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by autograder/quiz_cli.py) ------------------------
+from autograder.quiz_cli import mastery as _mastery_group, quiz as _quiz_group  # noqa: E402
 
 main.add_command(_quiz_group)
 main.add_command(_mastery_group)

@@ -23,7 +23,7 @@ from autograder import classsim
 
 def release(workdir: Path) -> list[str]:
     """Build and release the three weekly quizzes; returns their assignment names."""
-    from quizzes.release import release_quizzes
+    from autograder.quiz_cli import release_quizzes
     from quizzes.schema import WEEKS
 
     release_quizzes(workdir, list(WEEKS))

@@ -28,15 +28,13 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol, Sequence
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from autograder.result import SubmissionResult
 from quizzes import bkt
 
 THRESHOLD = 0.95
@@ -44,10 +42,61 @@ MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet"
 MIN_STUDENTS_FOR_REFIT = 20
 MIN_OBS_FOR_REFIT = 100
 REFIT_GROWTH = 1.2               # refit_if_ready: refit a fitted concept once its data grew by 20 %
-GATED_SUFFIXES = (".structure", ".fixed")   # used only when an assignment's suite is unknown
+GATED_SUFFIXES = (".structure", ".fixed")   # results of schema 1 (no ``gated`` field): by check name
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
+
+
+class GradedCheck(Protocol):
+    """What the mastery model reads of one check outcome (``autograder.result.CheckResult`` is one)."""
+    name: str
+    function: str                   # graded function (code) or answer variable ``q_<id>`` (quiz)
+    passed: bool
+    concepts: Sequence[str]
+    response: Any                   # quiz: [option indices] | bool | number | None; code: None
+    gated: bool | None              # carries no evidence alone (None: not recorded, schema 1)
+
+
+class GradedResult(Protocol):
+    """What the mastery model reads of one graded submission (``autograder.result.SubmissionResult``)."""
+    student: str
+    assignment: str
+    checksum: str
+    gradable: bool
+    graded_at: str
+    checks: Sequence[GradedCheck]
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    name: str
+    function: str
+    passed: bool
+    concepts: tuple[str, ...] = ()
+    response: Any = None
+    gated: bool | None = None
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """The fields of a stored result document (``dg_results.result_json``, any schema version) that
+    the mastery model reads: enough to rebuild the evidence without the grading side's code."""
+    student: str
+    assignment: str
+    checksum: str
+    gradable: bool
+    graded_at: str
+    checks: tuple[StoredCheck, ...]
+
+    @classmethod
+    def from_json(cls, document: str) -> "StoredResult":
+        d = json.loads(document)
+        return cls(str(d["student"]), str(d["assignment"]), str(d["checksum"]), bool(d["gradable"]),
+                   str(d.get("graded_at") or ""),
+                   tuple(StoredCheck(str(c["name"]), str(c["function"]), bool(c["passed"]),
+                                     tuple(c.get("concepts") or ()), c.get("response"), c.get("gated"))
+                         for c in d.get("checks") or ()))
 
 
 def _item_columns() -> list[Column]:
@@ -163,7 +212,7 @@ def rebuild(conn: Connection) -> int:
         return 0
     rows = conn.execute(text("SELECT result_json FROM dg_results")).scalars().all()
     for doc in rows:
-        res = SubmissionResult.from_json(doc)
+        res = StoredResult.from_json(doc)
         record_evidence(conn, res, submitted_at=_as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
     return len(rows)
 
@@ -220,16 +269,6 @@ class Evidence:
     position: int               # order of the item inside the submission
 
 
-def _as_result(result: Any) -> SubmissionResult:
-    if isinstance(result, SubmissionResult):
-        return result
-    if isinstance(result, dict):
-        return SubmissionResult.from_dict(result)
-    if hasattr(result, "to_dict"):
-        return SubmissionResult.from_dict(result.to_dict())
-    raise TypeError(f"mastery needs a SubmissionResult, got {type(result).__name__}")
-
-
 def check_kind(assignment: str, check_name: str) -> str:
     """Observation kind of a check: quiz questions by type and option count, everything else ``code``."""
     if assignment.startswith("quiz_"):
@@ -240,16 +279,14 @@ def check_kind(assignment: str, check_name: str) -> str:
     return "code"
 
 
-def gated_checks(assignment: str) -> set[str] | None:
-    """Names of the checks of ``assignment`` that carry no evidence alone (None: suite unknown)."""
-    # imported here: loading a suite imports the reference modules (~0.2 s), needed only for code results
-    from autograder.checks import CODE_ASSIGNMENTS, code_suite
-    if assignment not in CODE_ASSIGNMENTS:
-        return None
-    return {spec.name for spec in code_suite(assignment).checks if spec.gated}
+def is_gated(check: GradedCheck) -> bool:
+    """A check that carries no evidence alone (structure, visible example, ...): as the result records
+    it; results of schema 1 did not record it, their gated checks are known by name."""
+    gated = getattr(check, "gated", None)
+    return check.name.endswith(GATED_SUFFIXES) if gated is None else bool(gated)
 
 
-def evidence_items(result: SubmissionResult) -> list[Evidence]:
+def evidence_items(result: GradedResult) -> list[Evidence]:
     """The evidence in one gradable result: one item per graded function (code) or question (quiz)."""
     out: list[Evidence] = []
     if result.assignment.startswith("quiz_"):
@@ -260,13 +297,11 @@ def evidence_items(result: SubmissionResult) -> list[Evidence]:
                 out.append(Evidence(q.id, check_kind(result.assignment, c.name), tuple(c.concepts or q.concepts),
                                     bool(c.passed), i))
         return out
-    gated = gated_checks(result.assignment)
     by_function: dict[str, list] = {}
     for c in result.checks:
         by_function.setdefault(c.function, []).append(c)
     for i, (function, checks) in enumerate(by_function.items()):
-        informative = [c for c in checks if (c.name not in gated if gated is not None
-                                             else not c.name.endswith(GATED_SUFFIXES))]
+        informative = [c for c in checks if not is_gated(c)]
         concepts = tuple(dict.fromkeys(k for c in checks for k in c.concepts))
         if informative and concepts:
             out.append(Evidence(function, "code", concepts, all(c.passed for c in checks), i))
@@ -277,7 +312,7 @@ def evidence_items(result: SubmissionResult) -> list[Evidence]:
 # recording
 # ------------------------------------------------------------------------------------------------
 
-def _record_response(conn: Connection, result: SubmissionResult, check) -> None:
+def _record_response(conn: Connection, result: GradedResult, check) -> None:
     from quizzes.grading import make_variant, question_for_check, response_from_check
     q = question_for_check(check.name)
     if q is None:
@@ -296,7 +331,7 @@ def _record_response(conn: Connection, result: SubmissionResult, check) -> None:
                                                 attempt=max(attempts_so_far, default=0) + 1, **values))
 
 
-def _store_attempt(conn: Connection, res: SubmissionResult, ev: Evidence, when: str) -> None:
+def _store_attempt(conn: Connection, res: GradedResult, ev: Evidence, when: str) -> None:
     key = ((attempts.c.student == res.student) & (attempts.c.assignment == res.assignment)
            & (attempts.c.item == ev.item) & (attempts.c.checksum == res.checksum))
     values = dict(submitted_at=when, position=ev.position, kind=ev.kind, concepts=json.dumps(list(ev.concepts)),
@@ -383,13 +418,13 @@ def replay(conn: Connection, student: str, concept: str) -> float:
     return bkt.trace([(bool(r.correct), r.kind) for r in rows], params)
 
 
-def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+def record_evidence(conn: Connection, result: GradedResult, *, submitted_at: dt.datetime | None = None) -> int:
     """Write one result's evidence inside the caller's open transaction (never commits).
 
     ``submitted_at``: nbgrader's submission time (None: ``result.graded_at``). Returns the number of
     new observations (net: an attempt that makes a later identical one redundant counts nothing).
     """
-    res = _as_result(result)
+    res = result
     if not res.gradable:
         return 0
     _ensure_tables(conn)
@@ -424,10 +459,10 @@ def _nbgrader_timestamp(conn: Connection, student: str, assignment: str) -> dt.d
         return None
 
 
-def record_result(db_url: str, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+def record_result(db_url: str, result: GradedResult, *, submitted_at: dt.datetime | None = None) -> int:
     """:func:`record_evidence` in its own transaction. Without ``submitted_at`` the submission time is
     read from nbgrader's gradebook when it has one (same database), else ``result.graded_at``."""
-    res = _as_result(result)
+    res = result
     with engine_for(db_url).begin() as conn:
         if submitted_at is None and res.gradable:
             submitted_at = _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment))
@@ -624,14 +659,10 @@ def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int 
     return reports
 
 
-def refit_if_ready(db_url: str | None, course_dir: str | Path | None = None) -> list[RefitReport]:
-    """Refit every concept that has enough data and grew since its last fit (``db_url`` None: the
-    course's gradebook); never raises (grading must not fail because of a refit): problems are
-    logged and give an empty list."""
+def refit_if_ready(db_url: str) -> list[RefitReport]:
+    """Refit every concept that has enough data and grew since its last fit; never raises (grading
+    must not fail because of a refit): problems are logged and give an empty list."""
     try:
-        if db_url is None:
-            from autograder.gradebook import default_db_url
-            db_url = default_db_url(course_dir)
         return [r for r in refit(db_url, only_grown=True) if r.status == "fitted"]
     except Exception as exc:  # noqa: BLE001 - the grades are recorded; mastery can be refitted later
         log.warning("mastery refit failed for %s: %s", db_url, exc)

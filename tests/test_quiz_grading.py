@@ -7,7 +7,8 @@ import pytest
 
 from autograder.checks.framework import run_suite
 from autograder.engine import grade_submission, grade_with_student
-from quizzes.grading import answer_from_message, make_variant, quiz_questions, quiz_suite, week_of
+from autograder.quiz_checks import quiz_suite
+from quizzes.grading import answer_from_message, make_variant, quiz_questions, week_of
 from quizzes.schema import bank
 from tests.quiz_helpers import AnswerSheet, correct_answers, fill_notebook
 
