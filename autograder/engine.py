@@ -173,7 +173,7 @@ def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> t
         results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
                                    passed=o.passed, message=message, hint=o.hint, mistake_id=o.mistake_id,
                                    concepts=o.spec.concepts, duration_s=round(o.duration_s, 4),
-                                   gated=o.spec.gated))
+                                   response=o.response, gated=o.spec.gated))
         agg = functions.setdefault(f, {"score": 0.0, "max_score": 0.0})
         agg["score"] += earned
         agg["max_score"] += max_pts

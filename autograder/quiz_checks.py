@@ -42,9 +42,10 @@ def _body(question: Question, student: str, cache: dict):
                       f"`{var}` could not be read ({kind}); use a string, a list of strings, True/False or a number")
             raise CheckFailed(f"{ANSWER_PREFIX}{NO_ANSWER}\n{reason}.\n{question.explanation}") from None
         verdict = grade_answer(variant, raw)
+        t.response = verdict.response
         if not verdict.passed:
             note = _student_id_note(t.student, student, cache)
-            raise CheckFailed(verdict.message + (f"\n{note}" if note else ""))
+            raise CheckFailed(verdict.message + (f"\n{note}" if note else ""), response=verdict.response)
     body.__name__ = var
     return body
 

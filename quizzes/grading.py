@@ -11,8 +11,9 @@ Answer formats (what a learner writes)
   truefalse   ``True`` / ``False``
   numeric     a number (a numeric string is accepted)
 
-Every failure message starts with ``Your answer: <answer as shown>`` (see :data:`ANSWER_PREFIX`):
-``quizzes.mastery.record_result`` reads that line back to store the response for item analysis.
+Every failure message starts with ``Your answer: <answer as shown>`` (see :data:`ANSWER_PREFIX`) for the
+learner; the response stored for item analysis is the check's structured ``response`` field (result
+schema 2), never read back from the message.
 """
 from __future__ import annotations
 
@@ -244,34 +245,6 @@ def answer_from_message(message: str) -> str | None:
         if line.startswith(ANSWER_PREFIX):
             return line[len(ANSWER_PREFIX):].strip()
     return None
-
-
-def response_from_check(variant: Variant, passed: bool, message: str) -> Any:
-    """Rebuild the bank-order response of a graded check (for dg_quiz_responses).
-
-    A failed check's message carries the answer; a passed choice/true-false check is the correct
-    answer itself; a passed numeric check is within tolerance of the expected value.
-    """
-    q = variant.question
-    if passed:
-        if q.is_choice:
-            return list(q.correct_indices)
-        if q.type == "truefalse":
-            return bool(q.answer)
-        shown = answer_from_message(message)
-        if shown:
-            try:
-                return parse_answer(variant, shown)
-            except AnswerFormatError:
-                pass
-        return float(variant.expected())
-    shown = answer_from_message(message)
-    if not shown or shown == NO_ANSWER:
-        return None
-    try:
-        return to_response(variant, parse_answer(variant, shown))
-    except AnswerFormatError:
-        return None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from quizzes import bkt
+from quizzes.grading import question_for_check
+from quizzes.practice import practice_pool
+from quizzes.schema import load_concepts
 
 THRESHOLD = 0.95
 MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet", never "mastered"
@@ -269,10 +272,17 @@ class Evidence:
     position: int               # order of the item inside the submission
 
 
+def _typed(result: GradedResult) -> GradedResult:
+    """The result itself; a plain dict or JSON text is refused (the grading side converts at its edge)."""
+    if isinstance(result, (dict, str, bytes)) or not hasattr(result, "checks"):
+        raise TypeError(f"mastery records a graded result (autograder.result.SubmissionResult), not a "
+                        f"{type(result).__name__}")
+    return result
+
+
 def check_kind(assignment: str, check_name: str) -> str:
     """Observation kind of a check: quiz questions by type and option count, everything else ``code``."""
     if assignment.startswith("quiz_"):
-        from quizzes.grading import question_for_check
         q = question_for_check(check_name)
         if q is not None:
             return f"{q.type}:{len(q.choices)}" if q.is_choice else q.type
@@ -290,7 +300,6 @@ def evidence_items(result: GradedResult) -> list[Evidence]:
     """The evidence in one gradable result: one item per graded function (code) or question (quiz)."""
     out: list[Evidence] = []
     if result.assignment.startswith("quiz_"):
-        from quizzes.grading import question_for_check
         for i, c in enumerate(result.checks):
             q = question_for_check(c.name)
             if q is not None and (c.concepts or q.concepts):
@@ -312,17 +321,20 @@ def evidence_items(result: GradedResult) -> list[Evidence]:
 # recording
 # ------------------------------------------------------------------------------------------------
 
-def _record_response(conn: Connection, result: GradedResult, check) -> None:
-    from quizzes.grading import make_variant, question_for_check, response_from_check
+def _record_response(conn: Connection, result: GradedResult, check: GradedCheck) -> None:
+    """One quiz answer for item analysis: the check's recorded ``response`` (never its message)."""
     q = question_for_check(check.name)
     if q is None:
         return
-    response = response_from_check(make_variant(q, result.student), check.passed, check.message)
+    response = getattr(check, "response", None)
+    response = list(response) if isinstance(response, tuple) else response
     base = ((quiz_responses.c.student == result.student) & (quiz_responses.c.assignment == result.assignment)
             & (quiz_responses.c.question == q.id))
     values = dict(response=json.dumps(response), correct=bool(check.passed), recorded_at=_now())
     existing = conn.execute(select(quiz_responses.c.id).where(base & (quiz_responses.c.checksum == result.checksum))).first()
     if existing:
+        if response is None:        # a result of schema 1 (no response field): keep what was recorded
+            del values["response"]
         conn.execute(quiz_responses.update().where(quiz_responses.c.id == existing.id).values(**values))
         return
     attempts_so_far = conn.execute(select(quiz_responses.c.attempt).where(base)).scalars().all()
@@ -424,7 +436,7 @@ def record_evidence(conn: Connection, result: GradedResult, *, submitted_at: dt.
     ``submitted_at``: nbgrader's submission time (None: ``result.graded_at``). Returns the number of
     new observations (net: an attempt that makes a later identical one redundant counts nothing).
     """
-    res = result
+    res = _typed(result)
     if not res.gradable:
         return 0
     _ensure_tables(conn)
@@ -462,7 +474,7 @@ def _nbgrader_timestamp(conn: Connection, student: str, assignment: str) -> dt.d
 def record_result(db_url: str, result: GradedResult, *, submitted_at: dt.datetime | None = None) -> int:
     """:func:`record_evidence` in its own transaction. Without ``submitted_at`` the submission time is
     read from nbgrader's gradebook when it has one (same database), else ``result.graded_at``."""
-    res = result
+    res = _typed(result)
     with engine_for(db_url).begin() as conn:
         if submitted_at is None and res.gradable:
             submitted_at = _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment))
@@ -511,7 +523,6 @@ def class_mastery(db_url: str, students: Iterable[str] | None = None,
                   threshold: float = THRESHOLD) -> dict[str, list[ConceptMastery]]:
     """{student: [ConceptMastery for every concept of the concept map, in course order]}; students
     default to everyone with evidence."""
-    from quizzes.schema import load_concepts
     concepts = list(load_concepts())
     with engine_for(db_url).connect() as conn:
         stored: dict[str, dict[str, Any]] = {}
@@ -554,8 +565,6 @@ def review_list(db_url: str, student: str, threshold: float = THRESHOLD,
     """Concepts not shown as mastered, most urgent first: a graded function on the concept failing in
     the latest submission, then lowest mastery; concepts without evidence come last. Each points at
     practice questions and notebook sections."""
-    from quizzes.practice import practice_pool
-    from quizzes.schema import load_concepts
     concepts = load_concepts()
     items = []
     for m in mastery_rows(db_url, student, threshold):

@@ -38,12 +38,14 @@ from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, norma
 
 
 class CheckFailed(AssertionError):
-    """Raised inside a check to fail it; carries the learner-facing message and an optional hint."""
+    """Raised inside a check to fail it; carries the learner-facing message and an optional hint
+    (``response``: the learner's answer as plain data, for quiz checks)."""
 
     def __init__(self, message: str, hint: str | None = None, mistake_id: str | None = None,
-                 call_error: bool = False):
+                 call_error: bool = False, response: Any = None):
         self.message, self.hint, self.mistake_id = message, hint, mistake_id
         self.call_error = call_error   # the student's function could not be called / raised
+        self.response = response
         super().__init__(message + (f"\nHint: {hint}" if hint else "")
                          + (f"\n[known mistake: {mistake_id}]" if mistake_id else ""))
 
@@ -335,6 +337,7 @@ class Ctx:
         self.function = spec.function
         self.rng = np.random.default_rng(check_seed(seed, spec.name))
         self.last_inputs = ""   # the latest call's inputs in plain words (for error messages)
+        self.response: Any = None   # a quiz check's reading of the learner's answer (plain data)
 
     # -- calls -------------------------------------------------------------------------------
     def describe_inputs(self, fn: str, args: tuple, kwargs: dict) -> str:
@@ -472,6 +475,7 @@ class Outcome:
     hint: str | None
     mistake_id: str | None
     duration_s: float
+    response: Any = None        # quiz checks: the learner's answer ([option indices] | bool | number | None)
 
 
 def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> Outcome:
@@ -487,7 +491,8 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
         spec.body(ctx)
     except CheckFailed as e:
         msg = f"{spec.failure}: {e.message}" if spec.failure and not e.call_error else e.message
-        return Outcome(spec, False, edge + msg, e.hint, e.mistake_id, time.perf_counter() - t0)
+        return Outcome(spec, False, edge + msg, e.hint, e.mistake_id, time.perf_counter() - t0,
+                       e.response if e.response is not None else ctx.response)
     except Exception as e:  # the student's output broke an assumption of the check
         kind = student_error_kind(e)
         msg = (describe_student_error(spec.function, e) if kind else
@@ -495,7 +500,7 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
         if ctx.last_inputs:
             msg += f". The call's inputs were {ctx.last_inputs}"
         return Outcome(spec, False, edge + msg, None, None, time.perf_counter() - t0)
-    return Outcome(spec, True, "passed", None, None, time.perf_counter() - t0)
+    return Outcome(spec, True, "passed", None, None, time.perf_counter() - t0, ctx.response)
 
 
 def run_suite(suite: Suite, student: Student, seed: int) -> list[Outcome]:
