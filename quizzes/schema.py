@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
@@ -164,6 +164,20 @@ def parse_concepts(data: Any, fname: str) -> dict[str, Concept]:
     if problems:
         raise BankError(problems)
     return out
+
+
+class UnknownConcept(ValueError):
+    """A concept id used by a check, a mistake or a question that concepts.yaml does not define."""
+
+
+def require_concepts(ids: Iterable[str], where: str) -> None:
+    """Raise :class:`UnknownConcept` naming ``where`` (the file and thing that uses the ids), the first
+    unknown id and concepts.yaml, unless every id is a concept of the concept map."""
+    known = load_concepts()
+    for cid in ids:
+        if cid not in known:
+            raise UnknownConcept(f"{where}: unknown concept id {cid!r} (the concept ids are the keys of "
+                                 f"{CONCEPTS_FILE})")
 
 
 @lru_cache(maxsize=4)

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
+from quizzes.schema import require_concepts
+
 from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, normalize,  # noqa: F401
                       salted_numpy_seed, structure_diff, tf_constant, tf_variable, unwrap_markers, value_diff)
 
@@ -140,6 +142,8 @@ class Suite:
     visible: dict[str, Callable[[], "Call"]] = field(default_factory=dict)
 
     def add(self, spec: CheckSpec) -> CheckSpec:
+        """Add one check; its concept ids must be concepts of quizzes/concepts.yaml."""
+        require_concepts(spec.concepts, f"{_source_file(spec.body)}: check {spec.name!r}")
         if any(c.name == spec.name for c in self.checks):
             raise ValueError(f"duplicate check name {spec.name!r} in suite {self.assignment!r}")
         self.checks.append(spec)
@@ -304,12 +308,22 @@ def reference_function(assignment: str, function: str) -> Callable:
 
 
 def known_mistakes(assignment: str, function: str) -> list:
-    """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue."""
+    """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue; each
+    mistake's concept must be a concept of quizzes/concepts.yaml."""
     from reference.mistakes import mistakes_for
     try:
-        return list(mistakes_for(assignment, function))
+        found = list(mistakes_for(assignment, function))
     except KeyError:
         return []
+    for m in found:
+        require_concepts([m.concept], f"{_source_file(getattr(m.impl, 'core', m.impl))}: mistake {m.id!r}")
+    return found
+
+
+def _source_file(fn: Callable) -> str:
+    """The file a check body or mistake is written in (for error messages)."""
+    code = getattr(fn, "__code__", None)
+    return code.co_filename if code is not None else getattr(fn, "__module__", "?")
 
 
 def run_trusted(fn: Callable, args: tuple, kwargs: dict) -> Any:
