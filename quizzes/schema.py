@@ -22,6 +22,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from quizzes.params import RECIPES
+
 HERE = Path(__file__).resolve().parent
 CONCEPTS_FILE = HERE / "concepts.yaml"
 BANKS_DIR = HERE / "banks"
@@ -277,7 +279,6 @@ def _parse_tolerance(q: _Q, raw: Any) -> dict:
 
 
 def _parse_distractors(q: _Q, raw: Any, allow_recipe: bool) -> tuple[Distractor, ...]:
-    from quizzes.params import RECIPES
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -304,7 +305,6 @@ def _parse_distractors(q: _Q, raw: Any, allow_recipe: bool) -> tuple[Distractor,
 
 def parse_question(raw: Any, fname: str, week: int, index: int, concepts: dict[str, Concept],
                    problems: list[str]) -> Question | None:
-    from quizzes.params import RECIPES
     qid = raw.get("id") if isinstance(raw, dict) else None
     q = _Q(fname, qid if isinstance(qid, str) else f"#{index + 1}", problems)
     if not isinstance(raw, dict):
