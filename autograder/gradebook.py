@@ -18,14 +18,17 @@ i.e. ``deepgrade release``); otherwise :class:`GradebookNotReady` says so.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Callable, Iterator
-
 from urllib.parse import quote_plus
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
 from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, make_url, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.result import SubmissionResult
 
@@ -70,8 +73,6 @@ def default_db_url(course_dir: str | Path) -> str:
 
 def load_course_config(course_dir: str | Path):
     """The course's ``nbgrader_config.py`` as a traitlets Config (empty when the file is absent)."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
     path = Path(course_dir) / "nbgrader_config.py"
     if not path.is_file():
         return Config()
@@ -104,7 +105,6 @@ def describe_db_error(exc: BaseException, db_url: str) -> str:
 def redact_url(text: str, db_url: str | None = None) -> str:
     """``text`` with the password of ``db_url`` (or of every URL in ``text``) replaced by ``***``:
     for messages, logs and the lock file."""
-    import re
     if db_url:
         try:
             password = make_url(db_url).password
@@ -231,7 +231,6 @@ def read_timestamp(submission_dir: str | Path) -> dt.datetime | None:
     path = Path(submission_dir) / "timestamp.txt"
     if not path.is_file():
         return None
-    from nbgrader.utils import parse_utc
     try:
         return parse_utc(path.read_text().strip())
     except (ValueError, OverflowError) as exc:

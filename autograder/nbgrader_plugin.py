@@ -25,15 +25,20 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, Preprocessor
+import nbformat
 from traitlets import Bool, Integer, Unicode
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.autograde import Autograde
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
+from nbgrader.nbgraderformat import MetadataValidator
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                    LimitOutput, NbGraderPreprocessor, OverwriteCells)
 
 from autograder import forksafe, gradebook
+from autograder.feedback_html import configure_feedback
+from autograder.function_sets import defining_cell
 from autograder.locking import course_lock
 from autograder.recording import Item, Recorder
 from autograder.safe_text import neutralize_notebook
@@ -159,7 +164,6 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
     Cells a previous pass (or a learner) tagged ``deepgrade-feedback`` are dropped first; then
     ``nb`` is neutralized (:func:`autograder.safe_text.neutralize_notebook`): nothing the student wrote
     renders as HTML in the feedback."""
-    from autograder.function_sets import defining_cell
     node = hasattr(nb, "cells")
     cells = [c for c in nb["cells"] if FEEDBACK_TAG not in (c.get("metadata", {}).get("tags") or [])]
     raw = submitted.get("cells") if isinstance(submitted, dict) else None
@@ -210,7 +214,6 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
                 c["id"] = f"{c['id']}-x"[:64]
             taken.add(c["id"])
     if node:
-        import nbformat
         nb.cells = [nbformat.from_dict(c) for c in cells]
     else:
         nb["cells"] = cells
@@ -389,7 +392,6 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
 def metadata_problem(cell: Any, known: set[str] | None) -> str | None:
     """Why nbgrader would refuse ``cell``'s nbgrader metadata (None if it is fine or absent). A missing
     ``schema_version`` on otherwise current metadata is filled in (nbgrader would stop the class)."""
-    from nbgrader.nbgraderformat import MetadataValidator
     meta = cell.get("metadata", {}).get("nbgrader") if isinstance(cell.get("metadata"), dict) else None
     if meta is None:
         return None
@@ -451,9 +453,6 @@ class MinimalTracebacks(Preprocessor):
 
 def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
     """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds,
-                                        IgnorePattern, LimitOutput)
     c.Autograde.sanitize_preprocessors = [ClearOutput, RepairNbgraderMetadata, DeduplicateIds,
                                           CourseOverwriteKernelspec, CourseOverwriteCells, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
@@ -462,7 +461,6 @@ def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = N
     ]
     c.DeepgradeGrade.engine = engine
     c.DeepgradeGrade.seed = seed
-    from autograder.feedback_html import configure_feedback
     configure_feedback(c, MinimalTracebacks)
     # if anything still runs a kernel through nbgrader (validate), keep its tracebacks short
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]

@@ -33,6 +33,8 @@ from quizzes.schema import require_concepts
 
 from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, normalize,  # noqa: F401
                       salted_numpy_seed, structure_diff, tf_constant, tf_variable, unwrap_markers, value_diff)
+from reference.mistakes import mistakes_for
+from reference.registry import GRADED
 
 # --------------------------------------------------------------------------------------------------
 # failures
@@ -303,14 +305,12 @@ def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), fail
 
 # --------------------------------------------------------------------------------------------------
 def reference_function(assignment: str, function: str) -> Callable:
-    from reference.registry import GRADED
     return GRADED[assignment][function]
 
 
 def known_mistakes(assignment: str, function: str) -> list:
     """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue; each
     mistake's concept must be a concept of quizzes/concepts.yaml."""
-    from reference.mistakes import mistakes_for
     try:
         found = list(mistakes_for(assignment, function))
     except KeyError:
