@@ -305,7 +305,8 @@ def rmsprop_s_not_squared(w, g, s, beta2, lr):
 
 def _adam(w, g, v, s, t, lr, beta1, beta2):
     """(new weight, v_corrected, s_corrected) after one reference Adam step."""
-    new_w, _, _, v_corr, s_corr = _scalar_step(optimization.update_parameters_with_adam, w, g, (v, s), int(t), lr, beta1, beta2)
+    new_w, _, _, v_corr, s_corr = _scalar_step(optimization.update_parameters_with_adam, w, g, (v, s), int(t), lr,
+                                               beta1, beta2)
     return new_w, v_corr, s_corr
 
 
@@ -630,7 +631,8 @@ def log_scale_share(low_exp, high_exp, split_exp):
     """Share of log-uniform samples below 10**split_exp (fraction of log10 range, via sample_log_uniform)."""
     # sample_log_uniform is 10**U(log10 low, log10 high); its CDF at x is the position of log10 x.
     lo, hi, x = 10.0 ** low_exp, 10.0 ** high_exp, 10.0 ** split_exp
-    grid = batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(0.0))[0], batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(1.0))[0]
+    grid = (batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(0.0))[0],
+            batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(1.0))[0])
     return float((math.log10(x) - math.log10(grid[0])) / (math.log10(grid[1]) - math.log10(grid[0])))
 
 
