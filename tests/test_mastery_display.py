@@ -81,8 +81,8 @@ def test_reports_show_evidence_and_never_a_confident_number_on_too_little(tmp_pa
 def test_deepgrade_grade_refits_mastery_after_grading(tmp_path, monkeypatch):
     from autograder import cli, runner
     calls = []
-    monkeypatch.setattr(cli, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1,
-                                                                    submissions=1, graded=1))
+    monkeypatch.setattr(runner, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1,
+                                                                       submissions=1, graded=1))
     monkeypatch.setattr(cli, "refit_if_ready", lambda db_url: calls.append(db_url))
     db = f"sqlite:///{tmp_path / 'g.db'}"
     out = CliRunner().invoke(main, ["grade", "optimization", "--course", str(tmp_path), "--db-url", db])
