@@ -13,7 +13,6 @@ The check modules are imported once per process; the engine calls their register
 in-process adapter in fast tests).
 """
 from __future__ import annotations
-import argparse
 
 import dataclasses
 import hashlib
@@ -25,13 +24,9 @@ from typing import Any
 
 from autograder import function_sets
 from autograder.checks import CODE_ASSIGNMENTS, code_suite
-from autograder.checks.adapters import SessionStudent
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
 from autograder.imports import LAZY_HELPER, prepare_imports
-from autograder.notebook import UngradableNotebook, read_submission
-from autograder.quiz_checks import quiz_suite
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
-from autograder.sandbox import StudentError, StudentSession
 
 __all__ = ["GradingError", "grade_submission", "grade_with_student", "load_suite", "graded_suite",
            "stable_seed", "submitted_code", "ungradable",
@@ -73,6 +68,7 @@ def submitted_code(cells: list) -> list[str]:
 def load_suite(assignment: str, student: str = "") -> Suite:
     """The hidden checks of ``assignment`` (quizzes: ``autograder.quiz_checks.quiz_suite``)."""
     if assignment.startswith("quiz_"):
+        from autograder.quiz_checks import quiz_suite
         return quiz_suite(assignment, student)
     return code_suite(assignment)
 
@@ -254,6 +250,9 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
 
     Returns ``(SessionStudent, LoadReport)``; raises GradingError if the sandbox or the preamble fails.
     """
+    from autograder.checks.adapters import SessionStudent
+    from autograder.sandbox import StudentError, StudentSession
+
     adir = assignment_dir(course_dir, assignment)
     try:
         session = StudentSession(adir if adir.is_dir() else None, policy,
@@ -285,6 +284,8 @@ def _cell_errors(report: Any) -> list[dict]:
 def grade_submission(notebook_path: str | Path, assignment: str, student: str, *,
                      course_dir: str | Path = ".", seed: int | None = None, policy: Any = None) -> SubmissionResult:
     """Grade one notebook of ``student`` for ``assignment`` (see module docstring)."""
+    from autograder.notebook import UngradableNotebook, read_submission
+
     started = time.perf_counter()
     notebook_path = Path(notebook_path)
     fixed_seed = seed is not None
@@ -324,6 +325,8 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
 def main(argv: list[str] | None = None) -> int:
     """``python -m autograder.engine NOTEBOOK ASSIGNMENT STUDENT [--course-dir D] [--seed N] [--gradescope]``:
     grade one notebook and print the SubmissionResult JSON (or Gradescope's results.json)."""
+    import argparse
+
     ap = argparse.ArgumentParser(prog="python -m autograder.engine", description=main.__doc__)
     ap.add_argument("notebook")
     ap.add_argument("assignment")

@@ -41,12 +41,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from nbgrader.preprocessors import AssignLatePenalties
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
-
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
 from autograder.nbgrader_plugin import annotate_notebook, read_submitted_json, sanitize_preprocessors
@@ -119,7 +113,7 @@ def write_autograded(course_dir: str | Path, db_url: str, sub: Submission, resul
     config = gradebook.load_course_config(course_dir) if config is None else config
     nb = _sanitized(db_url, sub, config) if result.gradable or sub.path.is_file() else None
     if nb is not None:
-        import nbformat   # lazy: +1.7 s start-up (its validator) for a Dask worker that never reads one
+        import nbformat
         annotate_notebook(nb, result, read_submitted_json(sub.path))
         atomic_write(out / f"{sub.notebook}.ipynb", nbformat.writes(nb))
     return out
@@ -154,7 +148,7 @@ def sync_submission_files(course_dir: str | Path, sub: Submission) -> None:
 def _sanitized(db_url: str, sub: Submission, config):
     """The submitted notebook through the course's ``Autograde.sanitize_preprocessors`` (as nbgrader
     autograde runs them; None if unreadable)."""
-    import nbformat   # lazy: +1.7 s start-up (see above)
+    import nbformat
     try:
         nb = nbformat.read(str(sub.path), as_version=4)
     except Exception:  # noqa: BLE001 - unreadable: the result already says why
@@ -275,7 +269,7 @@ def _run_dask(todo, engine, course_dir, seed, scheduler, workers,
 
     Remote workers must see ``course_dir`` at the same path (shared file system) and have deepgrade
     installed; Dask reschedules the tasks of a worker that dies (up to its ``allowed-failures``)."""
-    from distributed import Client   # lazy: Dask, +1.5 s start-up, only with --scheduler
+    from distributed import Client
 
     from autograder.dask_security import local_secure_cluster
 
@@ -355,6 +349,7 @@ def course_settings(course_dir: str | Path) -> CourseSettings:
     if not path.is_file():
         return CourseSettings()
     cfg = gradebook.load_course_config(course_dir)
+    from nbgrader.preprocessors import AssignLatePenalties
     late = AssignLatePenalties(config=cfg)
     plugin = late.plugin_class(parent=late)
     db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
@@ -487,6 +482,8 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return lambda label: None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
                             transient=False)
@@ -502,6 +499,9 @@ class _progress:
 
 def print_summary(summary: GradeSummary, console=None) -> None:
     """The end-of-run table: graded, skipped, ungradable, mean score, seconds per notebook."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
     for col in ("submissions", "graded", "skipped", "ungradable", "not recorded", "mean score", "s / notebook",

@@ -25,12 +25,9 @@ from pathlib import Path
 from typing import Callable
 
 import nbformat
-import numpy as np
 
 from autograder import function_sets
 from autograder.course.nbbuild import SKIP_TAG, NotebookBuilder, function_source
-from reference import datasets, registry
-from reference.registry import GRADED
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_NAME = "nbgrader_config.py"
@@ -84,6 +81,7 @@ def available_assignments() -> list[str]:
 
 def graded_names(assignment: str) -> list[str]:
     """Names of the graded functions of ``assignment`` from ``reference.registry.GRADED``."""
+    from reference.registry import GRADED
     if assignment not in GRADED:
         raise BuildError(f"reference.registry.GRADED has no entry for {assignment!r}")
     return list(GRADED[assignment])
@@ -137,6 +135,7 @@ def helper_functions(assignment: str, builder: NotebookBuilder | None = None) ->
     mod = notebook_module(assignment)
     raw = getattr(mod, "HELPERS", None)
     if raw is None:
+        from reference import registry
         raw = registry.HELPERS.get(assignment, {})
     items = raw.items() if isinstance(raw, dict) else raw
     chosen: dict[str, Callable] = {}
@@ -241,6 +240,7 @@ def data_builder(assignment: str) -> Callable[[Path], object] | None:
     mod = notebook_module(assignment)
     if hasattr(mod, "build_data"):
         return mod.build_data
+    from reference import datasets
     spec = datasets.spec_for_assignment(assignment)
     if spec is None:
         return None
@@ -352,7 +352,8 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True) -> Ass
 
 def _same_h5(a: Path, b: Path) -> bool:
     """Same datasets with equal values (HDF5 files embed timestamps, so bytes may differ)."""
-    import h5py   # lazy: +0.2 s start-up, only when datasets are built
+    import h5py
+    import numpy as np
 
     def items(path):
         out = {}

@@ -18,15 +18,11 @@ from __future__ import annotations
 
 import ast
 import inspect
-from string import Template
 import textwrap
 from typing import Callable
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-import numpy as np
-
-from reference.registry import GRADED, HELPERS
 
 SKIP_TAG = "deepgrade-skip"
 
@@ -159,6 +155,8 @@ def literal(value, digits: int = 8, col: int = 0) -> str:
     """Python source for ``value`` (a number or NumPy array) rounded to ``digits`` significant
     decimals, for embedding reference results as worked examples in visible test cells. ``col`` is
     the column the literal starts at (continuation lines are aligned under it)."""
+    import numpy as np
+
     arr = np.asarray(value)
     if arr.ndim == 0:
         return repr(float(f"{float(arr):.{digits}g}"))
@@ -187,6 +185,8 @@ def assignment_source(module, name: str) -> str:
 def fill(template: str, **values) -> str:
     """Dedent ``template`` and substitute ``$name`` placeholders (``string.Template``) — for test cells
     that embed multi-line literals, which an f-string would put outside the common indentation."""
+    from string import Template
+
     return Template(textwrap.dedent(template).strip("\n")).substitute(values)
 
 
@@ -194,6 +194,10 @@ def reference_namespace(assignment: str) -> dict:
     """A namespace like the learner's notebook after the imports cell, but with the *reference*
     graded functions: ``np``, the assignment's given helpers and ``GRADED[assignment]``. Notebook
     modules execute a visible test's set-up code in it to compute the worked example's expected values."""
+    import numpy as np
+
+    from reference.registry import GRADED, HELPERS
+
     return {"np": np, **HELPERS.get(assignment, {}), **GRADED[assignment]}
 
 
