@@ -8,8 +8,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import nbformat
 from nbgrader.converters.autograde import Autograde
 
+from autograder.function_sets import defining_cell
 from autograder.safe_text import neutralize_notebook
 
 STREAM_MARK = "deepgrade"          # stream outputs we add carry metadata {"deepgrade": true}
@@ -128,7 +130,6 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
     Cells a previous pass (or a learner) tagged ``deepgrade-feedback`` are dropped first; then
     ``nb`` is neutralized (:func:`autograder.safe_text.neutralize_notebook`): nothing the student wrote
     renders as HTML in the feedback."""
-    from autograder.function_sets import defining_cell
     node = hasattr(nb, "cells")
     cells = [c for c in nb["cells"] if FEEDBACK_TAG not in (c.get("metadata", {}).get("tags") or [])]
     raw = submitted.get("cells") if isinstance(submitted, dict) else None
@@ -179,7 +180,6 @@ def annotate_notebook(nb: Any, result: Any, submitted: dict | None = None) -> An
                 c["id"] = f"{c['id']}-x"[:64]
             taken.add(c["id"])
     if node:
-        import nbformat
         nb.cells = [nbformat.from_dict(c) for c in cells]
     else:
         nb["cells"] = cells

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.simulate import synthesize_submission
+
 BROKEN_KINDS = ("invalid_json", "empty", "syntax_error")
 HOSTILE_CELLS = {
     # appended cells: each tries to win credit without solving anything; the grader must give 0 for it
@@ -126,8 +128,6 @@ def plan_submission(student: SimStudent, assignment: str, functions: list[str],
 
 def render_submission(sub: SimSubmission, base_notebook: Path) -> bytes:
     """The notebook file bytes for a planned submission."""
-    from autograder.simulate import synthesize_submission
-
     if sub.broken == "invalid_json":
         return b'{"cells": [{"cell_type": "code", "source": "def '
     if sub.broken == "empty":

@@ -27,6 +27,10 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
 from autograder.submission_files import (CLOCK_SKEW, TIMESTAMP_MAX_BYTES, kind_problem, open_regular,
                                          owner_problem, parse_timestamp, read_small, system_uid)
 
@@ -85,8 +89,6 @@ class CollectRules:
 
 
 def _course_config(course_dir: Path):
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
     path = course_dir / "nbgrader_config.py"
     if not path.is_file():
         return Config()
@@ -95,7 +97,6 @@ def _course_config(course_dir: Path):
 
 def _settings(course_dir: Path, exchange_root: str | None):
     """(inbound folder, submitted folder, CollectRules) from the course's nbgrader config."""
-    from nbgrader.coursedir import CourseDirectory
     cfg = _course_config(course_dir)
     cd = CourseDirectory(config=cfg)
     if not cd.course_id:

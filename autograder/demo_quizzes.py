@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from autograder import classsim
+from autograder.quiz_cli import release_quizzes
+from quizzes.grading import answer_variable, make_variant, quiz_questions
+from quizzes.schema import WEEKS
 
 
 def release(workdir: Path) -> list[str]:
     """Build and release the three weekly quizzes; returns their assignment names."""
-    from quizzes.release import release_quizzes
-    from quizzes.schema import WEEKS
-
     release_quizzes(workdir, list(WEEKS))
     return [f"quiz_week{w}" for w in WEEKS]
 
@@ -58,8 +58,6 @@ def guess_rate(question) -> float:
 def answer_notebook(released: dict, student: classsim.SimStudent, questions, difficulty: dict[str, float],
                     rng: np.random.Generator, knowledge: classsim.Knowledge) -> dict:
     """A copy of the released quiz notebook with this student's answers filled in."""
-    from quizzes.grading import answer_variable, make_variant
-
     nb = copy.deepcopy(released)
     by_id = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
     for cell in nb["cells"]:
@@ -83,8 +81,6 @@ def simulate(workdir: Path, name: str, students: list[classsim.SimStudent], seed
              knowledge: classsim.Knowledge, timestamp) -> None:
     """Write every simulated student's answered notebook of quiz ``name`` (quiz_week<N>) into
     submitted/; ``timestamp(student)`` gives nbgrader's submission time text."""
-    from quizzes.grading import quiz_questions
-
     k = int(name.removeprefix("quiz_week"))
     released = json.loads((workdir / "release" / name / f"{name}.ipynb").read_text())
     questions = quiz_questions(name)

@@ -67,9 +67,9 @@ def submitted_code(cells: list) -> list[str]:
 
 
 def load_suite(assignment: str, student: str = "", course_dir: str | Path | None = None) -> Suite:
-    """The hidden checks of ``assignment`` (declared runtime quiz: ``quizzes.grading.quiz_suite``)."""
+    """The hidden checks of ``assignment`` (declared runtime quiz: ``autograder.quiz_checks.quiz_suite``)."""
     if catalog.get(assignment, course_dir).runtime == "quiz":
-        from quizzes.grading import quiz_suite
+        from autograder.quiz_checks import quiz_suite
         return quiz_suite(assignment, student)
     return code_suite(assignment, course_dir)
 
@@ -171,7 +171,8 @@ def _scale(outcomes: list[Outcome], suite: Suite, points: dict[str, float]) -> t
                        f"({' or '.join(key_names.get(f, []))}) passes as well")
         results.append(CheckResult(name=o.spec.name, function=f, points=earned, max_points=max_pts,
                                    passed=o.passed, message=message, hint=o.hint, mistake_id=o.mistake_id,
-                                   concepts=o.spec.concepts, duration_s=round(o.duration_s, 4)))
+                                   concepts=o.spec.concepts, duration_s=round(o.duration_s, 4),
+                                   response=o.response, gated=o.spec.gated))
         agg = functions.setdefault(f, {"score": 0.0, "max_score": 0.0})
         agg["score"] += earned
         agg["max_score"] += max_pts

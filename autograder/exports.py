@@ -12,6 +12,7 @@ from typing import Iterable
 from autograder.gradebook import ResultStore
 from autograder.result import SubmissionResult
 from autograder.safe_text import spreadsheet_text
+from quizzes.mastery import class_mastery
 
 BASE_COLUMNS = ["student", "assignment", "score", "max_score", "gradable", "reason"]
 
@@ -83,8 +84,6 @@ MASTERY_COLUMNS = ["student", "concept", "p_mastery", "n_obs", "enough_evidence"
 def write_mastery_csv(db_url: str, out: str | Path) -> int:
     """Class mastery CSV for LMS gradebooks and dashboards: one row per (student, concept) of every
     student with evidence, every concept of the concept map; returns the number of rows."""
-    from quizzes.mastery import class_mastery
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n = 0

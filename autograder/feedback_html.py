@@ -13,8 +13,9 @@ import html
 import re
 from pathlib import Path
 
-from nbconvert.preprocessors import Preprocessor
-from nbgrader.preprocessors import ClearHiddenTests
+from latex2mathml.converter import convert
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from traitlets import Bool, List
 
 __all__ = ["TEMPLATE", "RenderMath", "ClearHiddenTestsForFeedback", "render_math", "configure_feedback"]
@@ -29,7 +30,6 @@ _INLINE = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
 
 
 def _mathml(tex: str, display: str) -> str:
-    from latex2mathml.converter import convert
     if len(tex) > MAX_FORMULA_CHARS:
         return f"<code>{html.escape(tex)}</code>"
     try:
@@ -68,8 +68,6 @@ class ClearHiddenTestsForFeedback(ClearHiddenTests):
 
 def configure_feedback(c, *extra_preprocessors) -> None:
     """Feedback pipeline + template on an nbgrader config object ``c``."""
-    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import GetGrades
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTestsForFeedback, *extra_preprocessors, RenderMath,
                                         CSSHTMLHeaderPreprocessor]
     # GenerateFeedback keeps its template_name "feedback" (nbgrader's), which our file extends

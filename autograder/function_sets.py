@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from reference import catalog
+from traitlets.config.loader import PyFileConfigLoader
 
 __all__ = ["ORIGINAL_SETS", "FunctionSet", "resolve", "graded_headers", "is_original_format",
            "defining_cell", "course_notebook", "grade_cells", "configured_choice"]
@@ -157,7 +158,6 @@ def course_points(course_dir: str | Path | None, assignment: str) -> dict[str, f
 def _config_choices(path: str, mtime: float) -> dict:
     if mtime < 0:
         return {}
-    from traitlets.config.loader import PyFileConfigLoader
     p = Path(path)
     try:
         cfg = PyFileConfigLoader(p.name, path=str(p.parent)).load_config()
@@ -235,7 +235,7 @@ def restrict_notebook(nb: Any, keep: Iterable[str]) -> Any:
         meta = cell.metadata.get("nbgrader", {})
         gid = meta.get("grade_id", "")
         if gid.startswith("ex_") and gid[3:] not in keep and f"optional-{gid[3:]}"[:64] not in noted:
-            import nbformat
+            import nbformat   # lazy: +1.7 s start-up (its validator), the engine never needs it otherwise
             cells.append(nbformat.v4.new_markdown_cell(OPTIONAL_NOTE, id=f"optional-{gid[3:]}"[:64]))
         if gid.startswith("test_") and gid[5:] not in keep:
             meta["grade"] = False

@@ -17,17 +17,20 @@ i.e. ``deepgrade release``); otherwise :class:`GradebookNotReady` says so.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
+import re
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
-
+from typing import Callable, Iterator
 from urllib.parse import quote_plus
 
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
 from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, make_url, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograder.result import SubmissionResult
 
 TEST_CELL_PREFIX = "test_"
 LatePenalty = Callable[[str, float, float], "float | None"]   # (student, score, seconds late) -> penalty
@@ -70,8 +73,6 @@ def default_db_url(course_dir: str | Path) -> str:
 
 def load_course_config(course_dir: str | Path):
     """The course's ``nbgrader_config.py`` as a traitlets Config (empty when the file is absent)."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
     path = Path(course_dir) / "nbgrader_config.py"
     if not path.is_file():
         return Config()
@@ -104,7 +105,6 @@ def describe_db_error(exc: BaseException, db_url: str) -> str:
 def redact_url(text: str, db_url: str | None = None) -> str:
     """``text`` with the password of ``db_url`` (or of every URL in ``text``) replaced by ``***``:
     for messages, logs and the lock file."""
-    import re
     if db_url:
         try:
             password = make_url(db_url).password
@@ -119,58 +119,28 @@ def redact_url(text: str, db_url: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# reading a SubmissionResult (autograder.result) without depending on its private details
+# the gradebook's view of a SubmissionResult: one typed entry (callers convert other shapes at the edge)
 
 
-def result_to_dict(result: Any) -> dict:
-    """The JSON-able dict of a SubmissionResult (``to_dict``/``to_json``), a dataclass, or a dict."""
-    if isinstance(result, Mapping):
-        return dict(result)
-    if hasattr(result, "to_dict"):
-        return result.to_dict()
-    if hasattr(result, "to_json"):
-        return json.loads(result.to_json())
-    if dataclasses.is_dataclass(result):
-        return dataclasses.asdict(result)
-    raise TypeError(f"cannot serialise a {type(result).__name__} as a grading result")
-
-
-def _get(result: Any, name: str, default: Any = None) -> Any:
-    if isinstance(result, Mapping):
-        return result.get(name, default)
-    return getattr(result, name, default)
-
-
-def notebook_name(result: Any) -> str:
+def notebook_name(result: SubmissionResult) -> str:
     """The nbgrader notebook id (file stem) a result belongs to."""
-    nb = _get(result, "notebook")
-    if not nb:
-        raise GradebookError(f"result for {_get(result, 'student')}/{_get(result, 'assignment')} names no notebook")
-    return Path(str(nb)).stem
+    if not result.notebook:
+        raise GradebookError(f"result for {result.student}/{result.assignment} names no notebook")
+    return Path(result.notebook).stem
 
 
-def grade_cell_scores(result: Any) -> dict[str, float]:
-    """{grade cell id: auto score} from the typed result: ``grade_cells`` if the result has it,
-    else ``functions`` mapped to their test cells ``test_<f>``."""
-    cells = _get(result, "grade_cells")
-    if callable(cells):
-        cells = cells()
-    if cells:
-        return {k: float(v["score"] if isinstance(v, Mapping) else v) for k, v in dict(cells).items()}
-    out = {}
-    for fn, fs in dict(_get(result, "functions") or {}).items():
-        score = fs["score"] if isinstance(fs, Mapping) else getattr(fs, "score")
-        out[f"{TEST_CELL_PREFIX}{fn}"] = float(score)
-    return out
+def grade_cell_scores(result: SubmissionResult) -> dict[str, float]:
+    """{grade cell id: auto score}: the result's ``grade_cells``, else its ``functions`` mapped to their
+    test cells ``test_<f>``."""
+    if result.grade_cells:
+        return {k: float(v["score"]) for k, v in result.grade_cells.items()}
+    return {f"{TEST_CELL_PREFIX}{fn}": float(fs["score"]) for fn, fs in result.functions.items()}
 
 
-def graded_at_utc(result: Any) -> dt.datetime:
+def graded_at_utc(result: SubmissionResult) -> dt.datetime:
     """The result's ``graded_at`` as a naive UTC datetime (now if absent), as ``dg_results`` stores it."""
-    value = _get(result, "graded_at")
-    if isinstance(value, dt.datetime):
-        stamp = value
-    elif isinstance(value, str) and value:
-        stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if result.graded_at:
+        stamp = dt.datetime.fromisoformat(result.graded_at.replace("Z", "+00:00"))
     else:
         stamp = dt.datetime.now(dt.timezone.utc)
     if stamp.tzinfo is not None:
@@ -261,7 +231,6 @@ def read_timestamp(submission_dir: str | Path) -> dt.datetime | None:
     path = Path(submission_dir) / "timestamp.txt"
     if not path.is_file():
         return None
-    from nbgrader.utils import parse_utc
     try:
         return parse_utc(path.read_text().strip())
     except (ValueError, OverflowError) as exc:

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from autograder import forksafe
-from autograder.gradebook import redact_url
+from autograder.gradebook import GradebookError, redact_url
 
 LOCK_NAME = ".deepgrade.lock"
 ADVISORY_KEY = 0x6465_6570_6772_6164 & 0x7FFF_FFFF_FFFF_FFFF     # "deepgrad", as a signed bigint
@@ -100,7 +100,6 @@ def is_shared_database(db_url: str | None) -> bool:
 
 @contextlib.contextmanager
 def _database_lock(db_url: str, wait: bool, timeout: float | None, what: str) -> Iterator[None]:
-    from autograder.gradebook import GradebookError
     holder = f"{APP_NAME} pid {os.getpid()} on {socket.gethostname()}"[:63]
     engine = create_engine(db_url, poolclass=NullPool, connect_args={"application_name": holder})
     try:

@@ -26,16 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.preprocessors import ClearMetadataPreprocessor, Preprocessor
 from traitlets import Bool, Integer, Unicode
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.nbgraderformat import MetadataValidator, SchemaTooNewError, SchemaTooOldError, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.preprocessors import CheckCellMetadata, NbGraderPreprocessor, OverwriteCells
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                    LimitOutput, NbGraderPreprocessor, OverwriteCells)
 
 from autograder import forksafe, gradebook
+from autograder.feedback_html import configure_feedback
 from autograder.locking import course_lock
 from autograder.recording import Item, Recorder
 from autograder.annotate import (FEEDBACK_TAG, STREAM_MARK, MAX_ERROR_CHARS, MAX_KEPT_OUTPUT_CHARS, SUBMITTED_MIME,  # noqa: F401
@@ -318,8 +320,6 @@ class MinimalTracebacks(Preprocessor):
 
 def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = None) -> None:
     """Apply deepgrade's autograde + feedback pipeline to an nbgrader config object ``c``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import AssignLatePenalties, ClearOutput, DeduplicateIds, IgnorePattern, LimitOutput
     c.Autograde.sanitize_preprocessors = [ClearOutput, RepairNbgraderMetadata, DeduplicateIds,
                                           CourseOverwriteKernelspec, CourseOverwriteCells,
                                           CompiledCheckCellMetadata]
@@ -329,7 +329,6 @@ def configure_autograde(c, *, engine: str = DEFAULT_ENGINE, seed: int | None = N
     ]
     c.DeepgradeGrade.engine = engine
     c.DeepgradeGrade.seed = seed
-    from autograder.feedback_html import configure_feedback
     configure_feedback(c, MinimalTracebacks)
     # if anything still runs a kernel through nbgrader (validate), keep its tracebacks short
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]

@@ -54,7 +54,8 @@ from autograder import forksafe
 from autograder.annotate import annotate_notebook, read_submitted_json, sanitize_preprocessors
 from autograder.gradebook import (DGBase, DGResult, GradebookError, GradebookNotReady, LatePenalty,
                                   grade_cell_scores, graded_at_utc, load_course_config, notebook_name,
-                                  redact_url, result_to_dict)
+                                  redact_url)
+from autograder.result import SubmissionResult
 from autograder.safe_text import markdown_text
 from quizzes import mastery
 
@@ -196,12 +197,17 @@ class Item:
     """One result waiting to be written. ``checksum`` overrides the result's (the runner's file hash);
     ``submitted_at`` is nbgrader's submission timestamp (naive UTC); ``copy``: write the runner's
     autograded notebook too; ``files_written``: a worker already ran :func:`write_submission_files`."""
-    result: Any
+    result: SubmissionResult
     checksum: str | None = None
     submitted_at: dt.datetime | None = None
     copy: SubmittedCopy | None = None
     files_written: bool = False
     queued: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.result, SubmissionResult):   # one typed entry: convert at the edge
+            raise TypeError(f"the recording step takes a SubmissionResult, not a {type(self.result).__name__} "
+                            "(convert with SubmissionResult.from_dict)")
 
     @property
     def key(self) -> tuple[str, str]:
@@ -487,7 +493,7 @@ class Recorder:
                       "gradable": bool(r.gradable),
                       "score": float(r.score or 0.0) if r.gradable else 0.0,
                       "max_score": float(r.max_score or 0.0),
-                      "result_json": json.dumps(result_to_dict(r), sort_keys=True, default=str),
+                      "result_json": json.dumps(r.to_dict(), sort_keys=True),
                       "graded_at": graded_at_utc(r)}
             if it.key[0] in existing:
                 updates.append({"b_id": existing[it.key[0]], **values})
@@ -534,7 +540,6 @@ def record_result(db_url: str | None, result: Any, course_dir: str | Path, *,
 def rebuild_evidence(db_url: str) -> int:
     """Replay ``record_evidence`` for every stored result (idempotent: known evidence is not added
     twice). Mastery can always be rebuilt from ``dg_results``. Returns the number of results replayed."""
-    from autograder.result import SubmissionResult
     engine = make_engine(db_url)
     try:
         mastery.metadata.create_all(engine)

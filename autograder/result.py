@@ -1,4 +1,4 @@
-"""SubmissionResult v1: the typed, versioned outcome of grading one notebook.
+"""SubmissionResult v2: the typed, versioned outcome of grading one notebook.
 
 Every consumer (gradebook, runner, reports, nbgrader plugin, Gradescope export) reads this and
 nothing else. The JSON form is stable: ``schema_version`` is checked on load and bumped on any
@@ -6,7 +6,7 @@ incompatible change.
 
 Shape of the JSON (all keys always present)::
 
-    {"schema_version": 1, "assignment": str, "student": str, "notebook": str, "checksum": str,
+    {"schema_version": 2, "assignment": str, "student": str, "notebook": str, "checksum": str,
      "gradable": bool, "ungradable_reason": str | None, "seed": int | None,
      "score": float, "max_score": float,
      "functions":   {function: {"score": float, "max_score": float}},
@@ -16,6 +16,13 @@ Shape of the JSON (all keys always present)::
        (sandbox_s: wall time inside the sandbox -- start, loading the cells, the checks' calls;
         checks_s: trusted-side time of the checks, calls excluded; total_s: the whole grading)
      "sandbox_mode": str, "graded_at": ISO-8601 str}
+
+A CheckResult is {"name", "function", "points", "max_points", "passed", "message", "hint", "mistake_id",
+"concepts": [concept id], "duration_s", "response", "gated"}; ``response`` is what the learner answered
+in the quiz's own terms ([option indices in bank order] | bool | number | null; null for code checks and
+unanswered questions), ``gated`` whether the check's points count only once a key check of the function
+passes (it then carries no mastery evidence alone). Schema 2 added ``response`` and ``gated``; documents
+of schema 1 still load, with both null (unknown).
 """
 from __future__ import annotations
 
@@ -23,13 +30,15 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
 from autograder.safe_text import MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, cap
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)        # older documents load with the fields they lack set to "unknown"
 
 
 class ResultSchemaError(ValueError):
@@ -53,6 +62,8 @@ class CheckResult:
     mistake_id: str | None = None
     concepts: tuple[str, ...] = ()
     duration_s: float = 0.0
+    response: Any = None
+    gated: bool | None = None
 
     def __post_init__(self) -> None:
         """Bound every text (messages quote student output): see :mod:`autograder.safe_text`."""
@@ -60,10 +71,14 @@ class CheckResult:
                             ("hint", MAX_MESSAGE_CHARS), ("mistake_id", MAX_NAME_CHARS)):
             object.__setattr__(self, name, cap(getattr(self, name), limit))
         object.__setattr__(self, "concepts", tuple(cap(c, MAX_NAME_CHARS) for c in self.concepts[:MAX_LIST_ITEMS]))
+        object.__setattr__(self, "response", _response(self.response))
+        if self.gated is not None and not isinstance(self.gated, bool):
+            raise ResultSchemaError(f"gated must be a boolean or null, not {self.gated!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["concepts"] = list(self.concepts)
+        d["response"] = list(self.response) if isinstance(self.response, tuple) else self.response
         return d
 
     @classmethod
@@ -75,6 +90,19 @@ class CheckResult:
         kw = {k: v for k, v in d.items() if k in names}
         kw["concepts"] = tuple(kw.get("concepts") or ())
         return cls(**kw)
+
+
+def _response(value: Any) -> Any:
+    """A quiz response as plain, bounded data: None, a bool, a finite number or a list of option indices."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return value
+    if isinstance(value, (list, tuple)) and len(value) <= MAX_LIST_ITEMS and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return tuple(value)
+    raise ResultSchemaError(f"a check response must be null, a boolean, a number or a list of option indices, "
+                            f"not {type(value).__name__}")
 
 
 def _score_map(d: dict[str, Any], what: str) -> dict[str, dict[str, float]]:
@@ -101,7 +129,7 @@ def now_iso() -> str:
 
 @dataclass(frozen=True)
 class SubmissionResult:
-    """The grade of one student's notebook for one assignment (schema_version 1).
+    """The grade of one student's notebook for one assignment (schema_version 2).
 
     Frozen at the top level; the dict/list members are plain data built once by the engine.
     """
@@ -177,8 +205,9 @@ class SubmissionResult:
         if not isinstance(d, dict):
             raise ResultSchemaError("a SubmissionResult must be a JSON object")
         version = d.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ResultSchemaError(f"unsupported schema_version {version!r} (expected {SCHEMA_VERSION})")
+        if version not in READABLE_VERSIONS:
+            raise ResultSchemaError(f"unsupported schema_version {version!r} (this version reads "
+                                    f"{', '.join(map(str, READABLE_VERSIONS))})")
         required = ["assignment", "student", "notebook", "checksum", "gradable", "score", "max_score"]
         missing = [k for k in required if k not in d]
         if missing:
@@ -198,7 +227,6 @@ class SubmissionResult:
             timing={"total_s": 0.0, "sandbox_s": 0.0, "checks_s": 0.0, **timing},
             sandbox_mode=str(d.get("sandbox_mode") or ""),
             graded_at=str(d.get("graded_at") or ""),
-            schema_version=version,
         )
 
     @classmethod

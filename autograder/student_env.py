@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jupyter_core import paths
+
 __all__ = ["LEVELS", "INSTRUCTOR_LAB_PLUGINS", "INSTRUCTOR_SERVER_EXTENSIONS", "CONFIG_FILE", "config_dir",
            "student_env_commands", "setup_student_env"]
 
@@ -27,7 +29,6 @@ CONFIG_FILE = "deepgrade-student.json"
 
 def config_dir(level: str) -> Path:
     """Jupyter's config folder of ``level`` (user | sys_prefix | system)."""
-    from jupyter_core import paths
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     if level == "user":
@@ -53,7 +54,6 @@ def server_config_path(level: str) -> Path:
 def setup_student_env(level: str = "sys_prefix", *, env: dict | None = None) -> list[str]:
     """Switch the instructor tools off at ``level``; returns what was done, one line each. Raises
     RuntimeError naming the command that failed."""
-    from jupyter_core import paths
     if level == "user" and paths.prefer_environment_over_user():
         raise RuntimeError("Jupyter here reads this environment's config before the user's (a virtual or conda "
                            "environment), so a user-level setting would not take effect: use --level sys_prefix, "

@@ -1,9 +1,9 @@
 """Grade quiz answers: reproduce a student's variant, check the answer, explain.
 
 The graded quiz of week N is the assignment ``quiz_week<N>``; its notebook defines one variable
-``q_<question id>`` per question. :func:`quiz_suite` turns the week's quiz questions into checks of
-the hidden-check framework (one check per question, ``function = "q_<id>"`` so the engine maps it
-to the grade cell ``test_q_<id>``), each reading the answer with ``student.get("q_<id>")``.
+``q_<question id>`` per question. ``autograder.quiz_checks.quiz_suite`` turns the week's quiz questions
+into checks of the hidden-check framework (one check per question, ``function = "q_<id>"`` so the engine
+maps it to the grade cell ``test_q_<id>``), each reading the answer with ``student.get("q_<id>")``.
 
 Answer formats (what a learner writes)
   single      a letter as displayed in their variant: ``"B"``
@@ -11,8 +11,9 @@ Answer formats (what a learner writes)
   truefalse   ``True`` / ``False``
   numeric     a number (a numeric string is accepted)
 
-Every failure message starts with ``Your answer: <answer as shown>`` (see :data:`ANSWER_PREFIX`):
-``quizzes.mastery.record_result`` reads that line back to store the response for item analysis.
+Every failure message starts with ``Your answer: <answer as shown>`` (see :data:`ANSWER_PREFIX`) for the
+learner; the response stored for item analysis is the check's structured ``response`` field (result
+schema 2), never read back from the message.
 """
 from __future__ import annotations
 
@@ -246,34 +247,6 @@ def answer_from_message(message: str) -> str | None:
     return None
 
 
-def response_from_check(variant: Variant, passed: bool, message: str) -> Any:
-    """Rebuild the bank-order response of a graded check (for dg_quiz_responses).
-
-    A failed check's message carries the answer; a passed choice/true-false check is the correct
-    answer itself; a passed numeric check is within tolerance of the expected value.
-    """
-    q = variant.question
-    if passed:
-        if q.is_choice:
-            return list(q.correct_indices)
-        if q.type == "truefalse":
-            return bool(q.answer)
-        shown = answer_from_message(message)
-        if shown:
-            try:
-                return parse_answer(variant, shown)
-            except AnswerFormatError:
-                pass
-        return float(variant.expected())
-    shown = answer_from_message(message)
-    if not shown or shown == NO_ANSWER:
-        return None
-    try:
-        return to_response(variant, parse_answer(variant, shown))
-    except AnswerFormatError:
-        return None
-
-
 # ------------------------------------------------------------------------------------------------
 # the framework suite
 # ------------------------------------------------------------------------------------------------
@@ -292,58 +265,6 @@ def answer_variable(qid: str) -> str:
 def quiz_questions(assignment: str) -> list[Question]:
     """The graded questions of a quiz assignment, in notebook order."""
     return questions_for(week_of(assignment), "quiz")
-
-
-def _student_id_note(student_obj: Any, student: str, cache: dict) -> str:
-    """A warning when the notebook's STUDENT_ID differs from the graded student's id."""
-    if "note" not in cache:
-        note = ""
-        try:
-            shown = student_obj.get("STUDENT_ID")
-        except Exception:
-            shown = None
-        if isinstance(shown, str) and shown.strip() and shown.strip() != student:
-            note = (f"Note: your notebook showed the questions for STUDENT_ID {shown.strip()!r}, but you "
-                    f"are graded as {student!r} with your own variant of each question.")
-        cache["note"] = note
-    return cache["note"]
-
-
-def _body(question: Question, student: str, cache: dict):
-    from autograder.checks.framework import CheckFailed
-
-    var = answer_variable(question.id)
-
-    def body(t) -> None:
-        variant = make_variant(question, student)
-        try:
-            raw = t.student.get(var)
-        except Exception as exc:
-            kind = getattr(exc, "kind", None)
-            if kind is None:
-                raise
-            reason = (f"`{var}` is not defined in your notebook" if kind == "missing" else
-                      f"`{var}` could not be read ({kind}); use a string, a list of strings, True/False or a number")
-            raise CheckFailed(f"{ANSWER_PREFIX}{NO_ANSWER}\n{reason}.\n{question.explanation}") from None
-        verdict = grade_answer(variant, raw)
-        if not verdict.passed:
-            note = _student_id_note(t.student, student, cache)
-            raise CheckFailed(verdict.message + (f"\n{note}" if note else ""))
-    body.__name__ = var
-    return body
-
-
-def quiz_suite(assignment: str, student: str):
-    """The framework ``Suite`` grading ``student``'s quiz notebook: one check per question."""
-    from autograder.checks.framework import CheckSpec, Suite
-
-    suite = Suite(assignment)
-    cache: dict = {}
-    for q in quiz_questions(assignment):
-        var = answer_variable(q.id)
-        suite.add(CheckSpec(name=var, function=var, points=q.points, concepts=tuple(q.concepts),
-                            failure="", body=_body(q, str(student), cache), needs=(), randomized=False))
-    return suite
 
 
 def question_for_check(check_name: str) -> Question | None:

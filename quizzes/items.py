@@ -18,6 +18,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from sqlalchemy import select
+
+from quizzes.mastery import engine_for, quiz_responses
+from quizzes.schema import bank
+
 EASY, HARD = 0.8, 0.2
 POOR_DISCRIMINATION = 0.2
 NONFUNCTIONAL = 0.05
@@ -134,9 +139,6 @@ def flags_for(s: ItemStats, question: Any = None) -> list[str]:
 
 
 def load_responses(db_url: str, assignment: str | None = None) -> list[Response]:
-    from sqlalchemy import select
-
-    from quizzes.mastery import engine_for, quiz_responses
     stmt = select(quiz_responses)
     if assignment:
         stmt = stmt.where(quiz_responses.c.assignment == assignment)
@@ -148,7 +150,6 @@ def load_responses(db_url: str, assignment: str | None = None) -> list[Response]
 
 
 def item_report(db_url: str, assignment: str | None = None) -> list[ItemStats]:
-    from quizzes.schema import bank
     return analyse(load_responses(db_url, assignment), bank())
 
 

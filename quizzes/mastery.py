@@ -30,16 +30,18 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         bindparam, create_engine, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from autograder.result import SubmissionResult
 from quizzes import bkt
 from reference import catalog
+from quizzes.grading import question_for_check
+from quizzes.practice import practice_pool
+from quizzes.schema import load_concepts
 
 THRESHOLD = 0.95
 MIN_EVIDENCE = 3                 # fewer observations: "not enough evidence yet", never "mastered"
@@ -47,10 +49,61 @@ MIN_STUDENTS_FOR_REFIT = 20
 MIN_OBS_FOR_REFIT = 100
 REFIT_GROWTH = 1.2               # refit_if_ready: refit a fitted concept once its data grew by 20 %
 REBUILD_BATCH = 200              # results per set-based evidence write when rebuilding
-GATED_SUFFIXES = (".structure", ".fixed")   # used only when an assignment's suite is unknown
+GATED_SUFFIXES = (".structure", ".fixed")   # results of schema 1 (no ``gated`` field): by check name
 
 log = logging.getLogger(__name__)
 metadata = MetaData()
+
+
+class GradedCheck(Protocol):
+    """What the mastery model reads of one check outcome (``autograder.result.CheckResult`` is one)."""
+    name: str
+    function: str                   # graded function (code) or answer variable ``q_<id>`` (quiz)
+    passed: bool
+    concepts: Sequence[str]
+    response: Any                   # quiz: [option indices] | bool | number | None; code: None
+    gated: bool | None              # carries no evidence alone (None: not recorded, schema 1)
+
+
+class GradedResult(Protocol):
+    """What the mastery model reads of one graded submission (``autograder.result.SubmissionResult``)."""
+    student: str
+    assignment: str
+    checksum: str
+    gradable: bool
+    graded_at: str
+    checks: Sequence[GradedCheck]
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    name: str
+    function: str
+    passed: bool
+    concepts: tuple[str, ...] = ()
+    response: Any = None
+    gated: bool | None = None
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """The fields of a stored result document (``dg_results.result_json``, any schema version) that
+    the mastery model reads: enough to rebuild the evidence without the grading side's code."""
+    student: str
+    assignment: str
+    checksum: str
+    gradable: bool
+    graded_at: str
+    checks: tuple[StoredCheck, ...]
+
+    @classmethod
+    def from_json(cls, document: str) -> "StoredResult":
+        d = json.loads(document)
+        return cls(str(d["student"]), str(d["assignment"]), str(d["checksum"]), bool(d["gradable"]),
+                   str(d.get("graded_at") or ""),
+                   tuple(StoredCheck(str(c["name"]), str(c["function"]), bool(c["passed"]),
+                                     tuple(c.get("concepts") or ()), c.get("response"), c.get("gated"))
+                         for c in d.get("checks") or ()))
 
 
 def _item_columns() -> list[Column]:
@@ -166,7 +219,7 @@ def rebuild(conn: Connection) -> int:
         return 0
     rows = conn.execute(text("SELECT result_json FROM dg_results")).scalars().all()
     for start in range(0, len(rows), REBUILD_BATCH):
-        results = [SubmissionResult.from_json(doc) for doc in rows[start:start + REBUILD_BATCH]]
+        results = [StoredResult.from_json(doc) for doc in rows[start:start + REBUILD_BATCH]]
         record_evidence_batch(conn, [(res, _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment)))
                                      for res in results])
     return len(rows)
@@ -224,53 +277,45 @@ class Evidence:
     position: int               # order of the item inside the submission
 
 
-def _as_result(result: Any) -> SubmissionResult:
-    if isinstance(result, SubmissionResult):
-        return result
-    if isinstance(result, dict):
-        return SubmissionResult.from_dict(result)
-    if hasattr(result, "to_dict"):
-        return SubmissionResult.from_dict(result.to_dict())
-    raise TypeError(f"mastery needs a SubmissionResult, got {type(result).__name__}")
+def _typed(result: GradedResult) -> GradedResult:
+    """The result itself; a plain dict or JSON text is refused (the grading side converts at its edge)."""
+    if isinstance(result, (dict, str, bytes)) or not hasattr(result, "checks"):
+        raise TypeError(f"mastery records a graded result (autograder.result.SubmissionResult), not a "
+                        f"{type(result).__name__}")
+    return result
 
 
 def check_kind(assignment: str, check_name: str) -> str:
     """Observation kind of a check: quiz questions by type and option count, everything else ``code``."""
     if catalog.runtime_of(assignment) == "quiz":
-        from quizzes.grading import question_for_check
         q = question_for_check(check_name)
         if q is not None:
             return f"{q.type}:{len(q.choices)}" if q.is_choice else q.type
     return "code"
 
 
-def gated_checks(assignment: str) -> set[str] | None:
-    """Names of the checks of ``assignment`` that carry no evidence alone (None: suite unknown)."""
-    # imported here: loading a suite imports the reference modules (~0.2 s), needed only for code results
-    from autograder.checks import code_suite
-    if catalog.runtime_of(assignment) not in catalog.CODE_RUNTIMES:
-        return None
-    return {spec.name for spec in code_suite(assignment).checks if spec.gated}
+def is_gated(check: GradedCheck) -> bool:
+    """A check that carries no evidence alone (structure, visible example, ...): as the result records
+    it; results of schema 1 did not record it, their gated checks are known by name."""
+    gated = getattr(check, "gated", None)
+    return check.name.endswith(GATED_SUFFIXES) if gated is None else bool(gated)
 
 
-def evidence_items(result: SubmissionResult) -> list[Evidence]:
+def evidence_items(result: GradedResult) -> list[Evidence]:
     """The evidence in one gradable result: one item per graded function (code) or question (quiz)."""
     out: list[Evidence] = []
     if catalog.runtime_of(result.assignment) == "quiz":
-        from quizzes.grading import question_for_check
         for i, c in enumerate(result.checks):
             q = question_for_check(c.name)
             if q is not None and (c.concepts or q.concepts):
                 out.append(Evidence(q.id, check_kind(result.assignment, c.name), tuple(c.concepts or q.concepts),
                                     bool(c.passed), i))
         return out
-    gated = gated_checks(result.assignment)
     by_function: dict[str, list] = {}
     for c in result.checks:
         by_function.setdefault(c.function, []).append(c)
     for i, (function, checks) in enumerate(by_function.items()):
-        informative = [c for c in checks if (c.name not in gated if gated is not None
-                                             else not c.name.endswith(GATED_SUFFIXES))]
+        informative = [c for c in checks if not is_gated(c)]
         concepts = tuple(dict.fromkeys(k for c in checks for k in c.concepts))
         if informative and concepts:
             out.append(Evidence(function, "code", concepts, all(c.passed for c in checks), i))
@@ -281,17 +326,20 @@ def evidence_items(result: SubmissionResult) -> list[Evidence]:
 # recording
 # ------------------------------------------------------------------------------------------------
 
-def _record_response(conn: Connection, result: SubmissionResult, check) -> None:
-    from quizzes.grading import make_variant, question_for_check, response_from_check
+def _record_response(conn: Connection, result: GradedResult, check: GradedCheck) -> None:
+    """One quiz answer for item analysis: the check's recorded ``response`` (never its message)."""
     q = question_for_check(check.name)
     if q is None:
         return
-    response = response_from_check(make_variant(q, result.student), check.passed, check.message)
+    response = getattr(check, "response", None)
+    response = list(response) if isinstance(response, tuple) else response
     base = ((quiz_responses.c.student == result.student) & (quiz_responses.c.assignment == result.assignment)
             & (quiz_responses.c.question == q.id))
     values = dict(response=json.dumps(response), correct=bool(check.passed), recorded_at=_now())
     existing = conn.execute(select(quiz_responses.c.id).where(base & (quiz_responses.c.checksum == result.checksum))).first()
     if existing:
+        if response is None:        # a result of schema 1 (no response field): keep what was recorded
+            del values["response"]
         conn.execute(quiz_responses.update().where(quiz_responses.c.id == existing.id).values(**values))
         return
     attempts_so_far = conn.execute(select(quiz_responses.c.attempt).where(base)).scalars().all()
@@ -305,7 +353,7 @@ def _attempt_values(ev: Evidence, when: str) -> dict:
                 correct=ev.correct)
 
 
-def _store_attempts(conn: Connection, subs: list[tuple[SubmissionResult, str, list[Evidence]]]) -> set[tuple]:
+def _store_attempts(conn: Connection, subs: list[tuple[GradedResult, str, list[Evidence]]]) -> set[tuple]:
     """Upsert the attempts of ``subs`` [(result, submission time key, evidence)] in one read and at most
     one insert and one update; later entries of the same (student, assignment, item, checksum) win.
     Returns the (student, assignment, item) keys whose attempts changed."""
@@ -473,7 +521,7 @@ def replay(conn: Connection, student: str, concept: str) -> float:
     return bkt.trace([(bool(r.correct), r.kind) for r in rows], params)
 
 
-def record_evidence(conn: Connection, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+def record_evidence(conn: Connection, result: GradedResult, *, submitted_at: dt.datetime | None = None) -> int:
     """Write one result's evidence inside the caller's open transaction (never commits).
 
     ``submitted_at``: nbgrader's submission time (None: ``result.graded_at``). Returns the number of
@@ -490,7 +538,7 @@ def record_evidence_batch(conn: Connection, entries: Sequence[tuple[Any, dt.date
     _ensure_tables(conn)
     subs = []
     for result, submitted_at in entries:
-        res = _as_result(result)
+        res = _typed(result)
         if res.gradable:
             when = (time_key(submitted_at) or time_key(res.graded_at)
                     or time_key(dt.datetime.now(dt.timezone.utc)))
@@ -522,10 +570,10 @@ def _nbgrader_timestamp(conn: Connection, student: str, assignment: str) -> dt.d
         return None
 
 
-def record_result(db_url: str, result: Any, *, submitted_at: dt.datetime | None = None) -> int:
+def record_result(db_url: str, result: GradedResult, *, submitted_at: dt.datetime | None = None) -> int:
     """:func:`record_evidence` in its own transaction. Without ``submitted_at`` the submission time is
     read from nbgrader's gradebook when it has one (same database), else ``result.graded_at``."""
-    res = _as_result(result)
+    res = _typed(result)
     with engine_for(db_url).begin() as conn:
         if submitted_at is None and res.gradable:
             submitted_at = _as_datetime(_nbgrader_timestamp(conn, res.student, res.assignment))
@@ -574,7 +622,6 @@ def class_mastery(db_url: str, students: Iterable[str] | None = None,
                   threshold: float = THRESHOLD) -> dict[str, list[ConceptMastery]]:
     """{student: [ConceptMastery for every concept of the concept map, in course order]}; students
     default to everyone with evidence."""
-    from quizzes.schema import load_concepts
     concepts = list(load_concepts())
     with engine_for(db_url).connect() as conn:
         stored: dict[str, dict[str, Any]] = {}
@@ -617,8 +664,6 @@ def review_list(db_url: str, student: str, threshold: float = THRESHOLD,
     """Concepts not shown as mastered, most urgent first: a graded function on the concept failing in
     the latest submission, then lowest mastery; concepts without evidence come last. Each points at
     practice questions and notebook sections."""
-    from quizzes.practice import practice_pool
-    from quizzes.schema import load_concepts
     concepts = load_concepts()
     items = []
     for m in mastery_rows(db_url, student, threshold):
@@ -721,14 +766,10 @@ def refit(db_url: str, min_students: int = MIN_STUDENTS_FOR_REFIT, min_obs: int 
     return reports
 
 
-def refit_if_ready(db_url: str | None, course_dir: str | Path | None = None) -> list[RefitReport]:
-    """Refit every concept that has enough data and grew since its last fit (``db_url`` None: the
-    course's gradebook); never raises (grading must not fail because of a refit): problems are
-    logged and give an empty list."""
+def refit_if_ready(db_url: str) -> list[RefitReport]:
+    """Refit every concept that has enough data and grew since its last fit; never raises (grading
+    must not fail because of a refit): problems are logged and give an empty list."""
     try:
-        if db_url is None:
-            from autograder.gradebook import default_db_url
-            db_url = default_db_url(course_dir)
         return [r for r in refit(db_url, only_grown=True) if r.status == "fitted"]
     except Exception as exc:  # noqa: BLE001 - the grades are recorded; mastery can be refitted later
         log.warning("mastery refit failed for %s: %s", db_url, exc)

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from reference import batchnorm, gradient_checking, initialization, optimization, regularization
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -63,12 +65,11 @@ def _scalar_net(w: float) -> dict:
 @recipe("m", "lambd", "s1", "s2", "s3")
 def l2_term(m, lambd, s1, s2, s3):
     """L2 part of the regularized cost for weights with squared norms s1, s2, s3."""
-    from reference.regularization import compute_cost_with_regularization
     params = {"W1": _one(math.sqrt(s1)), "W2": _one(math.sqrt(s2)), "W3": _one(math.sqrt(s3))}
     A3 = np.full((1, int(m)), 0.5)
     Y = np.tile([1.0, 0.0], int(m))[: int(m)].reshape(1, -1)
-    with_l2 = compute_cost_with_regularization(A3, Y, params, lambd)
-    without = compute_cost_with_regularization(A3, Y, params, 0.0)
+    with_l2 = regularization.compute_cost_with_regularization(A3, Y, params, lambd)
+    without = regularization.compute_cost_with_regularization(A3, Y, params, 0.0)
     return float(with_l2 - without)
 
 
@@ -87,13 +88,12 @@ def l2_term_no_m(m, lambd, s1, s2, s3):
 @recipe("m", "lambd", "w")
 def l2_weight_decay_factor(m, lambd, w):
     """Gradient of the L2 term for one weight: lambda / m * w."""
-    from reference.regularization import compute_cost_with_regularization
     h = 1e-6
     A3 = np.full((1, int(m)), 0.5)
     Y = np.zeros((1, int(m)))
     def cost(x):
         params = {"W1": _one(x), "W2": _one(0.0), "W3": _one(0.0)}
-        return compute_cost_with_regularization(A3, Y, params, lambd)
+        return regularization.compute_cost_with_regularization(A3, Y, params, lambd)
     return float((cost(w + h) - cost(w - h)) / (2 * h))
 
 
@@ -104,10 +104,9 @@ def l2_grad_half(m, lambd, w):
 
 
 def _dropout_layer1(a, keep_prob):
-    from reference.regularization import forward_propagation_with_dropout
     params = {"W1": _one(a), "b1": _one(0.0), "W2": _one(1.0), "b2": _one(0.0),
               "W3": _one(1.0), "b3": _one(0.0)}
-    _, cache = forward_propagation_with_dropout(np.ones((1, 1)), params, keep_prob)
+    _, cache = regularization.forward_propagation_with_dropout(np.ones((1, 1)), params, keep_prob)
     D1, A1 = cache[1], cache[2]
     if int(D1[0, 0]) != 1:
         raise ValueError("recipe assumes the unit is kept (keep_prob above the first seeded draw)")
@@ -133,9 +132,8 @@ def dropout_unscaled(a, keep_prob):
 
 
 def _he_scale(n_prev: int) -> float:
-    from reference.initialization import initialize_parameters_he
     n_next = 3
-    W = initialize_parameters_he([int(n_prev), n_next])["W1"]
+    W = initialization.initialize_parameters_he([int(n_prev), n_next])["W1"]
     np.random.seed(3)
     raw = np.random.randn(n_next, int(n_prev))
     return float(W[0, 0] / raw[0, 0])
@@ -168,9 +166,8 @@ def he_std_as_variance(n_prev):
 @recipe("theta", "x", "eps")
 def two_sided_estimate(theta, x, eps):
     """Two-sided difference of J = theta**2 * x at theta (approximates 2 theta x, error eps**2 x)."""
-    from reference.gradient_checking import forward_propagation
     def J(th):
-        return float(forward_propagation(x, th * th))
+        return float(gradient_checking.forward_propagation(x, th * th))
     return (J(theta + eps) - J(theta - eps)) / (2 * eps)
 
 
@@ -187,15 +184,13 @@ def one_sided_estimate(theta, x, eps):
 @recipe("beta", "x1", "x2", "x3")
 def ewa_corrected_t3(beta, x1, x2, x3):
     """Bias-corrected exponentially weighted average after three values."""
-    from reference.optimization import exponentially_weighted_average
-    return float(exponentially_weighted_average([x1, x2, x3], beta, bias_correction=True)[-1])
+    return float(optimization.exponentially_weighted_average([x1, x2, x3], beta, bias_correction=True)[-1])
 
 
 @recipe("beta", "x1", "x2", "x3")
 def ewa_uncorrected_t3(beta, x1, x2, x3):
     """Wrong: no bias correction."""
-    from reference.optimization import exponentially_weighted_average
-    return float(exponentially_weighted_average([x1, x2, x3], beta, bias_correction=False)[-1])
+    return float(optimization.exponentially_weighted_average([x1, x2, x3], beta, bias_correction=False)[-1])
 
 
 @recipe("beta", "x1", "x2", "x3")
@@ -207,24 +202,21 @@ def ewa_plain_mean(beta, x1, x2, x3):
 @recipe("beta", "x1")
 def ewa_corrected_t1(beta, x1):
     """Bias-corrected average after the first value (equals that value)."""
-    from reference.optimization import exponentially_weighted_average
-    return float(exponentially_weighted_average([x1], beta, bias_correction=True)[-1])
+    return float(optimization.exponentially_weighted_average([x1], beta, bias_correction=True)[-1])
 
 
 @recipe("beta", "x1")
 def ewa_uncorrected_t1(beta, x1):
     """Wrong: the uncorrected first average (1 - beta) * x1."""
-    from reference.optimization import exponentially_weighted_average
-    return float(exponentially_weighted_average([x1], beta, bias_correction=False)[-1])
+    return float(optimization.exponentially_weighted_average([x1], beta, bias_correction=False)[-1])
 
 
 @recipe("beta", "t")
 def bias_correction_divisor(beta, t):
     """The divisor 1 - beta**t (ratio uncorrected/corrected average of a constant sequence)."""
-    from reference.optimization import exponentially_weighted_average
     seq = [1.0] * int(t)
-    raw = exponentially_weighted_average(seq, beta, bias_correction=False)[-1]
-    fixed = exponentially_weighted_average(seq, beta, bias_correction=True)[-1]
+    raw = optimization.exponentially_weighted_average(seq, beta, bias_correction=False)[-1]
+    fixed = optimization.exponentially_weighted_average(seq, beta, bias_correction=True)[-1]
     return float(raw / fixed)
 
 
@@ -249,8 +241,7 @@ def _scalar_step(update: Callable, w: float, g: float, states: tuple, *hyper) ->
 
 
 def _momentum(w, g, v, beta, lr):
-    from reference.optimization import update_parameters_with_momentum
-    return _scalar_step(update_parameters_with_momentum, w, g, (v,), beta, lr)
+    return _scalar_step(optimization.update_parameters_with_momentum, w, g, (v,), beta, lr)
 
 
 @recipe("w", "g", "v", "beta", "lr")
@@ -284,8 +275,7 @@ def momentum_v_no_damping(w, g, v, beta, lr):
 
 
 def _rmsprop(w, g, s, beta2, lr):
-    from reference.optimization import update_parameters_with_rmsprop
-    return _scalar_step(update_parameters_with_rmsprop, w, g, (s,), beta2, lr)
+    return _scalar_step(optimization.update_parameters_with_rmsprop, w, g, (s,), beta2, lr)
 
 
 @recipe("w", "g", "s", "beta2", "lr")
@@ -315,8 +305,8 @@ def rmsprop_s_not_squared(w, g, s, beta2, lr):
 
 def _adam(w, g, v, s, t, lr, beta1, beta2):
     """(new weight, v_corrected, s_corrected) after one reference Adam step."""
-    from reference.optimization import update_parameters_with_adam
-    new_w, _, _, v_corr, s_corr = _scalar_step(update_parameters_with_adam, w, g, (v, s), int(t), lr, beta1, beta2)
+    new_w, _, _, v_corr, s_corr = _scalar_step(optimization.update_parameters_with_adam, w, g, (v, s), int(t), lr,
+                                               beta1, beta2)
     return new_w, v_corr, s_corr
 
 
@@ -370,8 +360,7 @@ def adam_plain_gd(w, g, v, s, t, lr, beta1, beta2):
 @recipe("lr0", "decay_rate", "epoch")
 def lr_inverse_decay(lr0, decay_rate, epoch):
     """learning_rate0 / (1 + decay_rate * epoch) (reference update_lr)."""
-    from reference.optimization import update_lr
-    return update_lr(lr0, int(epoch), decay_rate)
+    return optimization.update_lr(lr0, int(epoch), decay_rate)
 
 
 @recipe("lr0", "decay_rate", "epoch")
@@ -389,8 +378,7 @@ def lr_multiplied(lr0, decay_rate, epoch):
 @recipe("lr0", "decay_rate", "epoch", "interval")
 def lr_scheduled_decay(lr0, decay_rate, epoch, interval):
     """learning_rate0 / (1 + decay_rate * floor(epoch / interval)) (reference schedule_lr_decay)."""
-    from reference.optimization import schedule_lr_decay
-    return schedule_lr_decay(lr0, int(epoch), decay_rate, int(interval))
+    return optimization.schedule_lr_decay(lr0, int(epoch), decay_rate, int(interval))
 
 
 @recipe("lr0", "decay_rate", "epoch", "interval")
@@ -410,8 +398,7 @@ def lr_exponential_decay(lr0, k, epoch):
     """Exponential decay lr0 * k**epoch (a constant-sequence EWA with beta = k, rescaled)."""
     # 0.95**t style schedule: no reference function, so compute it from the EWA recurrence
     # v_t = k v_{t-1} with v_0 = lr0, which is the uncorrected EWA of a zero sequence shifted by lr0.
-    from reference.optimization import exponentially_weighted_average
-    ones = exponentially_weighted_average([1.0] * int(epoch), k, bias_correction=False)
+    ones = optimization.exponentially_weighted_average([1.0] * int(epoch), k, bias_correction=False)
     return float(lr0 * (1.0 - ones[-1])) if int(epoch) > 0 else float(lr0)
 
 
@@ -424,10 +411,9 @@ def lr_exponential_off_by_one(lr0, k, epoch):
 @recipe("m", "batch")
 def n_minibatches(m, batch):
     """Number of mini-batches random_mini_batches makes (ceil(m / batch))."""
-    from reference.optimization import random_mini_batches
     X = np.zeros((1, int(m)))
     Y = np.zeros((1, int(m)))
-    return len(random_mini_batches(X, Y, int(batch), seed=0))
+    return len(optimization.random_mini_batches(X, Y, int(batch), seed=0))
 
 
 @recipe("m", "batch")
@@ -439,10 +425,9 @@ def n_minibatches_floor(m, batch):
 @recipe("m", "batch")
 def last_minibatch_size(m, batch):
     """Number of examples in the last mini-batch random_mini_batches makes."""
-    from reference.optimization import random_mini_batches
     X = np.zeros((1, int(m)))
     Y = np.zeros((1, int(m)))
-    return random_mini_batches(X, Y, int(batch), seed=0)[-1][0].shape[1]
+    return optimization.random_mini_batches(X, Y, int(batch), seed=0)[-1][0].shape[1]
 
 
 @recipe("m", "batch")
@@ -471,9 +456,8 @@ Z4 = ("z1", "z2", "z3", "z4", "gamma", "beta")
 
 
 def _bn(z1, z2, z3, z4, gamma, beta):
-    from reference.batchnorm import batchnorm_forward
     Z = np.array([[z1, z2, z3, z4]], dtype=float)
-    Z_tilde, cache = batchnorm_forward(Z, np.array([[gamma]]), np.array([[beta]]))
+    Z_tilde, cache = batchnorm.batchnorm_forward(Z, np.array([[gamma]]), np.array([[beta]]))
     return Z_tilde, cache
 
 
@@ -517,8 +501,7 @@ def bn_std_not_var(z1, z2, z3, z4, gamma, beta):
 @recipe("z", "mu", "var", "gamma", "beta")
 def bn_inference_value(z, mu, var, gamma, beta):
     """Batch norm at test time with running statistics (reference batchnorm_inference)."""
-    from reference.batchnorm import batchnorm_inference
-    out = batchnorm_inference(np.array([[z]]), np.array([[gamma]]), np.array([[beta]]),
+    out = batchnorm.batchnorm_inference(np.array([[z]]), np.array([[gamma]]), np.array([[beta]]),
                               np.array([[mu]]), np.array([[var]]))
     return float(out[0, 0])
 
@@ -538,8 +521,7 @@ def bn_inference_no_affine(z, mu, var, gamma, beta):
 @recipe("running", "mu", "momentum")
 def bn_running_mean(running, mu, momentum):
     """Running mean after one batch (reference update_running_stats)."""
-    from reference.batchnorm import update_running_stats
-    rm, _ = update_running_stats(np.array([[running]]), np.array([[1.0]]), np.array([[mu]]),
+    rm, _ = batchnorm.update_running_stats(np.array([[running]]), np.array([[1.0]]), np.array([[mu]]),
                                  np.array([[1.0]]), momentum)
     return float(rm[0, 0])
 
@@ -554,8 +536,7 @@ Z3 = ("z1", "z2", "z3")
 
 
 def _softmax3(z1, z2, z3):
-    from reference.batchnorm import softmax
-    return softmax(np.array([[z1], [z2], [z3]], dtype=float))[:, 0]
+    return batchnorm.softmax(np.array([[z1], [z2], [z3]], dtype=float))[:, 0]
 
 
 @recipe(*Z3)
@@ -579,10 +560,9 @@ def softmax_exp_only(z1, z2, z3):
 @recipe(*Z3)
 def softmax_loss_class1(z1, z2, z3):
     """Cross-entropy loss when the true class is 1 (reference softmax + softmax_cost)."""
-    from reference.batchnorm import softmax, softmax_cost
-    A = softmax(np.array([[z1], [z2], [z3]], dtype=float))
+    A = batchnorm.softmax(np.array([[z1], [z2], [z3]], dtype=float))
     Y = np.array([[1.0], [0.0], [0.0]])
-    return float(softmax_cost(A, Y))
+    return float(batchnorm.softmax_cost(A, Y))
 
 
 @recipe(*Z3)
@@ -600,10 +580,9 @@ def softmax_loss_log10(z1, z2, z3):
 @recipe(*Z3)
 def softmax_grad_class1(z1, z2, z3):
     """dZ for class 1 when the true class is 1 (reference softmax_backward)."""
-    from reference.batchnorm import softmax, softmax_backward
-    A = softmax(np.array([[z1], [z2], [z3]], dtype=float))
+    A = batchnorm.softmax(np.array([[z1], [z2], [z3]], dtype=float))
     Y = np.array([[1.0], [0.0], [0.0]])
-    return float(softmax_backward(A, Y)[0, 0])
+    return float(batchnorm.softmax_backward(A, Y)[0, 0])
 
 
 @recipe(*Z3)
@@ -625,8 +604,7 @@ class _FixedUniform(np.random.Generator):
 
 
 def _log_sample(low, high, fraction):
-    from reference.batchnorm import sample_log_uniform
-    return float(sample_log_uniform(low, high, 1, _FixedUniform(fraction))[0])
+    return float(batchnorm.sample_log_uniform(low, high, 1, _FixedUniform(fraction))[0])
 
 
 @recipe("low_exp", "high_exp", "fraction")
@@ -651,10 +629,10 @@ def log_scale_exponent_only(low_exp, high_exp, fraction):
 @recipe("low_exp", "high_exp", "split_exp")
 def log_scale_share(low_exp, high_exp, split_exp):
     """Share of log-uniform samples below 10**split_exp (fraction of log10 range, via sample_log_uniform)."""
-    from reference.batchnorm import sample_log_uniform
     # sample_log_uniform is 10**U(log10 low, log10 high); its CDF at x is the position of log10 x.
     lo, hi, x = 10.0 ** low_exp, 10.0 ** high_exp, 10.0 ** split_exp
-    grid = sample_log_uniform(lo, hi, 1, _FixedUniform(0.0))[0], sample_log_uniform(lo, hi, 1, _FixedUniform(1.0))[0]
+    grid = (batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(0.0))[0],
+            batchnorm.sample_log_uniform(lo, hi, 1, _FixedUniform(1.0))[0])
     return float((math.log10(x) - math.log10(grid[0])) / (math.log10(grid[1]) - math.log10(grid[0])))
 
 
@@ -680,17 +658,15 @@ def beta_direct_log(low_exp, high_exp, fraction):
 @recipe("beta", "t", "a", "d")
 def ewa_corrected_linear(beta, t, a, d):
     """Bias-corrected EWA at step t of the readings a, a + d, ..., a + (t - 1) d."""
-    from reference.optimization import exponentially_weighted_average
     values = [a + d * k for k in range(int(t))]
-    return float(exponentially_weighted_average(values, beta, bias_correction=True)[-1])
+    return float(optimization.exponentially_weighted_average(values, beta, bias_correction=True)[-1])
 
 
 @recipe("beta", "t", "a", "d")
 def ewa_uncorrected_linear(beta, t, a, d):
     """Wrong: the same average without bias correction."""
-    from reference.optimization import exponentially_weighted_average
     values = [a + d * k for k in range(int(t))]
-    return float(exponentially_weighted_average(values, beta, bias_correction=False)[-1])
+    return float(optimization.exponentially_weighted_average(values, beta, bias_correction=False)[-1])
 
 
 @recipe("beta", "t", "a", "d")

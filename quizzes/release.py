@@ -220,20 +220,3 @@ def build_quiz(week: int, course_dir: str | Path) -> Path:
     (folder / f"{assignment}_utils.py").write_text(helper_source(assignment, questions), encoding="utf-8")
     nbformat.write(build_notebook(week, questions), str(folder / f"{assignment}.ipynb"))
     return folder
-
-
-def release_quizzes(course_dir: str | Path, weeks: list[int] | None = None, *, nbgrader: bool = True,
-                    force: bool = False, db_url: str | None = None) -> list[str]:
-    """Build the quiz source folders and, when the course has nbgrader_config.py, release them with
-    ``nbgrader generate_assignment`` (autograder.course.release). Returns report lines."""
-    from quizzes.schema import WEEKS
-    lines = []
-    course = Path(course_dir)
-    for week in weeks or list(WEEKS):
-        folder = build_quiz(week, course)
-        name = folder.name
-        lines.append(f"{name}: source written to {folder} ({len(questions_for(week, 'quiz'))} questions)")
-        if nbgrader and (course / "nbgrader_config.py").exists():
-            from autograder.course.release import release_assignment
-            lines.append(release_assignment(course, name, force=force, db_url=db_url).line())
-    return lines

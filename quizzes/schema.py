@@ -18,9 +18,11 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
+
+from quizzes.params import RECIPES
 
 HERE = Path(__file__).resolve().parent
 CONCEPTS_FILE = HERE / "concepts.yaml"
@@ -166,6 +168,20 @@ def parse_concepts(data: Any, fname: str) -> dict[str, Concept]:
     return out
 
 
+class UnknownConcept(ValueError):
+    """A concept id used by a check, a mistake or a question that concepts.yaml does not define."""
+
+
+def require_concepts(ids: Iterable[str], where: str) -> None:
+    """Raise :class:`UnknownConcept` naming ``where`` (the file and thing that uses the ids), the first
+    unknown id and concepts.yaml, unless every id is a concept of the concept map."""
+    known = load_concepts()
+    for cid in ids:
+        if cid not in known:
+            raise UnknownConcept(f"{where}: unknown concept id {cid!r} (the concept ids are the keys of "
+                                 f"{CONCEPTS_FILE})")
+
+
 @lru_cache(maxsize=4)
 def load_concepts(path: str | None = None) -> dict[str, Concept]:
     p = Path(path) if path else CONCEPTS_FILE
@@ -263,7 +279,6 @@ def _parse_tolerance(q: _Q, raw: Any) -> dict:
 
 
 def _parse_distractors(q: _Q, raw: Any, allow_recipe: bool) -> tuple[Distractor, ...]:
-    from quizzes.params import RECIPES
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -290,7 +305,6 @@ def _parse_distractors(q: _Q, raw: Any, allow_recipe: bool) -> tuple[Distractor,
 
 def parse_question(raw: Any, fname: str, week: int, index: int, concepts: dict[str, Concept],
                    problems: list[str]) -> Question | None:
-    from quizzes.params import RECIPES
     qid = raw.get("id") if isinstance(raw, dict) else None
     q = _Q(fname, qid if isinstance(qid, str) else f"#{index + 1}", problems)
     if not isinstance(raw, dict):

@@ -44,7 +44,7 @@ def test_record_writes_grade_cells_and_one_row_after_reruns(course):
         assert row.score == 5.0 and row.gradable and row.checksum == better.checksum
         assert store.already_graded("alice", ASSIGNMENT, better.checksum)
         assert not store.already_graded("alice", ASSIGNMENT, first.checksum)
-        assert '"schema_version": 1' in row.result_json
+        assert '"schema_version": 2' in row.result_json
 
 
 def test_ungradable_gets_zero_scores_and_a_recorded_reason(course):

@@ -104,3 +104,34 @@ def test_report_from_recorded_quiz_results(tmp_path):
     assert all(0.0 <= s.difficulty <= 1.0 for s in st.values())
     single = next(s for s in st.values() if s.choice_rates)
     assert sum(single.choice_rates.values()) == pytest.approx(1.0) or single.no_answer_rate > 0
+
+
+def test_stored_responses_come_from_the_response_field_never_from_the_message(tmp_path):
+    """A message that quotes a different answer does not change what item analysis stores; a replay of
+    a schema-1 document (no response field) keeps the response recorded before."""
+    from sqlalchemy import select
+
+    from autograder.result import CheckResult, SubmissionResult
+    from quizzes.grading import quiz_questions
+    from quizzes.mastery import engine_for, quiz_responses, record_result
+    q = next(q for q in quiz_questions("quiz_week3") if q.type == "single")
+    db = f"sqlite:///{tmp_path / 'gb.db'}"
+
+    def result(response):
+        check = CheckResult(f"q_{q.id}", f"q_{q.id}", 0.0, 1.0, False, "Your answer: A\nNot correct.",
+                            concepts=tuple(q.concepts), response=response, gated=False)
+        return SubmissionResult(assignment="quiz_week3", student="ann", notebook="quiz_week3.ipynb",
+                                checksum="c1", gradable=True, checks=(check,))
+
+    def stored():
+        with engine_for(db).connect() as conn:
+            return conn.execute(select(quiz_responses.c.response)).scalars().all()
+
+    record_result(db, result([2]))
+    assert stored() == ["[2]"]
+    old = result([2]).to_dict()
+    old["schema_version"] = 1
+    for c in old["checks"]:
+        del c["response"], c["gated"]
+    record_result(db, SubmissionResult.from_dict(old))
+    assert stored() == ["[2]"]

@@ -15,9 +15,10 @@ from quizzes.mastery import (engine_for, mastery_table, observations, quiz_respo
 from quizzes.schema import bank
 
 
-def check(name, passed, concepts, message=""):
+def check(name, passed, concepts, message="", response=None):
     return CheckResult(name=name, function=name, points=float(passed), max_points=1.0, passed=passed,
-                       message=message or ("passed" if passed else "failed"), concepts=tuple(concepts))
+                       message=message or ("passed" if passed else "failed"), concepts=tuple(concepts),
+                       response=response)
 
 
 def result(student, assignment, checks, checksum="c1"):
@@ -70,7 +71,9 @@ def test_record_result_applies_bkt_and_is_idempotent(db):
     assert bkt.update(bkt.update(bkt.update(0.3, True, 0.1, 0.25, 0.1), False, 0.1, g.g("truefalse"), 0.1),
                       True, 0.1, 0.05, 0.1) == pytest.approx(expected)
     assert record_result(db, r) == 0                      # same submission again: nothing counted
-    assert record_result(db, r.to_dict()) == 0            # also when given as a dict
+    assert record_result(db, SubmissionResult.from_dict(r.to_dict())) == 0   # also after a JSON round trip
+    with pytest.raises(TypeError, match="SubmissionResult"):
+        record_result(db, r.to_dict())                    # one typed entry: a dict is converted at the edge
     assert mastery_table(db, "ada")["bias_variance"] == (pytest.approx(p), 3)
     with engine_for(db).connect() as conn:
         assert conn.execute(select(func.count()).select_from(observations)).scalar() == 3
@@ -110,14 +113,15 @@ def test_quiz_responses_are_stored_in_bank_order_with_attempts(db):
     q = bank()["w1_bv_diagnose_variance"]
     v = make_variant(q, "eve")
     wrong = next(L for L, _ in v.displayed_choices() if L != v.expected())
+    wrong_index = v.order[v.letters.index(wrong)]
     msg = f"Your answer: {wrong}\nNot correct.\n{q.explanation}"
-    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", False, q.concepts, msg)]))
-    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", True, q.concepts)], checksum="c2"))
-    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", True, q.concepts)], checksum="c2"))
+    record_result(db, result("eve", "quiz_week1", [check(f"q_{q.id}", False, q.concepts, msg, [wrong_index])]))
+    right = check(f"q_{q.id}", True, q.concepts, response=list(q.correct_indices))
+    record_result(db, result("eve", "quiz_week1", [right], checksum="c2"))
+    record_result(db, result("eve", "quiz_week1", [right], checksum="c2"))
     with engine_for(db).connect() as conn:
         rows = conn.execute(select(quiz_responses).order_by(quiz_responses.c.attempt)).mappings().all()
     assert [(r["attempt"], r["correct"]) for r in rows] == [(1, False), (2, True)]
-    wrong_index = v.order[v.letters.index(wrong)]
     assert json.loads(rows[0]["response"]) == [wrong_index]
     assert json.loads(rows[1]["response"]) == q.correct_indices
 

@@ -79,13 +79,12 @@ def test_reports_show_evidence_and_never_a_confident_number_on_too_little(tmp_pa
 
 
 def test_deepgrade_grade_refits_mastery_after_grading(tmp_path, monkeypatch):
-    from autograder import runner
-    from quizzes import mastery
+    from autograder import cli, runner
     calls = []
     monkeypatch.setattr(runner, "grade_class", lambda *a, **k: runner.GradeSummary("optimization", "local", 1,
                                                                        submissions=1, graded=1))
-    monkeypatch.setattr(mastery, "refit_if_ready", lambda db_url, course_dir=None: calls.append((db_url, course_dir)))
+    monkeypatch.setattr(cli, "refit_if_ready", lambda db_url: calls.append(db_url))
     db = f"sqlite:///{tmp_path / 'g.db'}"
     out = CliRunner().invoke(main, ["grade", "optimization", "--course", str(tmp_path), "--db-url", db])
     assert out.exit_code == 0, out.output
-    assert calls == [(db, tmp_path.resolve())] or calls == [(db, tmp_path)]
+    assert calls == [db]

@@ -7,7 +7,8 @@ import pytest
 
 from autograder.checks.framework import run_suite
 from autograder.engine import grade_submission, grade_with_student
-from quizzes.grading import answer_from_message, make_variant, quiz_questions, quiz_suite, week_of
+from autograder.quiz_checks import quiz_suite
+from quizzes.grading import answer_from_message, make_variant, quiz_questions, week_of
 from quizzes.schema import bank
 from tests.quiz_helpers import AnswerSheet, correct_answers, fill_notebook
 
@@ -68,6 +69,20 @@ def test_wrong_missing_and_unreadable_answers_explain_and_keep_the_answer_line()
     assert not m.passed and "not defined in your notebook" in m.message
     assert answer_from_message(m.message) == "(no answer)"
     assert sum(not c.passed for c in result.checks) == 3
+    # the structured response: bank-order option indices, None when there is no readable answer
+    assert c.response == (v.order[v.letters.index(wrong_letter)],)
+    assert n.response is None and m.response is None
+
+
+def test_a_passed_numeric_check_records_the_number_given_not_the_expected_one():
+    answers = correct_answers("quiz_week3", "ada")
+    q = next(q for q in quiz_questions("quiz_week3") if q.type in ("numeric", "param_numeric"))
+    expected = make_variant(q, "ada").expected()
+    close = float(expected) * (1 + 1e-9) + 1e-12           # inside every tolerance, not equal
+    answers[f"q_{q.id}"] = close
+    check = next(c for c in grade_with_student("quiz_week3", AnswerSheet(answers), "ada").checks
+                 if c.name == f"q_{q.id}")
+    assert check.passed and check.message == "passed" and check.response == close != expected
 
 
 @pytest.mark.slow

@@ -87,7 +87,7 @@ def test_helper_shows_the_same_variant_the_grader_uses(tmp_path, capsys, monkeyp
 
 @pytest.mark.slow
 def test_nbgrader_release_keeps_answer_cells_runnable_and_answer_free(tmp_path):
-    from quizzes.release import release_quizzes
+    from autograder.quiz_cli import release_quizzes
     shutil.copy(REPO / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
     lines = release_quizzes(tmp_path, [3], force=True)
     assert any("released" in line for line in lines)

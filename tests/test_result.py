@@ -1,4 +1,4 @@
-"""SubmissionResult v1: JSON round trip, schema validation, Gradescope export."""
+"""SubmissionResult v2: JSON round trip, schema validation, Gradescope export."""
 from __future__ import annotations
 
 import json
@@ -31,7 +31,33 @@ def test_json_round_trip_is_lossless():
     back = SubmissionResult.from_json(r.to_json())
     assert back == r
     assert back.checks[1].concepts == ("adam",) and back.checks[1].mistake_id == "f.no_divide"
-    assert json.loads(r.to_json())["schema_version"] == SCHEMA_VERSION == 1
+    assert json.loads(r.to_json())["schema_version"] == SCHEMA_VERSION == 2
+
+
+def test_schema_1_documents_still_load_with_response_and_gated_unknown():
+    d = _result().to_dict()
+    d["schema_version"] = 1
+    for c in d["checks"]:
+        del c["response"], c["gated"]
+    back = SubmissionResult.from_dict(d)
+    assert back.schema_version == 2 and all(c.response is None and c.gated is None for c in back.checks)
+    assert back.checks[1].mistake_id == "f.no_divide"
+
+
+def test_quiz_response_and_gated_round_trip_as_plain_data():
+    checks = (CheckResult("q_a", "q_a", 1.0, 1.0, True, "passed", response=[0, 2], gated=False),
+              CheckResult("q_b", "q_b", 0.0, 1.0, False, "Your answer: 0.5", response=0.5, gated=False),
+              CheckResult("q_c", "q_c", 0.0, 1.0, False, "", response=None, gated=True))
+    back = SubmissionResult.from_json(_result(checks=checks).to_json())
+    assert [c.response for c in back.checks] == [(0, 2), 0.5, None]
+    assert json.loads(back.to_json())["checks"][0]["response"] == [0, 2]
+    assert [c.gated for c in back.checks] == [False, False, True]
+
+
+@pytest.mark.parametrize("response", [{"a": 1}, "B", [0, "1"], float("nan"), [True]])
+def test_a_response_is_never_arbitrary_data(response):
+    with pytest.raises(ResultSchemaError, match="response"):
+        CheckResult("q_a", "q_a", 0.0, 1.0, False, response=response)
 
 
 def test_derived_views():
@@ -42,7 +68,7 @@ def test_derived_views():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(schema_version=2), "schema_version"),
+    (lambda d: d.update(schema_version=3), "schema_version"),
     (lambda d: d.pop("schema_version"), "schema_version"),
     (lambda d: d.pop("score"), "score"),
     (lambda d: d.update(gradable="yes"), "gradable"),

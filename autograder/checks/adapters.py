@@ -18,6 +18,8 @@ from autograder.sandbox import wire
 from autograder.sandbox.launcher import StudentError
 
 from .compare import TF_MARKERS, normalize, salted_numpy_seed
+from reference.mistakes import MISTAKES
+from reference.registry import GRADED
 
 MISSING, RAISES = "missing", "raises"
 Choice = "None | str"  # None = reference, "<function>.<slug>" = a known mistake, "missing", "raises"
@@ -72,7 +74,6 @@ def implementations(assignment: str, choices: Mapping[str, str | None] | None = 
 
     choices: {function: None (reference) | mistake id | "missing" | "raises"}; unlisted -> reference.
     """
-    from reference.registry import GRADED
     impls = dict(GRADED[assignment])
     for fn, choice in (choices or {}).items():
         if fn not in impls:
@@ -84,7 +85,6 @@ def implementations(assignment: str, choices: Mapping[str, str | None] | None = 
         elif choice == RAISES:
             impls[fn] = _raiser(fn)
         else:
-            from reference.mistakes import MISTAKES
             m = MISTAKES[choice]
             if m.function != fn:
                 raise ValueError(f"mistake {choice!r} belongs to {m.function!r}, not {fn!r}")

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from autograder.checks.adapters import InProcessStudent
 from autograder.checks.framework import suite_for_module
+from autograder.engine import open_student, select_cells, stable_seed, submitted_code
+from autograder.notebook import UngradableNotebook, read_submission
 
 
 def pytest_addoption(parser):
@@ -38,8 +41,6 @@ def _assignment(module) -> str:
 @pytest.fixture(scope="module")
 def deepgrade_seed(request) -> int:
     """--seed, else the engine's seed: from the student id and, with --submission, the notebook's code."""
-    from autograder.engine import stable_seed, submitted_code
-    from autograder.notebook import UngradableNotebook, read_submission
     seed = request.config.getoption("--seed")
     if seed is not None:
         return seed
@@ -58,14 +59,11 @@ def student(request):
     assignment = _assignment(request.module)
     config = request.config
     if config.getoption("--reference"):
-        from autograder.checks.adapters import InProcessStudent
         yield InProcessStudent(assignment)
         return
     path = config.getoption("--submission")
     if not path:
         pytest.exit("give --submission NOTEBOOK.ipynb or --reference", returncode=4)
-    from autograder.engine import open_student, select_cells
-    from autograder.notebook import UngradableNotebook, read_submission
     try:
         parsed = read_submission(Path(path))
     except UngradableNotebook as exc:

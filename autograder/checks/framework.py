@@ -30,10 +30,14 @@ from typing import Any, Callable, Iterable, Protocol, runtime_checkable
 
 import numpy as np
 
+from quizzes.schema import require_concepts
+
 from .compare import (TF_MARKERS, describe_inputs, diff, missing_key_note, normalize,  # noqa: F401
                       salted_numpy_seed, structure_diff, tf_constant, tf_variable, unwrap_markers, value_diff)
 from .examples import Example
 from .examples import namespace as example_namespace
+from reference.mistakes import mistakes_for
+from reference.registry import GRADED
 
 # --------------------------------------------------------------------------------------------------
 # failures
@@ -41,12 +45,14 @@ from .examples import namespace as example_namespace
 
 
 class CheckFailed(AssertionError):
-    """Raised inside a check to fail it; carries the learner-facing message and an optional hint."""
+    """Raised inside a check to fail it; carries the learner-facing message and an optional hint
+    (``response``: the learner's answer as plain data, for quiz checks)."""
 
     def __init__(self, message: str, hint: str | None = None, mistake_id: str | None = None,
-                 call_error: bool = False):
+                 call_error: bool = False, response: Any = None):
         self.message, self.hint, self.mistake_id = message, hint, mistake_id
         self.call_error = call_error   # the student's function could not be called / raised
+        self.response = response
         super().__init__(message + (f"\nHint: {hint}" if hint else "")
                          + (f"\n[known mistake: {mistake_id}]" if mistake_id else ""))
 
@@ -154,6 +160,8 @@ class Suite:
         return copy.deepcopy(self._example_calls[function])
 
     def add(self, spec: CheckSpec) -> CheckSpec:
+        """Add one check; its concept ids must be concepts of quizzes/concepts.yaml."""
+        require_concepts(spec.concepts, f"{_source_file(spec.body)}: check {spec.name!r}")
         if any(c.name == spec.name for c in self.checks):
             raise ValueError(f"duplicate check name {spec.name!r} in suite {self.assignment!r}")
         self.checks.append(spec)
@@ -321,17 +329,25 @@ def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), fail
 
 # --------------------------------------------------------------------------------------------------
 def reference_function(assignment: str, function: str) -> Callable:
-    from reference.registry import GRADED
     return GRADED[assignment][function]
 
 
 def known_mistakes(assignment: str, function: str) -> list:
-    """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue."""
-    from reference.mistakes import mistakes_for
+    """reference.mistakes.mistakes_for, or [] for functions/assignments without a catalogue; each
+    mistake's concept must be a concept of quizzes/concepts.yaml."""
     try:
-        return list(mistakes_for(assignment, function))
+        found = list(mistakes_for(assignment, function))
     except KeyError:
         return []
+    for m in found:
+        require_concepts([m.concept], f"{_source_file(getattr(m.impl, 'core', m.impl))}: mistake {m.id!r}")
+    return found
+
+
+def _source_file(fn: Callable) -> str:
+    """The file a check body or mistake is written in (for error messages)."""
+    code = getattr(fn, "__code__", None)
+    return code.co_filename if code is not None else getattr(fn, "__module__", "?")
 
 
 def run_trusted(fn: Callable, args: tuple, kwargs: dict) -> Any:
@@ -359,6 +375,7 @@ class Ctx:
         self.function = spec.function
         self.rng = np.random.default_rng(check_seed(seed, spec.name))
         self.last_inputs = ""   # the latest call's inputs in plain words (for error messages)
+        self.response: Any = None   # a quiz check's reading of the learner's answer (plain data)
 
     # -- calls -------------------------------------------------------------------------------
     def describe_inputs(self, fn: str, args: tuple, kwargs: dict) -> str:
@@ -496,6 +513,7 @@ class Outcome:
     hint: str | None
     mistake_id: str | None
     duration_s: float
+    response: Any = None        # quiz checks: the learner's answer ([option indices] | bool | number | None)
 
 
 def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> Outcome:
@@ -511,7 +529,8 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
         spec.body(ctx)
     except CheckFailed as e:
         msg = f"{spec.failure}: {e.message}" if spec.failure and not e.call_error else e.message
-        return Outcome(spec, False, edge + msg, e.hint, e.mistake_id, time.perf_counter() - t0)
+        return Outcome(spec, False, edge + msg, e.hint, e.mistake_id, time.perf_counter() - t0,
+                       e.response if e.response is not None else ctx.response)
     except Exception as e:  # the student's output broke an assumption of the check
         kind = student_error_kind(e)
         msg = (describe_student_error(spec.function, e) if kind else
@@ -519,7 +538,7 @@ def run_check(spec: CheckSpec, assignment: str, student: Student, seed: int) -> 
         if ctx.last_inputs:
             msg += f". The call's inputs were {ctx.last_inputs}"
         return Outcome(spec, False, edge + msg, None, None, time.perf_counter() - t0)
-    return Outcome(spec, True, "passed", None, None, time.perf_counter() - t0)
+    return Outcome(spec, True, "passed", None, None, time.perf_counter() - t0, ctx.response)
 
 
 def run_suite(suite: Suite, student: Student, seed: int) -> list[Outcome]:

@@ -31,6 +31,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from autograder.engine import _scale, load_suite, stable_seed
 from reference import catalog
 
 from .adapters import InProcessStudent, _student_error, _through_wire, call_options
@@ -41,7 +42,7 @@ __all__ = ["KernelStudent", "student_id", "score_function", "grade_cell"]
 
 def _tf_materialize(value: Any) -> Any:
     """TF markers -> tf.Variable / tf.constant (what the sandbox worker passes to TF code)."""
-    import tensorflow as tf
+    import tensorflow as tf      # lazy: +3.6 s start-up (stack-facts), only TF assignments need it
     if isinstance(value, dict):
         if len(value) == 1 and next(iter(value)) in TF_MARKERS:
             marker, arr = next(iter(value.items()))
@@ -122,7 +123,6 @@ def score_function(assignment: str, function: str, points: float, namespace: Map
                    student: str | None = None, seed: int | None = None) -> tuple[float, list]:
     """Earned points of ``function`` (its checks scaled to ``points``, as the engine scales them)
     and the raw outcomes."""
-    from autograder.engine import _scale, load_suite, stable_seed
     student = student_id() if student is None else student
     seed = stable_seed(assignment, student) if seed is None else int(seed)
     suite = load_suite(assignment, student)

@@ -10,6 +10,7 @@ import io
 from typing import Mapping, Sequence
 
 import matplotlib
+from matplotlib.patches import Patch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -38,7 +39,6 @@ def mastery_bars(mastery: Mapping[str, float], labels: Mapping[str, str], thresh
     evidence: {concept_id: observations}; mastered: concepts shown as mastered (default: >= threshold);
     latest_failed: concepts with a graded function failing in the latest submission (said in the label).
     """
-    from matplotlib.patches import Patch
     latest_failed = latest_failed or set()
     evidence = evidence or {}
     enough = {k: evidence.get(k, min_evidence) >= min_evidence for k in mastery}

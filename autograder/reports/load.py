@@ -5,18 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from autograder import gradebook
+from autograder.exports import load_results
 from autograder.reports.data import DEFAULT_THRESHOLD, ReportData, ReviewItem
+from quizzes import mastery as mastery_mod
+from quizzes.items import item_report
+from quizzes.schema import load_concepts
+from reference.mistakes import MISTAKES
 
 
 def load_report_data(course_dir: str | Path, db_url: str | None = None,
                      threshold: float = DEFAULT_THRESHOLD) -> ReportData:
     """Read everything the reports show from the course's database (SQLite default, any URL)."""
-    from autograder import gradebook
-    from autograder.exports import load_results
-    from quizzes import mastery as mastery_mod
-    from quizzes.schema import load_concepts
-    from reference.mistakes import MISTAKES
-
     db_url = gradebook.course_db_url(course_dir, db_url)
     results = load_results(db_url)
     concepts = load_concepts()
@@ -55,8 +55,6 @@ def _practice(item) -> tuple[str, ...]:
 
 def item_rows(db_url: str) -> dict[str, list[dict]]:
     """{quiz assignment: [item analysis rows]} from recorded quiz responses (empty without quizzes)."""
-    from quizzes.items import item_report
-
     rows: dict[str, list[dict]] = defaultdict(list)
     for s in item_report(db_url):
         rows[s.assignment].append({"question": s.question, "difficulty": s.difficulty,

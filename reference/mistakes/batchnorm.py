@@ -5,7 +5,9 @@ import numpy as np
 
 from reference import batchnorm as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes import inputs
 from reference.mistakes.inputs import Args, random_one_hot
+
 
 BN, SOFTMAX, SEARCH = "batch_normalization", "softmax_regression", "hyperparameter_search"
 
@@ -112,8 +114,7 @@ def _sample(low, high, size, rng, *, kind):
 def _near_constant_unit(function):
     """Typical inputs where one unit (row) barely varies, so sqrt(var) is comparable to epsilon."""
     def make(seed):
-        from reference.mistakes.inputs import typical_inputs
-        args, kwargs = typical_inputs("batchnorm", function, seed)
+        args, kwargs = inputs.typical_inputs("batchnorm", function, seed)
         args = list(args)
         if function == "batchnorm_forward":
             args[0] = args[0].copy()

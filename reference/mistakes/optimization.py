@@ -9,7 +9,9 @@ import numpy as np
 
 from reference import optimization as ref
 from reference.mistakes._base import Catalogue
+from reference.mistakes import inputs
 from reference.mistakes.inputs import Args, random_grads, random_moments, random_params
+
 
 GD, MOMENTUM, RMSPROP, ADAM = "mini_batch_gd", "momentum", "rmsprop", "adam"
 EWA, DECAY = "ewa_bias_correction", "learning_rate_decay"
@@ -148,8 +150,7 @@ def _ewa(values, beta, bias_correction, *, honour_flag=True, swapped=False, t_of
 def _small_gradient_inputs(function):
     """Typical inputs with gradients scaled to 1e-5 (and zero second moments), so sqrt(s) is ~ epsilon."""
     def make(seed):
-        from reference.mistakes.inputs import typical_inputs
-        args, kwargs = typical_inputs("optimization", function, seed)
+        args, kwargs = inputs.typical_inputs("optimization", function, seed)
         args = list(args)
         args[1] = {k: g * 1e-5 for k, g in args[1].items()}
         s_index = 2 if function == "update_parameters_with_rmsprop" else 3

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from reference import batchnorm, gradient_checking, nets, regularization
+from reference.mistakes import mistakes_for
 from reference.registry import GRADED
 
 STEP = 1e-6
@@ -178,7 +179,6 @@ GRADIENT_CASES: dict[tuple[str, str], Callable[[int], float]] = {
 
 def table(seed: int = 0) -> list[tuple[str, str, float | None, int]]:
     """Rows (assignment, function, numerical-gradient error or None, number of known mistakes)."""
-    from reference.mistakes import mistakes_for
     rows = []
     for assignment, functions in GRADED.items():
         for function in functions:

@@ -1,12 +1,23 @@
-"""``deepgrade quiz ...`` and ``deepgrade mastery ...`` (registered in autograder/cli.py).
-
-Heavy imports happen inside the commands so ``deepgrade --help`` stays fast.
+"""``deepgrade quiz ...`` and ``deepgrade mastery ...`` (registered in autograder/cli.py), and the quiz
+release glue: the quiz package builds the notebooks, the course side releases them with nbgrader.
 """
 from __future__ import annotations
 
+import json
+from collections import Counter
+from pathlib import Path
+
 import click
 
+from autograder.course.build import BuildError, resolve_course_dir
+from autograder.course.release import release_assignment
 from autograder.dberrors import DB_URL_ENV, database_errors
+from autograder.gradebook import GradebookError, course_db_url
+from quizzes.items import format_report, item_report
+from quizzes.mastery import MIN_EVIDENCE, mastery_rows, refit, review_list
+from quizzes.practice import run_practice
+from quizzes.release import build_quiz
+from quizzes.schema import WEEKS, BankError, bank, questions_for
 
 COURSE_OPT = click.option("--course", "course", type=click.Path(file_okay=False), default=None,
                           help="Course folder (default: as for `deepgrade build`).")
@@ -18,8 +29,6 @@ DB_OPT = click.option("--db-url", default=None, envvar=DB_URL_ENV,
 
 def _db_url(course, db_url):
     """The course's configured gradebook (as every deepgrade and nbgrader command), or ``--db-url``."""
-    from autograder.course.build import resolve_course_dir
-    from autograder.gradebook import GradebookError, course_db_url
     try:
         return course_db_url(resolve_course_dir(course), db_url)
     except GradebookError as exc:
@@ -27,11 +36,24 @@ def _db_url(course, db_url):
 
 
 def _bank_or_fail():
-    from quizzes.schema import BankError, bank
     try:
         return bank()
     except BankError as exc:
         raise click.ClickException("quiz bank problems:\n" + str(exc)) from exc
+
+
+def release_quizzes(course_dir: str | Path, weeks: list[int] | None = None, *, nbgrader: bool = True,
+                    force: bool = False, db_url: str | None = None) -> list[str]:
+    """Build the quiz source folders and, when the course has nbgrader_config.py, release them with
+    ``nbgrader generate_assignment`` (autograder.course.release). Returns report lines."""
+    lines = []
+    course = Path(course_dir)
+    for week in weeks or list(WEEKS):
+        folder = build_quiz(week, course)
+        lines.append(f"{folder.name}: source written to {folder} ({len(questions_for(week, 'quiz'))} questions)")
+        if nbgrader and (course / "nbgrader_config.py").exists():
+            lines.append(release_assignment(course, folder.name, force=force, db_url=db_url).line())
+    return lines
 
 
 @click.group()
@@ -48,8 +70,6 @@ def quiz() -> None:
 @DB_OPT
 def quiz_release(course, weeks, force, no_nbgrader, db_url) -> None:
     """Build source/quiz_week<N>/ and release it with nbgrader (no answers in the release)."""
-    from autograder.course.build import BuildError, resolve_course_dir
-    from quizzes.release import release_quizzes
     _bank_or_fail()
     try:
         for line in release_quizzes(resolve_course_dir(course), list(weeks) or None,
@@ -67,7 +87,6 @@ def quiz_release(course, weeks, force, no_nbgrader, db_url) -> None:
 @click.option("--seed", type=int, default=None, help="Reproducible session (default: fresh random).")
 def quiz_practice(week, count, concept, student, seed) -> None:
     """Practise week N in the terminal with immediate feedback on fresh variants."""
-    from quizzes.practice import run_practice
     _bank_or_fail()
     try:
         run_practice(week, count, concept=concept, student=student, seed=seed)
@@ -80,7 +99,6 @@ def quiz_practice(week, count, concept, student, seed) -> None:
 @quiz.command("bank")
 def quiz_bank() -> None:
     """Validate the banks and print question counts per week, type and concept."""
-    from collections import Counter
     questions = list(_bank_or_fail().values())
     click.echo(f"{len(questions)} questions, {sum(q.parameterized for q in questions)} parameterized")
     for week in (1, 2, 3):
@@ -98,7 +116,6 @@ def quiz_bank() -> None:
 @DB_OPT
 def quiz_items(assignment, course, db_url) -> None:
     """Item analysis (difficulty, item-rest correlation, upper-lower D, choice rates, flags)."""
-    from quizzes.items import format_report, item_report
     db_url = _db_url(course, db_url)
     with database_errors(db_url):
         stats = item_report(db_url, assignment)
@@ -122,9 +139,6 @@ def mastery() -> None:
               help="Print a JSON list of {concept, p_mastery, mastered, n_obs, enough_evidence, latest_failed, status}.")
 def mastery_show(student, course, db_url, threshold, as_json) -> None:
     """Mastery per concept for STUDENT, with the evidence behind it, and what to review first."""
-    import json
-
-    from quizzes.mastery import MIN_EVIDENCE, mastery_rows, review_list
     url = _db_url(course, db_url)
     with database_errors(url):
         if as_json:
@@ -164,7 +178,6 @@ def mastery_show(student, course, db_url, threshold, as_json) -> None:
               help="auto: model forgetting where it predicts held-out students better.")
 def mastery_refit(course, db_url, min_students, min_obs, forgetting) -> None:
     """EM refit per concept (prior, learn, forget; guess and slip per item type) from the observations."""
-    from quizzes.mastery import refit
     db_url = _db_url(course, db_url)
     with database_errors(db_url):
         reports = refit(db_url, min_students, min_obs, forgetting=forgetting)
