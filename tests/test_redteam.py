@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.sandbox.layout import UID_BASE, WORKER_DIR_IN
 from tests.redteam.attacks import ATTACKS, CELL_BREAK, NEEDS_TMP, REDTEAM_MEMORY_MIB, ZYGOTE_ATTACKS
 from tests.redteam.broken import BROKEN
 
@@ -59,19 +60,36 @@ class Listener:
         self.sock.close()
 
 
-def _sandbox_processes(course: Path) -> int:
-    """Live sandboxes of this class: bwrap processes whose command line binds this course's files."""
-    n = 0
+def _clock_ticks() -> int:
+    """Now, in the unit of /proc/<pid>/stat's start time (clock ticks since boot)."""
+    return int(float(Path("/proc/uptime").read_text().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+def _sandbox_processes(course: Path, window: tuple[int, int] | None = None) -> list[str]:
+    """Live sandboxes of this class: bwrap processes whose command line binds this course's files; and,
+    for processes started inside ``window`` (clock ticks: the grading run), every bwrap running our
+    sandbox worker (fresh sandboxes and zygotes bind it at /opt/deepgrade, whatever the course) and
+    every process running under a sandbox uid (forked zygote children)."""
+    found = []
     needle = str(course).encode()
     for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"bwrap" in cmd and needle in cmd:
-                n += 1
-    return n
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            uid = Path(f"/proc/{pid}/status").stat().st_uid
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            continue
+        started = int(fields[19])
+        in_run = window is not None and window[0] <= started <= window[1]
+        ours = b"bwrap" in cmd and (needle in cmd or (in_run and WORKER_DIR_IN.encode() in cmd))
+        if ours or (in_run and uid >= UID_BASE):
+            found.append(f"{pid} uid={uid} {cmd.replace(bytes(1), b' ')[:120]!r}")
+    return found
 
 
 def _submit(course: Path, student: str, nb: dict | bytes) -> None:
@@ -133,11 +151,12 @@ def graded_class(tmp_path_factory):
     for b in BROKEN:
         _submit(course, f"brk_{b.id}", b.make(honest, course))
     results = {}
+    started = _clock_ticks()
     summary = grade_class(course, ASSIGNMENT, workers=2, progress=False, engine=engine, force=True,
                           on_result=lambda r: results.__setitem__(r.student, r))
     listener.close()
     yield dict(course=course, gradebook=gradebook, results=results, summary=summary,
-               clean_scores=clean_scores, listener=listener)
+               clean_scores=clean_scores, listener=listener, window=(started, _clock_ticks()))
 
 
 def _scores(db: Path) -> dict[str, float]:
@@ -198,7 +217,9 @@ def test_every_submission_recorded_once_and_nothing_written_outside(graded_class
 
 
 def test_no_sandbox_outlives_the_run(graded_class):
-    assert _sandbox_processes(graded_class["course"]) == 0
+    """Neither a fresh sandbox, nor a zygote, nor a forked child (own sandbox uid) survives the run."""
+    assert graded_class["summary"].graded > 0
+    assert _sandbox_processes(graded_class["course"], graded_class["window"]) == []
 
 
 def test_resource_attacks_answer_right_when_unhindered():
