@@ -42,6 +42,7 @@ if str(REPO) not in sys.path:
 
 from autograder.result import CheckResult, SubmissionResult  # noqa: E402
 from quizzes import bkt, mastery  # noqa: E402
+from reference import catalog  # noqa: E402
 
 CONCEPT = "momentum"
 T0 = dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)
@@ -260,8 +261,20 @@ def markdown(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def declare_simulated_quizzes(course: Path, steps: int) -> None:
+    """The simulated quizzes are assignments like any other: declared (runtime quiz) in a course folder
+    of their own, so the mastery model reads their results as quiz answers (it branches on the declared
+    runtime, never on a name)."""
+    for t in range(steps):
+        folder = course / catalog.COURSE_FOLDER / f"quiz_sim_{t}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / catalog.DECLARATION_NAME).write_text('runtime = "quiz"\n')
+    catalog.course_declarations(course)
+
+
 def run(n: int, steps: int, seed: int, regimes: list[Regime] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="dg-mastery-bench-") as tmp:
+        declare_simulated_quizzes(Path(tmp) / "course", steps)
         return [run_regime(r, n, steps, seed, Path(tmp)) for r in (regimes or REGIMES)]
 
 
