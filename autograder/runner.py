@@ -44,6 +44,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from nbgrader.preprocessors import AssignLatePenalties
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.table import Table
+
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
 from autograder import recording
@@ -318,7 +325,6 @@ def course_settings(course_dir: str | Path) -> CourseSettings:
     if not path.is_file():
         return CourseSettings()
     cfg = gradebook.load_course_config(course_dir)
-    from nbgrader.preprocessors import AssignLatePenalties
     late = AssignLatePenalties(config=cfg)
     plugin = late.plugin_class(parent=late)
     db_url = cfg.CourseDirectory.db_url if "db_url" in cfg.CourseDirectory else None
@@ -460,8 +466,6 @@ class _progress:
     def __enter__(self):
         if not self.enabled:
             return lambda label: None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
         self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
                             transient=False)
@@ -477,9 +481,6 @@ class _progress:
 
 def print_summary(summary: GradeSummary, console=None) -> None:
     """The end-of-run table: graded, skipped, ungradable, mean score, seconds per notebook."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
     console = console or Console()
     table = Table(title=f"{summary.assignment}: {summary.mode}, {summary.workers} worker(s)")
     for col in ("submissions", "graded", "skipped", "ungradable", "not recorded", "mean score", "s / notebook",
