@@ -36,6 +36,5 @@ def test_scale_counters_are_flat_and_catch_a_leak(course, leak):
         assert report["after"] == {"processes": 0, "temp_entries": 0}
     else:
         assert report["after"]["temp_entries"] == 24
-        assert report["checkpoints"][1]["temp_entries"] > report["checkpoints"][0]["temp_entries"]
         assert any("temporary entries left" in x for x in report["leaks"])
     assert "Leaks:" in scale.markdown(report, {"date": "d", "submissions": 24, "cpus": 2, "loadavg_1min": 0})
