@@ -16,7 +16,19 @@ from rich.console import Console
 from rich.table import Table
 
 from autograder import classsim
+from autograder import demo_quizzes, gradebook
+from autograder.checks import code_suite
+from autograder.course.build import build_course
+from autograder.course.release import release_course
+from autograder.exports import load_results, write_class_csv, write_mastery_csv
+from autograder.reports.data import assignment_stats
+from autograder.reports.load import load_report_data
+from autograder.reports.write import write_reports
+from autograder.runner import grade_class
+from quizzes import mastery
 from reference import catalog
+from reference.mistakes import mistakes_for
+from reference.registry import GRADED
 
 CODE_ASSIGNMENTS = list(catalog.code_assignments())
 #: when the simulated class hands each piece of work in (days after START; each declaration's
@@ -79,7 +91,6 @@ def submission_time(assignment: str, student: str) -> str:
 
 def function_concepts(assignment: str) -> dict[str, tuple[str, ...]]:
     """{graded function: concept ids of its hidden checks}."""
-    from autograder.checks import code_suite
     out: dict[str, tuple[str, ...]] = {}
     for spec in code_suite(assignment).checks:
         out[spec.function] = tuple(dict.fromkeys(out.get(spec.function, ()) + spec.concepts))
@@ -89,8 +100,6 @@ def function_concepts(assignment: str) -> dict[str, tuple[str, ...]]:
 def simulate_code_submissions(course: Path, assignment: str, students: list[classsim.SimStudent],
                               seed: int, knowledge: classsim.Knowledge | None = None) -> list[classsim.SimSubmission]:
     """Write every simulated student's notebook for one code assignment into submitted/."""
-    from reference.mistakes import mistakes_for
-    from reference.registry import GRADED
 
     functions = list(GRADED[assignment])
     mistakes = {f: [m.id for m in mistakes_for(assignment, f)] for f in functions}
@@ -112,11 +121,6 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
              console: Console | None = None, db_url: str | None = None) -> DemoSummary:
     """Run the whole platform on a simulated class in ``workdir`` (created if missing). ``db_url``
     becomes the demo course's configured gradebook (its nbgrader_config.py), used by every step."""
-    from autograder.course.build import build_course
-    from autograder.course.release import release_course
-    from autograder.reports.load import load_report_data
-    from autograder.reports.write import write_reports
-    from autograder.runner import grade_class
 
     console = console or Console()
     workdir = Path(workdir).resolve()
@@ -134,7 +138,6 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
         release_course(workdir, assignments)
     quiz_names: list[str] = []
     if quizzes:
-        from autograder import demo_quizzes
         with _phase(summary, "release weekly quizzes", console):
             quiz_names = demo_quizzes.release(workdir)
     knowledge = classsim.Knowledge(class_, seed)
@@ -161,8 +164,6 @@ def run_demo(workdir: Path, *, students: int = 60, seed: int = 0, workers: int |
 
 def check_mastery(workdir: Path, knowledge: classsim.Knowledge) -> MasteryCheck:
     """Refit (as `deepgrade grade` does after grading), then compare the shown flags with the truth."""
-    from autograder import gradebook
-    from quizzes import mastery
 
     db_url = gradebook.default_db_url(workdir)
     fitted = mastery.refit_if_ready(db_url)
@@ -186,8 +187,6 @@ def check_mastery(workdir: Path, knowledge: classsim.Knowledge) -> MasteryCheck:
 
 def _exports(workdir: Path) -> list[tuple[str, str]]:
     """Class CSV and Gradescope results next to the reports; links relative to reports/instructor/."""
-    from autograder import gradebook
-    from autograder.exports import write_class_csv, write_mastery_csv
 
     out = workdir / "reports" / "exports"
     out.mkdir(parents=True, exist_ok=True)
@@ -198,9 +197,6 @@ def _exports(workdir: Path) -> list[tuple[str, str]]:
 
 def _outcome(workdir: Path, assignment: str, seconds: float) -> AssignmentOutcome:
     """The summary row of one graded assignment, from the same statistics the instructor report shows."""
-    from autograder import gradebook
-    from autograder.exports import load_results
-    from autograder.reports.data import assignment_stats
 
     stats = assignment_stats(assignment, load_results(gradebook.course_db_url(workdir), assignment))
     top_id, _, top_n = stats.misconceptions[0] if stats.misconceptions else ("—", "", 0)

@@ -14,6 +14,7 @@ in-process adapter in fast tests).
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -24,8 +25,12 @@ from typing import Any
 
 from autograder import function_sets
 from autograder.checks import code_suite
+from autograder.checks.adapters import SessionStudent
 from autograder.checks.framework import Outcome, Student, Suite, run_suite
 from autograder.imports import LAZY_HELPER, prepare_imports
+from autograder.notebook import UngradableNotebook, read_submission
+from autograder.quiz_checks import quiz_suite
+from autograder.sandbox import StudentError, StudentSession
 from autograder.result import CheckResult, SubmissionResult, file_checksum, now_iso
 from reference import catalog
 
@@ -69,7 +74,6 @@ def submitted_code(cells: list) -> list[str]:
 def load_suite(assignment: str, student: str = "", course_dir: str | Path | None = None) -> Suite:
     """The hidden checks of ``assignment`` (declared runtime quiz: ``autograder.quiz_checks.quiz_suite``)."""
     if catalog.get(assignment, course_dir).runtime == "quiz":
-        from autograder.quiz_checks import quiz_suite
         return quiz_suite(assignment, student)
     return code_suite(assignment, course_dir)
 
@@ -249,8 +253,6 @@ def open_student(cells: list, assignment: str, course_dir: str | Path, policy: A
 
     Returns ``(SessionStudent, LoadReport)``; raises GradingError if the sandbox or the preamble fails.
     """
-    from autograder.checks.adapters import SessionStudent
-    from autograder.sandbox import StudentError, StudentSession
 
     adir = assignment_dir(course_dir, assignment)
     try:
@@ -284,7 +286,6 @@ def _cell_errors(report: Any) -> list[dict]:
 def grade_submission(notebook_path: str | Path, assignment: str, student: str, *,
                      course_dir: str | Path = ".", seed: int | None = None, policy: Any = None) -> SubmissionResult:
     """Grade one notebook of ``student`` for ``assignment`` (see module docstring)."""
-    from autograder.notebook import UngradableNotebook, read_submission
 
     started = time.perf_counter()
     notebook_path = Path(notebook_path)
@@ -327,8 +328,6 @@ def grade_submission(notebook_path: str | Path, assignment: str, student: str, *
 def main(argv: list[str] | None = None) -> int:
     """``python -m autograder.engine NOTEBOOK ASSIGNMENT STUDENT [--course-dir D] [--seed N] [--gradescope]``:
     grade one notebook and print the SubmissionResult JSON (or Gradescope's results.json)."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m autograder.engine", description=main.__doc__)
     ap.add_argument("notebook")
     ap.add_argument("assignment")

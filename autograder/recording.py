@@ -53,8 +53,8 @@ from sqlalchemy.orm import Session
 from autograder import forksafe
 from autograder.annotate import annotate_notebook, read_submitted_json, sanitize_preprocessors
 from autograder.gradebook import (DGBase, DGResult, GradebookError, GradebookNotReady, LatePenalty,
-                                  grade_cell_scores, graded_at_utc, load_course_config, notebook_name,
-                                  redact_url)
+                                  default_db_url, grade_cell_scores, graded_at_utc, load_course_config,
+                                  notebook_name, redact_url)
 from autograder.result import SubmissionResult
 from autograder.safe_text import markdown_text
 from quizzes import mastery
@@ -528,7 +528,6 @@ def record_result(db_url: str | None, result: Any, course_dir: str | Path, *,
                   timestamp: dt.datetime | None = None, checksum: str | None = None) -> None:
     """Record one result now (files + one transaction); :class:`GradebookError` if it was not recorded.
     ``db_url`` None: ``sqlite:///<course_dir>/gradebook.db``."""
-    from autograder.gradebook import default_db_url
     with Recorder(db_url or default_db_url(course_dir), course_dir, retries=0) as rec:
         outcome = rec.record_now(Item(result, checksum=checksum, submitted_at=timestamp))
     if not outcome.recorded:

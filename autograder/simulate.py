@@ -24,6 +24,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from reference import catalog
+from reference.mistakes import MISTAKES
+from reference.registry import GRADED, HELPERS
 
 __all__ = ["synthesize_submission", "function_source", "write_notebook"]
 
@@ -37,7 +39,6 @@ def _reference_impl(assignment: str, function: str) -> Callable:
 
 
 def _helper_names(assignment: str) -> dict[str, Any]:
-    from reference.registry import HELPERS
     return dict(HELPERS.get(assignment, {}))
 
 
@@ -65,7 +66,6 @@ class _Bundler:
     """Collects the source of a function and everything it references, in definition order."""
 
     def __init__(self, assignment: str, root: str | None = None):
-        from reference.registry import GRADED
         self.helpers = _helper_names(assignment)
         # other graded functions are the student's own, defined in their own cells: call them by name,
         # never bundle the reference's copy (it would overwrite the student's version of that function)
@@ -173,7 +173,6 @@ def function_source(assignment: str, function: str, choice: str | None = None) -
     if choice is None:
         impl = _reference_impl(assignment, function)
     else:
-        from reference.mistakes import MISTAKES
         mistake = MISTAKES[choice]
         if mistake.function != function:
             raise ValueError(f"mistake {choice!r} belongs to {mistake.function!r}, not {function!r}")
@@ -203,7 +202,6 @@ def synthesize_submission(assignment: str, choices: Mapping[str, str | None] | N
     ``ex_<f>`` of each function gets the new source and everything else is kept; otherwise the
     notebook is the imports cell plus one cell per function.
     """
-    from reference.registry import GRADED
     functions = list(GRADED[assignment])
     choices = dict(choices or {})
     unknown = set(choices) - set(functions)

@@ -7,10 +7,14 @@ Dask worker must not pay before its first task.
 A task never raises: the engine's result, an ungradable result (the notebook's fault, or a grader
 bug), or :class:`InfrastructureFailure` after ``engine.GradingError`` persisted through the retries
 (never recorded, so the next run grades it).
+
+:func:`grade_batch` is the Dask task: several submissions per task, answered as one JSON text (plain
+data: nothing of ours is unpickled by the grading process; :func:`decode_batch` rebuilds and checks it).
 """
 from __future__ import annotations
 
 import importlib
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from autograder.engine import GradingError
-from autograder.result import SubmissionResult, file_checksum
+from autograder.result import ResultSchemaError, SubmissionResult, file_checksum
 
 MISSING = "missing"          # checksum recorded for a notebook that was not submitted
 REFUSED = "refused"          # checksum recorded for a submission the file rules refuse (never read)
@@ -97,3 +101,54 @@ def grade_task(engine: str | Callable, path: str, assignment: str, student: str,
         return safe_grade(fn, path, assignment, student, course_dir=course_dir, seed=seed)
     except Exception as exc:  # noqa: BLE001 - only GradingError gets here (after retries)
         return InfrastructureFailure(student, assignment, f"{type(exc).__name__}: {exc}")
+
+
+def grade_batch(engine: str | Callable, items: list[dict], course_dir: str, seed: int | None) -> str:
+    """Grade ``items`` (each ``{"path", "assignment", "student"}``) one after the other in this process
+    and answer with a JSON list, one entry per item in order: ``{"student", "assignment", "result":
+    SubmissionResult.to_dict()}`` or ``{"student", "assignment", "infrastructure": reason}``.
+
+    The sandboxes (and a zygote) the engine starts are this process's own and outlive the task (see
+    :mod:`autograder.dask_grading`), so a batch pays no start-up per submission beyond the engine's.
+    Student code never runs here: only in the sandboxes the engine starts."""
+    out = []
+    for it in items:
+        r = grade_task(engine, it["path"], it["assignment"], it["student"], course_dir, seed)
+        if isinstance(r, InfrastructureFailure):
+            out.append({"student": r.student, "assignment": r.assignment, "infrastructure": r.reason})
+        else:
+            out.append({"student": r.student, "assignment": r.assignment, "result": r.to_dict()})
+    return json.dumps(out)
+
+
+def decode_batch(text: str, expected: list[tuple[str, str]]) -> list[SubmissionResult | InfrastructureFailure]:
+    """The answer of :func:`grade_batch` for ``expected`` ``[(student, assignment), ...]`` (same order).
+
+    Anything but a well-formed answer for exactly those submissions (not JSON, another length, another
+    student, an invalid SubmissionResult) is the infrastructure's failure for every one of them: never a
+    student's zero."""
+    def failed(reason: str) -> list[InfrastructureFailure]:
+        return [InfrastructureFailure(st, a, f"malformed answer from a grading worker: {reason}")
+                for st, a in expected]
+
+    try:
+        entries = json.loads(text) if isinstance(text, str) else None
+    except ValueError as exc:
+        return failed(f"not JSON ({exc})")
+    if not isinstance(entries, list) or len(entries) != len(expected):
+        return failed(f"expected a list of {len(expected)} results")
+    out: list[SubmissionResult | InfrastructureFailure] = []
+    for (student, assignment), e in zip(expected, entries):
+        if not isinstance(e, dict) or (e.get("student"), e.get("assignment")) != (student, assignment):
+            return failed(f"the answers do not match the submissions sent ({student}/{assignment})")
+        if "infrastructure" in e:
+            out.append(InfrastructureFailure(student, assignment, str(e["infrastructure"])[:1000]))
+            continue
+        try:
+            r = SubmissionResult.from_dict(e.get("result"))
+        except (ResultSchemaError, TypeError, ValueError) as exc:
+            return failed(f"invalid result for {student}/{assignment} ({exc})")
+        if (r.student, r.assignment) != (student, assignment):
+            return failed(f"the result names {r.student}/{r.assignment}, not {student}/{assignment}")
+        out.append(r)
+    return out

@@ -43,6 +43,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+from cpu_meter import CgroupMeter  # noqa: E402
 
 PY = sys.executable
 BIN = Path(PY).parent
@@ -57,8 +62,14 @@ CONFIGS = {   # short name -> (label, workers)
     # optional speed knob: NumPy sandboxes forked from a pre-imported zygote (DEEPGRADE_ZYGOTE=all)
     "fast1": ("runner-1-zygote", 1),
     "fast2": ("runner-2-zygote", 2),
+    # learner notebooks in the ORIGINAL course's format (tests/original_course.py), graded by runner-2
+    "orig2": ("original-format", 2),
 }
-DEFAULT_CONFIGS = "stock,plugin,runner1,runner2,dask2,floor"
+DEFAULT_CONFIGS = "stock,plugin,runner1,runner2,dask2,floor,orig2"
+ORIGINAL = "original-format"
+FLOOR = "floor"
+#: the "Done when" of issue 15, checked on every run (see bench/README.md, "Targets")
+TARGETS = {"x_stock": 20.0, "cpu_vs_floor": 2.0, "two_workers": 1.8, "dask_vs_pool": 1.5, "original_vs_ours": 2.0}
 STOCK = "nbgrader-stock"
 TIMESTAMP = "2026-11-25 12:00:00.000000 UTC"
 STOCK_CONFIG = '''"""Stock nbgrader configuration of the benchmark's comparison course (no deepgrade plugin)."""
@@ -155,8 +166,40 @@ def prepare(work: Path, assignments: list[str], students: int, seed: int) -> dic
             for course in (ours, stock):
                 base = course / "release" / a / f"{a}.ipynb"
                 classsim.write_submission(course, s.id, a, classsim.render_submission(sub, base), TIMESTAMP)
+    write_original_class(work, plans)
     (work / "plans.json").write_text(json.dumps(plans, indent=1))
     return plans
+
+
+def _tests_on_path() -> None:
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+
+
+def original_assignments() -> set[str]:
+    """Assignments the original-format corpus covers (tests/original_course.py)."""
+    _tests_on_path()
+    from original_course import FIRST_CELL
+    return set(FIRST_CELL)
+
+
+def write_original_class(work: Path, plans: dict[str, dict[str, dict]]) -> None:
+    """``work/original``: our built course whose learners hand in notebooks in the ORIGINAL course's
+    format (heavy first cell importing matplotlib/scipy/sklearn and helper modules we do not ship,
+    ``cell-<hex>`` ids, the original's graded functions), each function as the same plan chose."""
+    from autograder import classsim
+    from autograder.simulate import function_source
+    _tests_on_path()
+    from original_course import original_notebook
+    dest = work / "original"
+    shutil.copytree(work / "deepgrade", dest, ignore=shutil.ignore_patterns("submitted", "autograded"))
+    for a in sorted(original_assignments() & set(plans)):
+        for student, choices in plans[a].items():
+            overrides = {f: "missing" if c == "missing" else function_source(a, f, c)
+                         for f, c in choices.items() if c is not None}
+            nb = original_notebook(a, overrides)
+            classsim.write_submission(dest, student, a, json.dumps(nb, indent=1).encode(), TIMESTAMP)
 
 
 # ------------------------------------------------------------------------------------------- measuring
@@ -206,29 +249,40 @@ class TreeSampler:
 
 
 def run_child(cmd: list[str], cwd: Path, log_path: Path, on_line=None, env: dict | None = None) -> dict:
-    """Run ``cmd``; stream its stderr+stdout (each line timestamped to ``on_line``); measure memory."""
+    """Run ``cmd``; stream its stderr+stdout (each line timestamped to ``on_line(now, line)``); measure
+    memory and CPU.
+
+    CPU comes from a cgroup made for the child (:mod:`cpu_meter`: every process of the tree, sandboxes
+    included, however it ended) when this machine allows one, else from ``os.wait4``'s rusage (misses
+    processes that are killed rather than reaped, such as sandboxes); ``cpu_source`` says which."""
+    meter = CgroupMeter.create("deepgrade-bench")
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1)
-        with TreeSampler(proc.pid) as sampler:
-            for line in proc.stdout:
-                now = time.perf_counter() - t0
-                log.write(f"{now:9.3f} {line}")
-                if on_line:
-                    on_line(now, line)
-            _, status, ru = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
+    try:
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, cwd=cwd, env=_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, bufsize=1, preexec_fn=meter.join_self if meter else None)
+            with TreeSampler(proc.pid) as sampler:
+                for line in proc.stdout:
+                    now = time.perf_counter() - t0
+                    log.write(f"{now:9.3f} {line}")
+                    if on_line:
+                        on_line(now, line)
+                _, status, ru = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        cpu_s = meter.cpu_s() if meter is not None else ru.ru_utime + ru.ru_stime
+    finally:
+        if meter is not None:
+            meter.close()
     biggest = max(sampler.per_pid.items(), key=lambda kv: kv[1], default=(0, 0))
     return {"wall_s": wall, "returncode": proc.returncode,
             "peak_rss_mb": max(ru.ru_maxrss / 1024, biggest[1] / 2**20),
             "peak_rss_process": sampler.names.get(biggest[0], ""),
             "peak_tree_rss_mb": sampler.tree_peak / 2**20,
             "processes_seen": len(sampler.per_pid),
-            # CPU seconds of the child and every descendant it reaped (less sensitive to a noisy machine)
-            "cpu_s": ru.ru_utime + ru.ru_stime,
+            # CPU seconds of the whole tree (less sensitive to a noisy machine than wall time)
+            "cpu_s": cpu_s, "cpu_source": "cgroup" if meter is not None else "rusage",
             "loadavg_1min": round((load_before + os.getloadavg()[0]) / 2, 2)}
 
 
@@ -270,9 +324,12 @@ def gradebook_scores(course: Path, assignment: str) -> dict[str, tuple[float, fl
 
 
 # ------------------------------------------------------------------------------------------- children
-def child_runner(course: str, assignment: str, workers: int, scheduler: str | None, out: str) -> None:
+def child_runner(course: str, assignment: str, workers: int, scheduler: str | None, out: str,
+                 students: int | None = None) -> None:
+    """``grade_class`` on the course (its first ``students`` students only when given)."""
     t_start = time.perf_counter()
     from autograder.runner import grade_class
+    names = sorted(p.name for p in (Path(course) / "submitted").iterdir())[:students] if students else None
     times, scores = [], {}
 
     def on_result(r):
@@ -281,7 +338,7 @@ def child_runner(course: str, assignment: str, workers: int, scheduler: str | No
 
     t0 = time.perf_counter()
     s = grade_class(course, assignment, workers=workers, scheduler=scheduler, force=True, progress=False,
-                    on_result=on_result)
+                    on_result=on_result, students=names)
     Path(out).write_text(json.dumps({"per_nb": times, "scores": scores, "wall_s": time.perf_counter() - t0,
                                      "grade_s": s.grade_s, "setup_s": time.perf_counter() - t_start - s.grade_s,
                                      "ungradable": s.ungradable, "record_errors": s.record_errors,
@@ -294,13 +351,14 @@ def child_floor(course: str, assignment: str, plans: str, out: str) -> None:
     choices_by_student = json.loads(Path(plans).read_text())[assignment]
     first = next(iter(choices_by_student))
     grade_with_student(assignment, InProcessStudent(assignment, {}), first, course_dir=course)  # warm-up
-    times, scores = [], {}
+    times, cpu, scores = [], [], {}
     for student, choices in choices_by_student.items():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         r = grade_with_student(assignment, InProcessStudent(assignment, choices), student, course_dir=course)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         scores[student] = (r.score, r.max_score, r.gradable)
-    Path(out).write_text(json.dumps({"per_nb": times, "scores": scores}))
+    Path(out).write_text(json.dumps({"per_nb": times, "cpu_per_nb": cpu, "scores": scores}))
 
 
 # ------------------------------------------------------------------------------------------- one config
@@ -317,7 +375,8 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
         info, per_nb = run_nbgrader(course, assignment, log)
         scores = gradebook_scores(course, assignment)
     else:
-        course = work / "deepgrade" if key == "floor" else _fresh_copy(work, label)
+        course = work / "deepgrade" if key == "floor" else \
+            _fresh_copy(work, label, "original" if key == "orig2" else "deepgrade")
         out = logs / f"{label}-{assignment}.json"
         if key == "floor":
             cmd = [PY, __file__, "_floor", str(course), assignment, str(work / "plans.json"), str(out)]
@@ -327,9 +386,19 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
         extra_env = None
         if key.startswith("fast"):
             extra_env = {"DEEPGRADE_ZYGOTE": "all"}
+        if key != "floor":          # the same command on the first half of the class, in its own copy
+            half_course = _fresh_copy(work, f"{label}-half", "original" if key == "orig2" else "deepgrade")
+            n_half = len(list((half_course / "submitted").iterdir())) // 2
+            half_cmd = [PY, __file__, "_runner", str(half_course), assignment, str(workers), sched,
+                        str(logs / f"{label}-half-{assignment}.json"), str(n_half)]
+            half = run_child(half_cmd, half_course, logs / f"{label}-half-{assignment}.log", env=extra_env)
+            if half["returncode"] != 0 or n_half < 1:
+                raise RuntimeError(f"{label} (half class) failed on {assignment}; see its log in {logs}")
         info = run_child(cmd, course, log, env=extra_env)
         if info["returncode"] != 0:
             raise RuntimeError(f"{label} failed on {assignment}; see {log}")
+        if key != "floor":
+            info["half"] = {"notebooks": n_half, "wall_s": half["wall_s"], "cpu_s": half["cpu_s"]}
         data = json.loads(out.read_text())
         per_nb = data["per_nb"]
         if "setup_s" in data:      # interpreter start-up, imports, pool/cluster start, gradebook open
@@ -338,9 +407,12 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
             scores = {s: (v[0], v[1]) for s, v in data["scores"].items()}
             info["wall_s"] = sum(per_nb)     # the floor is the time inside functions + checks only
             info["startup_s"] = 0.0
+            # in process, nothing else runs: its CPU per notebook is the process time of each call
+            info["cpu_s"], info["cpu_source"] = sum(data["cpu_per_nb"]), "process_time"
         else:
             scores = gradebook_scores(course, assignment)
     n = len(scores)
+    steady_cpu, marginal_rate = marginal(n, info)
     return {"config": label, "assignment": assignment, "workers": workers, "notebooks": n,
             "wall_s": round(info["wall_s"], 3),
             "notebooks_per_min": round(60.0 * n / info["wall_s"], 2) if info["wall_s"] else None,
@@ -353,17 +425,37 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
             "peak_rss_mb": round(info["peak_rss_mb"], 1),
             "peak_rss_process": info["peak_rss_process"],
             "peak_tree_rss_mb": round(info["peak_tree_rss_mb"], 1),
-            "cpu_s_per_nb": round(info["cpu_s"] / n, 3) if n and key != "floor" else
-            (round(info["wall_s"] / n, 3) if n else None),
+            "cpu_s_per_nb": round(info["cpu_s"] / n, 3) if n else None,
+            "cpu_source": info.get("cpu_source"),
+            # marginal cost of a notebook (run of n minus run of n/2, over n/2): no fixed start-up in it
+            "steady_cpu_s_per_nb": round(steady_cpu, 4) if steady_cpu is not None else None,
+            "marginal_notebooks_per_min": round(marginal_rate, 2) if marginal_rate is not None else None,
+            "half_run": info.get("half"),
             "loadavg_1min": info["loadavg_1min"],
             "scores": {s: list(v) for s, v in sorted(scores.items())}}
 
 
-def _fresh_copy(work: Path, label: str) -> Path:
-    """A private copy of the deepgrade course (its gradebook and autograded/ untouched by others)."""
+def marginal(n: int, info: dict) -> tuple[float | None, float | None]:
+    """(CPU s per notebook, notebooks per minute) of the notebooks a run of ``n`` grades beyond the run
+    of the first half of the class (``info["half"]``): every fixed cost (interpreter, imports, pool or
+    cluster start and stop, gradebook open) is in both runs and cancels. The floor has no fixed cost
+    in its timed calls: its process time per call. (None, None) when it cannot be told (n < 2, or
+    the longer run was not slower: noise larger than the difference)."""
+    half = info.get("half")
+    if info.get("cpu_source") == "process_time":
+        return (info["cpu_s"] / n if n else None), (60.0 * n / info["wall_s"] if info["wall_s"] else None)
+    if not half or n - half["notebooks"] < 1:
+        return None, None
+    extra = n - half["notebooks"]
+    d_cpu, d_wall = info["cpu_s"] - half["cpu_s"], info["wall_s"] - half["wall_s"]
+    return (d_cpu / extra if d_cpu > 0 else None), (60.0 * extra / d_wall if d_wall > 0 else None)
+
+
+def _fresh_copy(work: Path, label: str, source: str = "deepgrade") -> Path:
+    """A private copy of the ``source`` course (its gradebook and autograded/ untouched by others)."""
     dest = work / "runs" / label
     if not dest.exists():
-        shutil.copytree(work / "deepgrade", dest, ignore=shutil.ignore_patterns("autograded", ".deepgrade*"))
+        shutil.copytree(work / source, dest, ignore=shutil.ignore_patterns("autograded", ".deepgrade*"))
     return dest
 
 
@@ -407,18 +499,25 @@ def finish(rows: list[dict]) -> list[dict]:
             r["steady_ratio_vs_nbgrader"] = (round(r["steady_notebooks_per_min"] / stock["steady_notebooks_per_min"], 2)
                                              if stock and stock.get("steady_notebooks_per_min")
                                              and r.get("steady_notebooks_per_min") else None)
-            ok, bad = scores_agree(ref["scores"], r["scores"])
-            r["scores_agree"] = ok
-            r["scores_compared_with"] = ref["config"]
-            r["score_mismatches"] = bad[:20]
+            floor = cfgs.get(FLOOR)
+            r["cpu_vs_floor"] = _ratio(r.get("steady_cpu_s_per_nb"), floor and floor.get("steady_cpu_s_per_nb"))
+            if r["config"] == ORIGINAL:      # other notebooks, graded on the original's functions: no peer
+                r["scores_agree"], r["scores_compared_with"], r["score_mismatches"] = None, None, []
+            else:
+                ok, bad = scores_agree(ref["scores"], r["scores"])
+                r["scores_agree"] = ok
+                r["scores_compared_with"] = ref["config"]
+                r["score_mismatches"] = bad[:20]
             r["mean_score_pct"] = round(100 * statistics.fmean(v[0] / v[1] for v in r["scores"].values() if v[1]), 2) \
                 if r["scores"] else None
     return rows
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
-    """One 'ALL' row per configuration over the assignments it ran."""
+    """One 'ALL' row per configuration over the assignments it ran (not the original-format one, which
+    runs on one assignment only)."""
     out = []
+    rows = [r for r in rows if r["config"] != ORIGINAL]
     labels = list(dict.fromkeys(r["config"] for r in rows))
     stock_all = None
     for label in labels:
@@ -433,7 +532,13 @@ def aggregate(rows: list[dict]) -> list[dict]:
                "cpu_s_per_nb": round(sum(r["cpu_s_per_nb"] * r["notebooks"] for r in rs) / n, 3) if n else None,
                "loadavg_1min": round(statistics.fmean(r["loadavg_1min"] for r in rs), 2),
                "scores_agree": all(r["scores_agree"] for r in rs),
-               "scores_compared_with": rs[0]["scores_compared_with"]}
+               "scores_compared_with": rs[0]["scores_compared_with"],
+               "cpu_source": rs[0].get("cpu_source")}
+        steady = [(r["steady_cpu_s_per_nb"], r["marginal_notebooks_per_min"], r["notebooks"]) for r in rs]
+        if all(c is not None for c, _, _ in steady):
+            agg["steady_cpu_s_per_nb"] = round(sum(c * k for c, _, k in steady) / n, 4)
+        if all(w for _, w, _ in steady):       # the time the windows' notebooks took, added up
+            agg["marginal_notebooks_per_min"] = round(n / sum(k / w for _, w, k in steady), 2)
         starts = [r.get("startup_s") for r in rs]
         if all(x is not None for x in starts) and wall > sum(starts):
             agg["startup_s"] = round(sum(starts), 2)
@@ -447,6 +552,51 @@ def aggregate(rows: list[dict]) -> list[dict]:
                                            and agg.get("steady_notebooks_per_min") else None)
         agg["ratio_vs_nbgrader"] = (round(agg["notebooks_per_min"] / stock_all["notebooks_per_min"], 2)
                                     if stock_all and stock_all["notebooks_per_min"] else None)
+    floor_all = next((a for a in out if a["config"] == FLOOR), None)
+    for agg in out:
+        agg["cpu_vs_floor"] = _ratio(agg.get("steady_cpu_s_per_nb"), floor_all and floor_all.get("steady_cpu_s_per_nb"))
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """The "Done when" of issue 15, each as {target, measured, limit, met} (met None: not measured in
+    this run). ``rows``: per-assignment rows plus the ALL rows."""
+    def row(config, assignment):
+        return next((r for r in rows if r["config"] == config and r["assignment"] == assignment), None)
+
+    def field(config, assignment, key):
+        r = row(config, assignment)
+        return r.get(key) if r else None
+
+    assignments = [a for a in dict.fromkeys(r["assignment"] for r in rows) if a != "ALL"]
+    out = []
+    x_stock = {a: field("runner-2", a, "ratio_vs_nbgrader") for a in assignments}
+    worst = min((v for v in x_stock.values() if v is not None), default=None)
+    out.append({"target": "deepgrade grade (runner-2) ≥ 20× stock nbgrader end to end, every assignment",
+                "measured": worst, "limit": TARGETS["x_stock"], "per_assignment": x_stock,
+                "met": None if worst is None or None in x_stock.values() else worst >= TARGETS["x_stock"]})
+    whole = "ALL" if row("runner-2", "ALL") else (assignments[0] if assignments else None)
+    for name, key, value in (
+            ("CPU per notebook (runner-2, marginal) ≤ 2× the floor's", "cpu_vs_floor",
+             field("runner-2", whole, "cpu_vs_floor")),
+            ("2 workers ≥ 1.8× one worker (notebooks/min, marginal)", "two_workers",
+             _ratio(field("runner-2", whole, "marginal_notebooks_per_min"),
+                    field("runner-1", whole, "marginal_notebooks_per_min"))),
+            ("Dask CPU per notebook ≤ 1.5× the pool's (marginal)", "dask_vs_pool",
+             _ratio(field("dask-local-2", whole, "steady_cpu_s_per_nb"), field("runner-2", whole, "steady_cpu_s_per_nb")))):
+        upper = key != "two_workers"
+        out.append({"target": name, "measured": value, "limit": TARGETS[key], "over": whole,
+                    "met": None if value is None else (value <= TARGETS[key] if upper else value >= TARGETS[key])})
+    orig = [(a, _ratio(field(ORIGINAL, a, "steady_cpu_s_per_nb"), field("runner-2", a, "steady_cpu_s_per_nb")))
+            for a in assignments if row(ORIGINAL, a)]
+    value = max((v for _, v in orig if v is not None), default=None)
+    out.append({"target": "original-format notebook CPU ≤ 2× ours (runner-2, marginal)", "measured": value,
+                "limit": TARGETS["original_vs_ours"], "over": ",".join(a for a, _ in orig) or None,
+                "met": None if value is None else value <= TARGETS["original_vs_ours"]})
     return out
 
 
@@ -458,19 +608,29 @@ def markdown(rows: list[dict], meta: dict) -> str:
              f"sandbox `{meta['sandbox_mode']}`, Python {meta['python']}.", "",
              "| assignment | configuration | workers | notebooks | wall s | notebooks/min | median s/nb | "
              "p95 s/nb | CPU s/nb | peak RSS MB (largest process) | peak tree RSS MB | × stock nbgrader | "
-             "start-up s | steady nb/min | steady × stock | scores agree | load |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "start-up s | steady nb/min | steady × stock | marginal CPU s/nb | × floor CPU | marginal nb/min | "
+             "scores agree | load |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         agree = "yes" if r["scores_agree"] else "**no**"
         if r["config"] == r.get("scores_compared_with"):
             agree = "(reference)"
+        elif r["scores_agree"] is None:
+            agree = "n/a"
         lines.append(f"| {r['assignment']} | {r['config']} | {r['workers']} | {r['notebooks']} | "
                      f"{r['wall_s']:.1f} | {f(r['notebooks_per_min'], '.1f')} | {f(r['median_s'], '.3f')} | "
                      f"{f(r['p95_s'], '.3f')} | {f(r.get('cpu_s_per_nb'), '.2f')} | {r['peak_rss_mb']:.0f} | "
                      f"{r['peak_tree_rss_mb']:.0f} | {f(r['ratio_vs_nbgrader'], '.1f')} | "
                      f"{f(r.get('startup_s'), '.1f')} | {f(r.get('steady_notebooks_per_min'), '.1f')} | "
-                     f"{f(r.get('steady_ratio_vs_nbgrader'), '.1f')} | {agree} | "
+                     f"{f(r.get('steady_ratio_vs_nbgrader'), '.1f')} | {f(r.get('steady_cpu_s_per_nb'), '.3f')} | "
+                     f"{f(r.get('cpu_vs_floor'), '.1f')} | {f(r.get('marginal_notebooks_per_min'), '.1f')} | {agree} | "
                      f"{f(r.get('loadavg_1min'), '.1f')} |")
+    cpu = {r.get("cpu_source") for r in rows if r["config"] != FLOOR} - {None}
+    lines += ["", f"CPU counted by: {', '.join(sorted(cpu)) or '–'} (floor: process time of each call).", "",
+              "| target (issue 15) | measured | limit | met |", "|---|---:|---:|---|"]
+    for t in meta.get("targets", []):
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {f(t['measured'], '.2f')} | {t['limit']:g} | {met} |")
     return "\n".join(lines) + "\n"
 
 
@@ -541,6 +701,7 @@ def refresh(out: Path) -> list[dict]:
 
 
 def write_outputs(out: Path, rows: list[dict], summary: list[dict], meta: dict) -> str:
+    meta["targets"] = targets(rows + summary)
     table = markdown(rows + summary, meta)
     (out / "results.md").write_text(table)
     (out / "results.json").write_text(json.dumps(rows + summary, indent=1))
@@ -553,8 +714,9 @@ def write_outputs(out: Path, rows: list[dict], summary: list[dict], meta: dict) 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "_runner":
-        _, course, a, workers, sched, out = argv
-        child_runner(course, a, int(workers), None if sched == "-" else sched, out)
+        _, course, a, workers, sched, out, *students = argv
+        child_runner(course, a, int(workers), None if sched == "-" else sched, out,
+                     int(students[0]) if students else None)
         return 0
     if argv and argv[0] == "_floor":
         _, course, a, plans, out = argv
@@ -605,8 +767,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"preparing {args.students} students x {len(args.assignments)} assignments in {work} ...", flush=True)
         prepare(work, args.assignments, args.students, args.seed)
         meta["prepare_s"] = round(time.perf_counter() - t0, 1)
+    covered = original_assignments()
     for a in args.assignments:
         for k in keys:
+            if k == "orig2" and a not in covered:
+                continue
             t1 = time.perf_counter()
             row = run_config(k, a, work, out / "logs")
             rows.append(row)
@@ -622,7 +787,7 @@ def main(argv: list[str] | None = None) -> int:
     table = write_outputs(out, rows, summary, meta)
     print(table)
     for r in rows:
-        if not r["scores_agree"]:
+        if r["scores_agree"] is False:
             print(f"scores differ: {r['assignment']} {r['config']} vs {r['scores_compared_with']}: "
                   f"{r['score_mismatches'][:5]}")
     if not args.keep:

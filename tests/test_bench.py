@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ import bench  # noqa: E402
 
 ROW_KEYS = {"config", "assignment", "workers", "notebooks", "wall_s", "notebooks_per_min", "median_s", "p95_s",
             "peak_rss_mb", "peak_tree_rss_mb", "cpu_s_per_nb", "ratio_vs_nbgrader", "scores_agree",
-            "scores_compared_with", "scores"}
+            "scores_compared_with", "scores", "cpu_source", "steady_cpu_s_per_nb", "marginal_notebooks_per_min",
+            "cpu_vs_floor"}
 
 
 def test_hidden_cell_releases_to_the_visible_test_and_parses():
@@ -79,6 +81,43 @@ def test_bench_small_run(tmp_path):
         assert r["scores"].keys() == first.keys()
         for s, (score, max_score) in r["scores"].items():
             assert score == pytest.approx(first[s][0], abs=1e-6) and max_score == pytest.approx(first[s][1])
+    by = {r["config"]: r for r in rows}
+    assert by["floor"]["cpu_source"] == "process_time" and by["floor"]["cpu_vs_floor"] == 1.0
+    for label in ("runner-1", "runner-2"):                            # marginal over the half-class run
+        assert by[label]["cpu_source"] == "cgroup" and by[label]["half_run"]["notebooks"] == 1
+    meta = json.loads((out / "results.meta.json").read_text())
+    assert len(meta["targets"]) == 5 and "| target (issue 15) |" in (out / "results.md").read_text()
     assert (out / "results.md").read_text().count("| gradient_checking |") == 4
     assert (out / "throughput.png").stat().st_size > 0
     assert not (out / "work").exists()
+
+
+def test_cgroup_meter_counts_a_process_nobody_reaps():
+    """What rusage misses (a sandbox killed with its bwrap, never reaped by us) the cgroup counts."""
+    meter = bench.CgroupMeter.create("deepgrade-test")
+    assert meter is not None, "no writable cgroup (cpuacct v1 or cgroup2) on this machine: run as root"
+    try:
+        burn = "import os,time\nif os.fork()==0:\n t=time.process_time()\n while time.process_time()-t<0.4: pass\n os._exit(0)\nos._exit(0)"
+        proc = subprocess.Popen([sys.executable, "-c", burn], preexec_fn=meter.join_self)
+        _, _, ru = os.wait4(proc.pid, 0)
+        deadline = time.monotonic() + 20
+        while meter.pids() and time.monotonic() < deadline:          # the orphan finishes on its own
+            time.sleep(0.05)
+        assert ru.ru_utime + ru.ru_stime < 0.3                       # rusage never sees the orphan
+        assert meter.cpu_s() >= 0.4
+    finally:
+        meter.close()
+
+
+def test_marginal_cost_and_targets():
+    info = {"cpu_s": 30.0, "wall_s": 40.0, "cpu_source": "cgroup", "half": {"notebooks": 10, "cpu_s": 20.0, "wall_s": 30.0}}
+    assert bench.marginal(20, info) == (1.0, 60.0)                   # 10 more notebooks: 10 CPU s, 10 s
+    assert bench.marginal(20, {**info, "cpu_s": 19.0}) == (None, 60.0)   # noise larger than the difference
+    rows = [{"config": c, "assignment": "optimization", "ratio_vs_nbgrader": x, "cpu_vs_floor": f,
+             "steady_cpu_s_per_nb": cpu, "marginal_notebooks_per_min": rate}
+            for c, x, f, cpu, rate in [("runner-1", 12.0, 3.0, 0.3, 100.0), ("runner-2", 21.0, 1.9, 0.3, 190.0),
+                                       ("dask-local-2", 15.0, 2.2, 0.44, 150.0), ("floor", 300.0, 1.0, 0.15, 900.0),
+                                       ("original-format", 20.0, 4.0, 0.7, 80.0)]]
+    got = {t["target"].split(" ")[0]: (t["measured"], t["met"]) for t in bench.targets(rows)}
+    assert got == {"deepgrade": (21.0, True), "CPU": (1.9, True), "2": (1.9, True), "Dask": (1.47, True),
+                   "original-format": (2.33, False)}

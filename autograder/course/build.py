@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import h5py
 import nbformat
+import numpy as np
 
 from autograder import function_sets
 from autograder.checks import code_suite
@@ -456,9 +458,6 @@ def build_assignment(course: Path, assignment: str, *, data: bool = True, check:
 
 def _same_h5(a: Path, b: Path) -> bool:
     """Same datasets with equal values (HDF5 files embed timestamps, so bytes may differ)."""
-    import h5py
-    import numpy as np
-
     def items(path):
         out = {}
         with h5py.File(path, "r") as f:
