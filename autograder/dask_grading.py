@@ -23,8 +23,9 @@ Fault semantics are the runner's (module docstring of :mod:`autograder.runner`):
 cluster (lost scheduler, lost or cancelled task) is an :class:`~autograder.tasks.InfrastructureFailure`
 for every submission of the batch (unrecorded; the next run grades them). ``KilledWorker`` — the task
 took down ``allowed-failures`` workers in a row — is a notebook's doing, but a batch holds several:
-its submissions are then retried one per task, and only a submission that kills its workers ALONE is
-recorded as ungradable.
+its submissions are then retried one per task, and a single that is killed again is retried once more
+after everything else, with the cluster idle (a worker dying under two tasks counts against both): only
+a submission that kills its workers ALONE is recorded as ungradable.
 """
 from __future__ import annotations
 
@@ -124,11 +125,11 @@ def run(connection: tuple, todo: list, engine: str | Callable, course_dir, seed:
     return _drain(client, cluster, settings, futures, engine, course_dir, seed)
 
 
-def _submit(client: Client, batch: list, engine, course_dir, seed):
+def _submit(client: Client, batch: list, engine, course_dir, seed, attempt: str = ""):
     items = [{"path": str(s.path), "assignment": s.assignment, "student": s.student} for s in batch]
     first = batch[0]
     return client.submit(grade_batch, engine, items, str(course_dir), seed, pure=False,
-                         key=f"deepgrade-{first.assignment}-{first.student}-{len(batch)}-{first.checksum[:12]}")
+                         key=f"deepgrade-{first.assignment}-{first.student}-{len(batch)}-{first.checksum[:12]}{attempt}")
 
 
 def _drain(client, cluster, settings, futures: dict, engine, course_dir, seed):
@@ -137,6 +138,7 @@ def _drain(client, cluster, settings, futures: dict, engine, course_dir, seed):
         return [(s, InfrastructureFailure(s.student, s.assignment, f"Dask: {type(exc).__name__}: {str(exc)[:300]}"))
                 for s in batch]
 
+    suspects: list = []        # killed while graded alone, but maybe beside another killer on the same worker
     try:
         done = as_completed(list(futures))
         for fut in done:
@@ -149,11 +151,8 @@ def _drain(client, cluster, settings, futures: dict, engine, course_dir, seed):
                         single = _submit(client, [s], engine, course_dir, seed)
                         futures[single] = [s]
                         done.add(single)
-                    continue
-                s = batch[0]
-                yield s, ungradable(s.path, s.assignment, s.student,
-                                    f"grader error: Dask workers died while grading this notebook ({exc})",
-                                    seed=seed)
+                else:
+                    suspects.append(batch[0])
                 continue
             except Exception as exc:  # noqa: BLE001 - the cluster failed, not the notebook
                 yield from lost(batch, exc)
@@ -161,8 +160,29 @@ def _drain(client, cluster, settings, futures: dict, engine, course_dir, seed):
             finally:
                 fut.release()
             yield from zip(batch, decode_batch(answer, [(s.student, s.assignment) for s in batch]))
+        # the cluster is idle now: each suspect runs with nothing beside it, so a worker that dies
+        # again died of this notebook alone (never an innocent notebook's zero)
+        while suspects:
+            s = suspects[0]
+            fut = _submit(client, [s], engine, course_dir, seed, attempt="-alone")
+            try:
+                answer = fut.result()
+            except KilledWorker as exc:
+                suspects.pop(0)
+                yield s, ungradable(s.path, s.assignment, s.student,
+                                    f"grader error: Dask workers died while grading this notebook ({exc})",
+                                    seed=seed)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the cluster failed, not the notebook
+                suspects.pop(0)
+                yield from lost([s], exc)
+                continue
+            finally:
+                fut.release()
+            suspects.pop(0)
+            yield from zip([s], decode_batch(answer, [(s.student, s.assignment)]))
     except Exception as exc:  # noqa: BLE001 - the scheduler connection broke the iteration itself
-        for batch in list(futures.values()):
+        for batch in [*futures.values(), *([s] for s in suspects)]:
             yield from lost(batch, exc)
         futures.clear()
     finally:

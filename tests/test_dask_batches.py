@@ -48,14 +48,16 @@ def test_batches_are_even_and_bounded():
 
 
 def test_a_killer_in_a_batch_is_graded_alone_and_the_others_keep_their_scores(course, monkeypatch):
-    monkeypatch.setattr(dask_grading, "TASKS_PER_WORKER", 1)       # 6 submissions, 2 workers: 3 per batch
+    monkeypatch.setattr(dask_grading, "TASKS_PER_WORKER", 1)       # 7 submissions, 2 workers: batches of 3-4
     submit(course, "a-killer", {"add": "    return a + b  # die-always"})
+    submit(course, "c-killer", {"add": "    return a + b  # die-always"})   # two: singles may share a worker
     for name in ("b1", "b2", "b3", "b4", "b5"):
         submit(course, name, {"add": "    return a - b  # half"} if name == "b2" else None)
     summary = grade_class(course, ASSIGNMENT, workers=2, scheduler="local", engine=ENGINE, progress=False)
     assert summary.ok and summary.mode == "dask-local"
-    assert _scores(course) == {"a-killer": 0.0, "b1": 5.0, "b2": 4.0, "b3": 5.0, "b4": 5.0, "b5": 5.0}
-    assert summary.ungradable == 1
+    assert _scores(course) == {"a-killer": 0.0, "c-killer": 0.0, "b1": 5.0, "b2": 4.0, "b3": 5.0, "b4": 5.0,
+                               "b5": 5.0}
+    assert summary.ungradable == 2
 
 
 def test_the_worker_plugin_stops_the_workers_zygotes(monkeypatch):
