@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder.simulate import synthesize_submission
+from reference.mistakes import mistakes_for
+from reference.registry import GRADED
 
 BROKEN_KINDS = ("invalid_json", "empty", "syntax_error")
 HOSTILE_CELLS = {
@@ -152,3 +154,16 @@ def write_submission(course: Path, student: str, assignment: str, data: bytes, t
     path.write_bytes(data)
     (d / "timestamp.txt").write_text(timestamp)
     return path
+
+
+def write_simulated_class(course: Path, assignment: str, n: int, seed: int, timestamp: str) -> None:
+    """Write ``n`` simulated students' notebooks of ``assignment`` (correct functions and known mistakes,
+    no broken or hostile notebooks) into ``course/submitted``, from its released notebook (the bench's
+    classes: ``bench/scale.py``, ``bench/scaling.py``)."""
+    functions = list(GRADED[assignment])
+    mistakes = {f: [m.id for m in mistakes_for(assignment, f)] for f in functions}
+    rng = np.random.default_rng(seed)
+    base = course / "release" / assignment / f"{assignment}.ipynb"
+    for s in make_students(n, seed):
+        sub = plan_submission(s, assignment, functions, mistakes, rng, broken_rate=0.0, hostile_rate=0.0)
+        write_submission(course, s.id, assignment, render_submission(sub, base), timestamp)

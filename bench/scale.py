@@ -73,26 +73,15 @@ def leaky_engine(notebook_path, assignment, student, *, course_dir, seed=None, p
 # ------------------------------------------------------------------------------------------- preparation
 def prepare(course: Path, assignment: str, submissions: int, seed: int) -> None:
     """Build and release our course with ``assignment`` and write ``submissions`` simulated students."""
-    import numpy as np
-
     from autograder import classsim
     from autograder.course.build import build_course
     from autograder.course.release import release_course
-    from reference.mistakes import mistakes_for
-    from reference.registry import GRADED
 
     if course.exists():
         shutil.rmtree(course)
     build_course(course, [assignment])
     release_course(course, [assignment], force=True)
-    functions = list(GRADED[assignment])
-    mistakes = {f: [m.id for m in mistakes_for(assignment, f)] for f in functions}
-    rng = np.random.default_rng(seed)
-    base = course / "release" / assignment / f"{assignment}.ipynb"
-    for s in classsim.make_students(submissions, seed):
-        sub = classsim.plan_submission(s, assignment, functions, mistakes, rng, broken_rate=0.0, hostile_rate=0.0)
-        classsim.write_submission(course, s.id, assignment, classsim.render_submission(sub, base),
-                                  "2026-11-25 12:00:00.000000 UTC")
+    classsim.write_simulated_class(course, assignment, submissions, seed, "2026-11-25 12:00:00.000000 UTC")
 
 
 # ------------------------------------------------------------------------------------------- measuring

@@ -30,24 +30,14 @@ TIMESTAMP = "2026-11-25 12:00:00.000000 UTC"
 def prepare(work: Path, assignment: str, students: int, seed: int) -> Path:
     """A built, released course holding one simulated class of ``assignment`` (correct notebooks and
     known mistakes, nothing broken or hostile)."""
-    import numpy as np
-
     from autograder import classsim
     from autograder.course.build import build_course
     from autograder.course.release import release_course
-    from reference.mistakes import mistakes_for
-    from reference.registry import GRADED
 
     course = work / "course"
     build_course(course, [assignment])
     release_course(course, [assignment], force=True)
-    functions = list(GRADED[assignment])
-    mistakes = {f: [m.id for m in mistakes_for(assignment, f)] for f in functions}
-    rng = np.random.default_rng(seed)
-    base = course / "release" / assignment / f"{assignment}.ipynb"
-    for s in classsim.make_students(students, seed):
-        sub = classsim.plan_submission(s, assignment, functions, mistakes, rng, broken_rate=0.0, hostile_rate=0.0)
-        classsim.write_submission(course, s.id, assignment, classsim.render_submission(sub, base), TIMESTAMP)
+    classsim.write_simulated_class(course, assignment, students, seed, TIMESTAMP)
     return course
 
 
