@@ -1,0 +1,31 @@
+"""Start-up cost of a grading command (issue 15): what ``import autograder.runner`` drags in."""
+import json
+import subprocess
+import sys
+
+SAMPLES = ["http://example.com/ä", "not an iri ::", "#frag", "urn:isbn:0451450523", "http://[::1", ""]
+
+CHECK = """
+import json, sys
+if sys.argv[1] == "ours":
+    import autograder.runner  # noqa: F401  (installs the deferred IRI grammar)
+import jsonschema
+checker = jsonschema.FormatChecker()
+built_at_import = "rfc3987_syntax.syntax_helpers" in sys.modules
+verdicts = [[checker.conforms(s, fmt) for fmt in ("iri", "iri-reference")] for s in json.loads(sys.argv[2])]
+print(json.dumps({"built_at_import": built_at_import, "verdicts": verdicts}))
+"""
+
+
+def _run(mode: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHECK, mode, json.dumps(SAMPLES)], capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_grading_imports_do_not_build_the_iri_grammar_but_iri_checks_still_work():
+    ours, plain = _run("ours"), _run("plain")
+    assert ours["built_at_import"] is False       # 2.3 s of start-up when it is built at import
+    assert plain["built_at_import"] is True       # (the library's own behaviour, so the test can fail)
+    assert ours["verdicts"] == plain["verdicts"]  # same answers: the real grammar is used on first call
+    assert [False, False] in ours["verdicts"] and [True, True] in ours["verdicts"]
