@@ -215,3 +215,21 @@ def test_idle_shared_zygote_is_retired_and_replaced(tmp_path, monkeypatch):
             assert s.call("f") == 2
     finally:
         zmod.close_shared_zygotes()
+
+
+def test_preload_is_numpy_only_by_default_and_an_instructor_can_add_modules(monkeypatch):
+    """Issue 15: pre-importing matplotlib/scipy/scikit-learn cost every worker 2-4 CPU s and the
+    grader never needs them (heavy imports are lazy); a course that does can list them."""
+    from autograder.sandbox.zygote import PRELOAD_ENV, ZygoteError, preload_modules
+    monkeypatch.delenv(PRELOAD_ENV, raising=False)
+    assert preload_modules() == ()
+    with Zygote(policy=SandboxPolicy(), use_tensorflow=False) as lean:
+        assert lean.preloaded == []
+    monkeypatch.setenv(PRELOAD_ENV, " h5py, not_installed_anywhere ,")
+    assert preload_modules() == ("h5py", "not_installed_anywhere")
+    with Zygote(policy=SandboxPolicy(), use_tensorflow=False) as warm:
+        assert warm.preloaded == ["h5py"]          # a missing module is skipped, not fatal
+        assert warm.preload_rss > 0
+    monkeypatch.setenv(PRELOAD_ENV, "os; import this")
+    with pytest.raises(ZygoteError, match=PRELOAD_ENV):
+        preload_modules()

@@ -55,14 +55,15 @@ class SiteView:
     entries: tuple[str, ...]
 
 
-def _installed() -> dict[str, metadata.Distribution]:
-    """Normalized name -> the first distribution of that name on ``sys.path`` (as Python picks)."""
-    out: dict[str, metadata.Distribution] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name and _norm(name) not in out:
-            out[_norm(name)] = dist
-    return out
+def _installed_dist(name: str) -> metadata.Distribution | None:
+    """The first distribution called ``name`` on ``sys.path`` (as Python picks), or None.
+
+    Looked up by name: reading every installed distribution's metadata instead cost 0.6-0.8 s of each
+    grading command's start-up with ~400 distributions installed (cProfile, 2026-12-07)."""
+    try:
+        return metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _requirements(dist: metadata.Distribution) -> list[str]:
@@ -85,18 +86,22 @@ def _requirements(dist: metadata.Distribution) -> list[str]:
 def allowed_distributions(roots: tuple[str, ...] = STUDENT_DISTRIBUTIONS
                           ) -> dict[str, metadata.Distribution]:
     """The installed distributions among ``roots`` plus everything they require, transitively."""
-    installed = _installed()
     todo = [_norm(r) for r in roots]
     seen: dict[str, metadata.Distribution] = {}
+    absent: set[str] = set()
     while todo:
         name = todo.pop()
-        if name in seen or name not in installed:
+        if name in seen or name in absent:
+            continue
+        dist = _installed_dist(name)
+        if dist is None:
+            absent.add(name)
             continue
         if name == TRUSTED_DISTRIBUTION:
             raise RuntimeError(f"a student package requires {TRUSTED_DISTRIBUTION!r}; refusing to "
                                "mount it into the sandbox")
-        seen[name] = installed[name]
-        todo.extend(_requirements(installed[name]))
+        seen[name] = dist
+        todo.extend(_requirements(dist))
     return seen
 
 
