@@ -322,6 +322,10 @@ class _PopenHandle:
     def poll(self) -> int | None:
         return self.proc.poll()
 
+    def known_exit(self) -> int | None:
+        """The exit status if the session is known to have ended (cheap: waitpid WNOHANG)."""
+        return self.proc.poll()
+
     def kill(self) -> None:
         proc = self.proc
         if proc.poll() is None:
@@ -637,7 +641,7 @@ class StudentSession:
             self.start()
         if self._dead_reason is not None:
             raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
-        if self._h.poll() is not None:
+        if self._h.known_exit() is not None:
             self._dead_reason = f"exited with {self._h.returncode}"
             raise StudentError("crashed", f"sandbox is dead ({self._dead_reason})")
 

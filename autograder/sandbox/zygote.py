@@ -115,6 +115,12 @@ class _ChildHandle:
             self.returncode = self.zygote.status(self.pid)
         return self.returncode
 
+    def known_exit(self) -> int | None:
+        """The exit status if already known, without asking the zygote: before every call that round
+        trip cost ~1 ms of both processes (20+ per notebook). A child that died is found anyway: its
+        pipes give EPIPE on the request and EOF on the reply."""
+        return self.returncode
+
     def kill(self) -> None:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
