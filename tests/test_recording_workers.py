@@ -96,3 +96,50 @@ def test_the_compiled_metadata_validator_agrees_with_nbgraders(released_course):
     assert all(a == b for a, b in verdicts), verdicts
     assert sum(a is None for a, _ in verdicts) == len(cells)                 # the good ones pass
     assert sum(a is not None for a, _ in verdicts) >= len(damaged) - 3       # most damage is caught
+
+
+def test_the_compiled_validator_remembers_only_valid_metadata(released_course):
+    """Its memo of valid cells (issue 15) never turns a damaged cell valid, on any pass."""
+    import copy
+
+    import nbformat
+
+    from autograder.nbgrader_plugin import CompiledMetadataValidator
+    nb = nbformat.read(str(released_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if "nbgrader" in c.metadata)
+    bad = copy.deepcopy(cell)
+    bad.metadata["nbgrader"]["points"] = "many"
+    v = CompiledMetadataValidator()
+    for _ in range(3):
+        assert _verdict(v, cell) is None
+        assert _verdict(v, bad) is not None
+
+
+def test_overwriting_cells_from_one_load_of_the_release_gives_stocks_notebook(course):
+    """CourseOverwriteCells answers nbgrader's per-cell questions from one load of the released cells
+    (issue 15); on a tampered submission (locked cell edited, points raised, a cell's type changed, an
+    unknown grade id) it must restore exactly what stock OverwriteCells restores."""
+    import copy
+
+    import nbformat
+    from nbgrader.preprocessors import OverwriteCells
+    from traitlets.config import Config
+
+    from autograder.nbgrader_plugin import CourseOverwriteCells
+    from gradingcourse import db_url
+    nb = nbformat.read(str(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
+    locked = next(c for c in graded if c.metadata["nbgrader"].get("locked"))
+    locked.source += "\nassert False  # learner edit"
+    grade = next(c for c in graded if c.metadata["nbgrader"].get("grade"))
+    grade.metadata["nbgrader"]["points"] = 99
+    graded[-1].cell_type = "markdown" if graded[-1].cell_type == "code" else "code"
+    graded[0].metadata["nbgrader"]["grade_id"] = "not_in_this_release"
+    resources = {"nbgrader": {"notebook": ASSIGNMENT, "assignment": ASSIGNMENT, "student": "ann",
+                              "db_url": db_url(course)}}
+    cfg = Config()
+    cfg.CourseDirectory.root = str(course)
+    ours, _ = CourseOverwriteCells(config=cfg).preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    stock, _ = OverwriteCells(config=cfg).preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
+    assert nbformat.writes(ours) == nbformat.writes(stock)
+    assert "learner edit" not in nbformat.writes(ours)                     # the locked cell was restored

@@ -63,3 +63,28 @@ def test_gradient_check_n_does_not_modify_the_parameters():
     gc.gradient_check_n(params, gc.backward_propagation_n(X, Y, cache), X, Y)
     for k in params:
         np.testing.assert_array_equal(params[k], before[k])
+
+
+def test_the_grading_twin_of_gradient_check_n_gives_the_loops_numbers():
+    """The checks evaluate gradient_check_n's batched twin (issue 15: the loop was ~60 ms of every
+    notebook); it must give the course loop's numbers on correct, buggy and dead-unit nets, any epsilon,
+    and leave its inputs alone."""
+    from autograder.checks.framework import reference_function
+    assert reference_function("gradient_checking", "gradient_check_n") is gc.gradient_check_n_batched
+    rng = np.random.default_rng(15)
+    shapes = (("W1", (5, 4)), ("b1", (5, 1)), ("W2", (3, 5)), ("b2", (3, 1)), ("W3", (1, 3)), ("b3", (1, 1)))
+    for k in range(120):
+        m = int(rng.integers(1, 9))
+        params = {name: rng.standard_normal(shape) for name, shape in shapes}
+        if k % 7 == 0:
+            params["b1"] = params["b1"] - 10.0            # every first-layer unit dead
+        X, Y = rng.standard_normal((4, m)), (rng.random((1, m)) > 0.5).astype(float)
+        _, cache = gc.forward_propagation_n(X, Y, params)
+        grads = (gc.backward_propagation_n_with_bugs if k % 2 else gc.backward_propagation_n)(X, Y, cache)
+        eps = float(rng.choice([1e-7, 1e-5, 1e-3]))
+        before = {key: v.copy() for key, v in params.items()}
+        with np.errstate(invalid="ignore"):
+            loop = gc.gradient_check_n(params, grads, X, Y, epsilon=eps)
+            twin = gc.gradient_check_n_batched(params, grads, X, Y, epsilon=eps)
+        np.testing.assert_allclose(twin, loop, rtol=1e-9, atol=1e-15, equal_nan=True)
+        assert all(np.array_equal(params[key], before[key]) for key in params)

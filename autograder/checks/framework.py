@@ -329,7 +329,11 @@ def check(function: str, points: float = 1.0, concepts: Iterable[str] = (), fail
 
 # --------------------------------------------------------------------------------------------------
 def reference_function(assignment: str, function: str) -> Callable:
-    return GRADED[assignment][function]
+    """The trusted implementation the checks evaluate: the reference's ``grading_twin`` when it declares
+    one (the same numbers computed faster, e.g. gradient_check_n's 2n forward passes as one batch; a test
+    holds them equal), else the reference itself."""
+    fn = GRADED[assignment][function]
+    return getattr(fn, "grading_twin", fn)
 
 
 def known_mistakes(assignment: str, function: str) -> list:

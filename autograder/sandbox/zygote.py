@@ -98,6 +98,14 @@ class ZygoteError(OSError):
     """The zygote could not be started or stopped answering."""
 
 
+def _backoff():
+    """Pauses while waiting for a killed child: 1, 2, 4, 8 ms, then 10 ms (a fixed 10 ms pause cost
+    every notebook ~15 ms of wall time at close)."""
+    yield from (0.001, 0.002, 0.004, 0.008)
+    while True:
+        yield 0.01
+
+
 class _ChildHandle:
     """One forked worker, seen from the trusted side."""
 
@@ -123,15 +131,16 @@ class _ChildHandle:
 
     def kill(self) -> None:
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
+        for pause in _backoff():
             processes.kill_uid(self.uid)
-            if not processes.uid_processes(self.uid):
+            if not processes.uid_processes(self.uid) or time.monotonic() > deadline:
                 break
-            time.sleep(0.01)
-        for _ in range(50):        # let the zygote reap it so the exit status is known
-            if self.poll() is not None:
+            time.sleep(pause)
+        reap_deadline = time.monotonic() + 0.5
+        for pause in _backoff():   # let the zygote reap it so the exit status is known
+            if self.poll() is not None or time.monotonic() > reap_deadline:
                 break
-            time.sleep(0.01)
+            time.sleep(pause)
         self.zygote._release(self.pid)
         for fd in (self.wfd, self.rfd):
             if fd >= 0:
