@@ -1,4 +1,4 @@
 """deepgrade's grading engine, runner and CLI (DESIGN.md)."""
-from autograder import lazy_iri
+from autograder import deferred_imports
 
-lazy_iri.install()   # 2.3 s of every command's start-up otherwise (see the module)
+deferred_imports.install()   # 2.4 s of every command's start-up otherwise (see the module)
