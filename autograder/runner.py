@@ -52,6 +52,7 @@ from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
+import nbformat
 
 from autograder import forksafe, gradebook
 from autograder.locking import course_lock
@@ -60,6 +61,8 @@ from autograder.gradebook import redact_url
 from autograder.recording import (Item, Outcome, Recorder, SubmittedCopy, autograded_dir,  # noqa: F401
                                   write_submission_files)
 from autograder.result import SubmissionResult, file_checksum
+from autograder.engine import load_suite
+from autograder.sandbox import SandboxPolicy, launcher
 from autograder.submission_files import submitted_problem
 from autograder.tasks import (MISSING, REFUSED, InfrastructureFailure, grade_task, resolve_engine,  # noqa: F401
                               safe_grade, ungradable)                                  # (re-exported)
@@ -345,6 +348,8 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                                      db_url=db_url,
                                      grade_cells=recorder.grade_cell_maxima(assignment, next(iter(notebooks))))
             recorder.engine.dispose()      # workers are forked next: no pooled connection crosses the fork
+            if todo and not scheduler and engine == DEFAULT_ENGINE:
+                prepare_grading_process(assignment, course_dir, todo[0].path)
             if scheduler:
                 stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
             else:
@@ -364,6 +369,21 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
+
+
+def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> None:
+    """Compute here, once, before the local workers fork (they inherit it), what each grading process
+    otherwise computes on its first notebook: the sandbox's self-tests and its view of the installed
+    packages, the assignment's hidden-check suite, nbformat's compiled notebook schema (read from
+    ``sample``, a submitted notebook). With 2 workers that was ~0.5 CPU s paid twice per run (issue 15).
+    A failure here is left for the first notebook to meet, where it is reported as before."""
+    try:
+        launcher.sandbox_mode()
+        launcher.seccomp_active(SandboxPolicy())
+        load_suite(assignment, "", course_dir)
+        nbformat.read(str(sample), as_version=4)
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
 
 
 def _record(summary: GradeSummary, recorder: Recorder, sub: Submission, graded: Graded, db_url: str,

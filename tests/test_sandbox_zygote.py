@@ -233,3 +233,31 @@ def test_preload_is_numpy_only_by_default_and_an_instructor_can_add_modules(monk
     monkeypatch.setenv(PRELOAD_ENV, "os; import this")
     with pytest.raises(ZygoteError, match=PRELOAD_ENV):
         preload_modules()
+
+
+def test_helper_files_compiled_once_by_the_zygote_never_serve_stale_code(tmp_path):
+    """Issue 15: the zygote compiles the assignment's helper files once and children reuse the code
+    objects (~20 ms per child saved); the cache is keyed by the bytes read, so a helper rewritten with
+    the same size and modification time is still imported as written."""
+    d = tmp_path / "assignment"
+    d.mkdir()
+    helper = d / "helpers.py"
+    helper.write_text("def helper():\n    return 'first'\n")
+    stamp = helper.stat()
+    pol = SandboxPolicy(call_timeout_s=5)
+    with Zygote(d, pol, use_tensorflow=False) as z:
+        for expected, text in (("first", None), ("other", "def helper():\n    return 'other'\n")):
+            if text is not None:
+                helper.write_text(text)
+                os.utime(helper, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+                assert helper.stat().st_size == stamp.st_size
+            s = StudentSession(d, pol, zygote=z)
+            s.start()
+            try:
+                assert not s.load([{"index": 0, "source": "from helpers import helper\n"}]).errors
+                assert s.call("helper") == expected
+            finally:
+                s.close()
+        assert (str(helper), stamp.st_mtime_ns, stamp.st_size) in z._compiled
+        reply = z._request({"op": "precompile", "sources": {"/tmp/work/x.py": "bm90IHB5dGhvbiA6Og=="}})
+        assert reply == {"compiled": 0}                     # a source that does not compile is skipped
