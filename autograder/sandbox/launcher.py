@@ -305,6 +305,10 @@ def zygote_setting() -> str:
 
 
 # ================================================================================ process handles
+#: ``_kill`` reasons that mean the session already ended by itself (its exit status says why)
+_DIED_BY_ITSELF = frozenset({"exited", "stdin closed"})
+
+
 class _PopenHandle:
     """A sandbox started directly with subprocess (one process tree per session)."""
 
@@ -326,7 +330,7 @@ class _PopenHandle:
         """The exit status if the session is known to have ended (cheap: waitpid WNOHANG)."""
         return self.proc.poll()
 
-    def kill(self) -> None:
+    def kill(self, died: bool = False) -> None:
         proc = self.proc
         if proc.poll() is None:
             try:
@@ -788,7 +792,7 @@ class StudentSession:
                     except OSError:
                         pass
                 time.sleep(0.01)
-        self._h.kill()
+        self._h.kill(died=reason in _DIED_BY_ITSELF)
         if self.mode != "bwrap" and self.uid is not None:
             processes.kill_uid(self.uid)
 

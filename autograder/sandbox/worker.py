@@ -723,6 +723,34 @@ def _reap(signum=None, frame=None):
             _REAPED.pop(next(iter(_REAPED)))
 
 
+def _kill_child(pid, grace_s=0.0, wait=True):
+    """SIGKILL a child's pid-namespace init (the kernel then kills everything in its namespace and only
+    lets init exit once they are gone) and reap it; its exit status, or None if not reaped within 1 s.
+    ``grace_s``: first wait that long for it to exit by itself (its own status then tells why);
+    ``wait=False``: return "signalled" once SIGKILL is sent, and reap later (the kernel's teardown of
+    the child's namespaces takes ~10 ms, mostly waiting). A pid already reaped is never signalled (it
+    may belong to a newer child)."""
+    _reap()
+    grace_end = _monotonic() + min(max(float(grace_s), 0.0), 2.0)
+    while pid not in _REAPED and _monotonic() < grace_end:
+        _time.sleep(0.002)
+        _reap()
+    if pid not in _REAPED:
+        try:
+            _os.kill(pid, _signal.SIGKILL)
+            if not wait:
+                return "signalled"
+        except OSError:               # gone already, or not permitted: the trusted side kills by uid
+            pass
+    deadline = _monotonic() + 1.0
+    pause = 0.0002
+    while pid not in _REAPED and _monotonic() < deadline:
+        _time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+        _reap()
+    return _REAPED.get(pid)
+
+
 def _memory():
     """(virtual size, resident size) of this process in bytes."""
     with open("/proc/self/statm") as fh:
@@ -941,7 +969,8 @@ def zygote_loop(control_fd, preload=()):
     Requests on the SEQPACKET control socket: ``{"op": "spawn", "config": {...}}`` with fds (requests
     read end, replies write end, then one detached mount per name in ``config["files"]``) ->
     ``{"pid": n}`` or ``{"error": text}``; ``{"op": "status", "pid": n}`` -> ``{"status": exit code |
-    None}``; ``{"op": "precompile", "sources": {path: base64}}`` -> ``{"compiled": n}``; anything else -> ``{"ready": true, "preload_rss": bytes, "preloaded": [...]}``.
+    None}``; ``{"op": "precompile", "sources": {path: base64}}`` -> ``{"compiled": n}``; ``{"op": "kill", "pid": n}``
+    -> ``{"status": exit code | None}`` (:func:`_kill_child`); anything else -> ``{"ready": true, "preload_rss": bytes, "preloaded": [...]}``.
     """
     import importlib
     import socket
@@ -971,6 +1000,7 @@ def zygote_loop(control_fd, preload=()):
                 if _len(cfg.get("files", [])) != _len(fds) - 2:
                     raise ValueError("one descriptor per student file expected")
                 reply = {"pid": _spawn(sock, own_pid_ns, cfg, fds)}
+                _REAPED.pop(reply["pid"], None)     # a reused pid: the old child's status is not this one's
             except (OSError, ValueError, TypeError, KeyError) as exc:
                 reply = {"error": _short(_repr(exc), 300)}
             for fd in fds:
@@ -981,6 +1011,11 @@ def zygote_loop(control_fd, preload=()):
             _os.close(fd)
         if req.get("op") == "precompile" and isinstance(req.get("sources"), dict):
             sock.send(_json_dumps({"compiled": _precompile(req["sources"])}).encode())
+            continue
+        if req.get("op") == "kill" and isinstance(req.get("pid"), int) and req["pid"] > 1:
+            grace = req.get("grace_s", 0.0)
+            grace = grace if isinstance(grace, (int, float)) and not isinstance(grace, bool) else 0.0
+            sock.send(_json_dumps({"status": _kill_child(req["pid"], grace, req.get("wait") is not False)}).encode())
             continue
         if req.get("op") == "status":
             _reap()

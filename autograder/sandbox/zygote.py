@@ -4,7 +4,7 @@ Importing TensorFlow costs ~4 s per process, matplotlib + scipy + scikit-learn 2
 ~0.1 s; forking a process that imported them (but never ran a TF op -- children of a parent that ran
 ops hang) costs ~0.01-0.05 s. The zygote runs inside the same bubblewrap sandbox as a fresh session
 (no network, nothing of the checkout mounted, only allow-listed site-packages); it keeps only
-CAP_SETUID/SETGID/SYS_ADMIN/NET_ADMIN and runs no student code. It imports numpy, :func:`preload_modules`
+CAP_SETUID/SETGID/SYS_ADMIN/NET_ADMIN/KILL and runs no student code. It imports numpy, :func:`preload_modules`
 (where installed) and, for TensorFlow sessions, TensorFlow.
 
 Each child gets what bubblewrap gives a fresh sandbox before any student code runs (worker.py,
@@ -131,7 +131,26 @@ class _ChildHandle:
         pipes give EPIPE on the request and EOF on the reply."""
         return self.returncode
 
-    def kill(self) -> None:
+    def kill(self, died: bool = False) -> None:
+        """End the session. ``died``: it ended by itself (EOF): its own exit status is awaited first
+        (e.g. 128 + SIGXCPU for a CPU limit), rather than replaced by the kill's."""
+        if self.returncode is None:
+            status = self.zygote.kill_child(self.pid, grace_s=0.5 if died else 0.0, wait=died)
+            if status == "signalled":     # a finished session: its status is not needed
+                status = -9
+            self.returncode = status if isinstance(status, int) else None
+        if self.returncode is None:       # the zygote could not: kill by uid from the host
+            self._kill_by_uid()
+        self.zygote._release(self.pid)
+        for fd in (self.wfd, self.rfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.wfd = self.rfd = -1
+
+    def _kill_by_uid(self) -> None:
         deadline = time.monotonic() + 5
         for pause in _backoff():
             processes.kill_uid(self.uid)
@@ -143,14 +162,6 @@ class _ChildHandle:
             if self.poll() is not None or time.monotonic() > reap_deadline:
                 break
             time.sleep(pause)
-        self.zygote._release(self.pid)
-        for fd in (self.wfd, self.rfd):
-            if fd >= 0:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        self.wfd = self.rfd = -1
 
     def stderr_tail(self, n: int = 800) -> str:
         return ""        # the zygote's log is shared by every child: never shown in one's message
@@ -184,9 +195,10 @@ class Zygote:
                   "sys_path": [layout.WORKER_DIR_IN, *layout.site_plan()[1]],
                   "unlist_paths": [layout.WORKER_DIR_IN], "preload": list(preload_modules())}
         # CAP_SYS_ADMIN: each child makes its namespaces and mounts; CAP_NET_ADMIN: it brings up lo.
-        # Both go when it drops to its uid; it installs the seccomp filter itself.
+        # Both go when it drops to its uid; it installs the seccomp filter itself. CAP_KILL: the zygote
+        # ends a child (its init runs as nobody) at close; it only sees its own pid namespace.
         cmd = layout.bwrap_prefix(layout.WORK_IN, self.policy, [],
-                                  extra_caps=("CAP_SYS_ADMIN", "CAP_NET_ADMIN"),
+                                  extra_caps=("CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_KILL"),
                                   extra_dirs=(layout.COURSE_IN,))
         for key, val in layout.sandbox_env(layout.WORK_IN).items():
             cmd += ["--setenv", key, val]
@@ -306,6 +318,19 @@ class Zygote:
     def idle_for(self) -> float:
         """Seconds since the last child was handed out or released; 0 while children are in use."""
         return 0.0 if self._active else time.monotonic() - self.last_used
+
+    def kill_child(self, pid: int, grace_s: float = 0.0, wait: bool = True) -> int | str | None:
+        """Kill a child (and its whole pid namespace) from inside the zygote: its exit status once
+        reaped, "signalled" when ``wait`` is False and SIGKILL was sent (the zygote reaps it later),
+        None if that failed (the caller then kills by uid). One round trip instead of scanning /proc
+        twice per notebook."""
+        if not self.alive:
+            return None
+        try:
+            status = self._request({"op": "kill", "pid": pid, "grace_s": grace_s, "wait": wait}).get("status")
+        except (OSError, ValueError):
+            return None
+        return status if isinstance(status, int) or status == "signalled" else None
 
     def status(self, pid: int) -> int | None:
         """Exit status of a child once the zygote has reaped it (-signal if killed), else None."""
