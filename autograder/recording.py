@@ -132,7 +132,8 @@ def write_submission_files(course_dir: str | Path, result: Any, grade_cells: Map
         nb = _sanitized(course_dir, copy, result) if result.gradable or Path(copy.path).is_file() else None
         if nb is not None:
             annotate_notebook(nb, result, read_submitted_json(copy.path))
-            atomic_write(out / f"{copy.notebook}.ipynb", nbformat.writes(nb))
+            # nbformat.writes would validate first, only to log: the JSON writer alone gives the same text
+            atomic_write(out / f"{copy.notebook}.ipynb", nbformat.versions[nb.nbformat].writes_json(nb))
     atomic_write(out / "results.json", json.dumps(result.to_gradescope(), indent=1))
     return result
 

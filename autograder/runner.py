@@ -348,7 +348,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                                      db_url=db_url,
                                      grade_cells=recorder.grade_cell_maxima(assignment, next(iter(notebooks))))
             recorder.engine.dispose()      # workers are forked next: no pooled connection crosses the fork
-            if todo and not scheduler and engine == DEFAULT_ENGINE:
+            if todo and scheduler in (None, LOCAL_DASK) and engine == DEFAULT_ENGINE:   # both fork from here
                 prepare_grading_process(assignment, course_dir, todo[0].path)
             if scheduler:
                 stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
