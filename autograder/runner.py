@@ -37,6 +37,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import functools
+import gc
 import itertools
 import multiprocessing
 import os
@@ -384,6 +385,7 @@ def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> 
         nbformat.read(str(sample), as_version=4)
     except Exception:  # noqa: BLE001 - see the docstring
         pass
+    gc.freeze()    # what exists now lives for the run: later full collections (0.14-0.17 s each) skip it
 
 
 def _record(summary: GradeSummary, recorder: Recorder, sub: Submission, graded: Graded, db_url: str,
