@@ -824,8 +824,8 @@ def _precompile(sources):
         try:
             data = base64.b64decode(encoded)
             code = compile(data, path, "exec", dont_inherit=True)
-        except (ValueError, TypeError, SyntaxError):
-            continue           # a broken helper fails in the child as it would anywhere
+        except Exception:      # noqa: BLE001 - a broken helper (syntax, nesting too deep, ...) fails
+            continue           # in the child as it would anywhere; the zygote carries on
         _CODE_CACHE[(path, hashlib.sha256(data).digest())] = code
         done += 1
     while _len(_CODE_CACHE) > 512:
