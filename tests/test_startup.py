@@ -26,8 +26,10 @@ def _run(mode: str) -> dict:
 
 
 def test_grading_imports_defer_the_iri_and_uri_checkers_which_still_work():
+    import importlib.util
+    installed = [importlib.util.find_spec(m) is not None for m in ("rfc3987_syntax", "rfc3986_validator")]
     ours, plain = _run("ours"), _run("plain")
     assert ours["built_at_import"] == [False, False]    # 2.4 s of start-up when built at import
-    assert plain["built_at_import"] == [True, True]     # (the libraries' own behaviour: the test can fail)
+    assert plain["built_at_import"] == installed        # the libraries' own behaviour: the test can fail
     assert ours["verdicts"] == plain["verdicts"]  # same answers: the real grammar is used on first call
     assert [False] * 4 in ours["verdicts"] and [True] * 4 in ours["verdicts"]
