@@ -123,18 +123,19 @@ class _ReleasedNotebook:
         return self._row if self._ours(notebook, assignment) else self.gradebook.find_notebook(notebook, assignment)
 
     def find_source_cell(self, name: str, notebook: str, assignment: str):
-        if not self._ours(notebook, assignment):
-            return self.gradebook.find_source_cell(name, notebook, assignment)
-        if name not in self._source:
-            raise MissingEntry()
-        return self._source[name]
+        return self._find(self._source, "find_source_cell", name, notebook, assignment)
 
     def find_graded_cell(self, name: str, notebook: str, assignment: str):
+        return self._find(self._graded, "find_graded_cell", name, notebook, assignment)
+
+    def _find(self, cells: dict, method: str, name: str, notebook: str, assignment: str):
+        """``cells[name]`` for the loaded notebook (MissingEntry if absent); another notebook's row is
+        asked of the database with the gradebook's ``method``."""
         if not self._ours(notebook, assignment):
-            return self.gradebook.find_graded_cell(name, notebook, assignment)
-        if name not in self._graded:
+            return getattr(self.gradebook, method)(name, notebook, assignment)
+        if name not in cells:
             raise MissingEntry()
-        return self._graded[name]
+        return cells[name]
 
 
 class CourseOverwriteKernelspec(NbGraderPreprocessor):
