@@ -349,8 +349,9 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                                      db_url=db_url,
                                      grade_cells=recorder.grade_cell_maxima(assignment, next(iter(notebooks))))
             recorder.engine.dispose()      # workers are forked next: no pooled connection crosses the fork
+            froze = False
             if todo and scheduler in (None, LOCAL_DASK) and engine == DEFAULT_ENGINE:   # both fork from here
-                prepare_grading_process(assignment, course_dir, todo[0].path)
+                froze = prepare_grading_process(assignment, course_dir, todo[0].path)
             if scheduler:
                 stream = _run_dask(todo, engine, course_dir, seed, scheduler, workers, dask_security)
             else:
@@ -367,17 +368,20 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
                     advance(sub.student)
         finally:
             _account(summary, recorder.close(), on_result)
+            if froze:
+                gc.unfreeze()      # a caller that grades again (tests, a notebook) collects as before
         summary.grade_s = time.perf_counter() - t_grade
     summary.wall_s = time.perf_counter() - t0
     return summary
 
 
-def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> None:
+def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> bool:
     """Compute here, once, before the local workers fork (they inherit it), what each grading process
     otherwise computes on its first notebook: the sandbox's self-tests and its view of the installed
     packages, the assignment's hidden-check suite, nbformat's compiled notebook schema (read from
     ``sample``, a submitted notebook). With 2 workers that was ~0.5 CPU s paid twice per run (issue 15).
-    A failure here is left for the first notebook to meet, where it is reported as before."""
+    A failure here is left for the first notebook to meet, where it is reported as before. Then the heap
+    is frozen (unless the caller froze one already): True if this call froze it."""
     try:
         launcher.sandbox_mode()
         launcher.seccomp_active(SandboxPolicy())
@@ -385,7 +389,10 @@ def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> 
         nbformat.read(str(sample), as_version=4)
     except Exception:  # noqa: BLE001 - see the docstring
         pass
+    if gc.get_freeze_count():
+        return False
     gc.freeze()    # what exists now lives for the run: later full collections (0.14-0.17 s each) skip it
+    return True
 
 
 def _record(summary: GradeSummary, recorder: Recorder, sub: Submission, graded: Graded, db_url: str,

@@ -143,3 +143,33 @@ def test_overwriting_cells_from_one_load_of_the_release_gives_stocks_notebook(co
     stock, _ = OverwriteCells(config=cfg).preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
     assert nbformat.writes(ours) == nbformat.writes(stock)
     assert "learner edit" not in nbformat.writes(ours)                     # the locked cell was restored
+
+
+def test_the_pre_fork_heap_freeze_lasts_only_for_the_run(course, monkeypatch, tmp_path):
+    """grade_class freezes the warmed-up heap before forking (issue 15) and unfreezes it when done, so a
+    process that grades again (tests, a notebook) keeps collecting its garbage; a heap the caller froze
+    itself is left as it was."""
+    import gc
+
+    from autograder import runner
+    from gradingcourse import submit
+    for s in ("ann", "bob"):
+        submit(course, s)
+    calls = []
+    real = runner.prepare_grading_process
+
+    def spy(*args):
+        froze = real(*args)
+        calls.append((froze, gc.get_freeze_count() > 0))
+        return froze
+    monkeypatch.setattr(runner, "prepare_grading_process", spy)
+    monkeypatch.setattr(runner, "DEFAULT_ENGINE", ENGINE)       # the warm-up runs for the default engine
+    gc.unfreeze()
+    assert grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False, force=True).ok
+    assert calls == [(True, True)] and gc.get_freeze_count() == 0
+    gc.freeze()                                                   # the caller's own freeze
+    try:
+        assert grade_class(course, ASSIGNMENT, workers=2, engine=ENGINE, progress=False, force=True).ok
+        assert calls[-1] == (False, True) and gc.get_freeze_count() > 0   # not undone by grade_class
+    finally:
+        gc.unfreeze()
