@@ -22,11 +22,14 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
 from nbconvert.preprocessors import ClearMetadataPreprocessor, Preprocessor
+from sqlalchemy import inspect as sa_inspect
 from traitlets import Bool, Integer, Unicode
 
 from nbgrader.api import GradeCell, Gradebook, MissingEntry, SourceCell, TaskCell
@@ -78,17 +81,72 @@ def shared_recorder(db_url: str, course_root: str) -> Recorder:
     return _RECORDERS[key]
 
 
+@dataclass(frozen=True)
+class ReleasedCells:
+    """Plain-data copy of one released notebook's gradebook rows, what the sanitize step asks of the
+    gradebook: its kernelspec and, per cell name, the columns of its ``SourceCell`` row (``source``) and
+    of its ``GradeCell`` or ``TaskCell`` row (``graded``; a grade cell wins over a task cell of the same
+    name, as nbgrader's ``find_graded_cell`` answers). Rows are ``SimpleNamespace``s of every column, so
+    reading them never goes back to the database (an ORM row expires when its transaction ends)."""
+
+    kernelspec: str | None
+    source: dict[str, SimpleNamespace]
+    graded: dict[str, SimpleNamespace]
+
+    @classmethod
+    def load(cls, gb: Gradebook, notebook: str, assignment: str) -> "ReleasedCells":
+        """Read them in 4 queries (MissingEntry if the notebook was not released)."""
+        row = gb.find_notebook(notebook, assignment)
+
+        def rows(model) -> dict[str, SimpleNamespace]:
+            columns = [c.key for c in sa_inspect(model).column_attrs]
+            return {r.name: SimpleNamespace(**{k: getattr(r, k) for k in columns})
+                    for r in gb.db.query(model).filter(model.notebook_id == row.id).all()}
+        return cls(row.kernelspec, rows(SourceCell), {**rows(TaskCell), **rows(GradeCell)})
+
+
+_RELEASED: dict[tuple, ReleasedCells] = {}
+
+
+def released_cells(pp: Preprocessor, resources: dict) -> ReleasedCells:
+    """The released notebook's rows for the notebook ``resources["nbgrader"]`` names, read once per
+    notebook for all of the sanitize step's preprocessors (kept in ``resources["deepgrade"]``) and, when
+    ``resources["deepgrade"]["run"]`` names a grading run (``deepgrade grade`` sets one per command),
+    once per run and process: a release does not change during a run that holds the course lock, and a
+    new run reads it again. ``nbgrader autograde`` (no run) reads it per notebook."""
+    info, ours = resources["nbgrader"], resources.setdefault("deepgrade", {})
+    if "released" in ours:
+        return ours["released"]
+    course_id = CourseDirectory(config=pp.config).course_id
+    run = ours.get("run")
+    key = (info["db_url"], course_id, info["notebook"], info["assignment"], run, os.getpid())
+    cells = _RELEASED.get(key) if run else None
+    if cells is None:
+        gb = shared_gradebook(info["db_url"], course_id)
+        try:
+            cells = ReleasedCells.load(gb, info["notebook"], info["assignment"])
+        finally:
+            gb.db.rollback()          # no transaction stays open between notebooks
+        if run:
+            _RELEASED.clear()         # only the current run's release is kept
+            _RELEASED[key] = cells
+    ours["released"] = cells
+    return cells
+
+
 class CourseOverwriteCells(OverwriteCells):
-    """nbgrader's ``OverwriteCells`` (restore locked cells and cell metadata from the release), opening
-    the gradebook with the course's configured ``CourseDirectory.course_id`` — stock opens it with
-    nbgrader's default id, which adds a ``default_course`` row to a gradebook configured for another
-    course — and reusing one connection per process, its read transaction ended after each notebook."""
+    """nbgrader's ``OverwriteCells`` (restore locked cells and cell metadata from the release), answered
+    from :func:`released_cells` instead of one or two queries per nbgrader cell (stock: 14 for an 8-cell
+    notebook, ~20 ms of every autograded copy; issue 15), on the course's configured
+    ``CourseDirectory.course_id`` (stock opens the gradebook with nbgrader's default id, which adds a
+    ``default_course`` row to a gradebook configured for another course) and one connection per process."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         self.notebook_id, self.assignment_id, self.db_url = info["notebook"], info["assignment"], info["db_url"]
         real = shared_gradebook(self.db_url, CourseDirectory(config=self.config).course_id)
-        self.gradebook = _ReleasedNotebook(real, self.notebook_id, self.assignment_id)
+        self.gradebook = _ReleasedNotebook(real, released_cells(self, resources), self.notebook_id,
+                                           self.assignment_id)
         try:
             nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
             if self.add_missing_cells:
@@ -100,38 +158,27 @@ class CourseOverwriteCells(OverwriteCells):
 
 
 class _ReleasedNotebook:
-    """The gradebook as ``OverwriteCells`` asks it, answered from ONE load of the released notebook's
-    cells: stock asks the database once or twice per nbgrader cell (14 queries for an 8-cell notebook,
-    ~20 ms of every autograded copy; issue 15). Same rows, same MissingEntry for an unknown name."""
+    """The gradebook as ``OverwriteCells`` asks it: the released notebook's cells from a
+    :class:`ReleasedCells` (same columns, same MissingEntry for an unknown name); anything else (another
+    notebook, the notebook row whose relationships ``add_missing_cells`` walks) from the database."""
 
-    def __init__(self, gradebook: Gradebook, notebook: str, assignment: str) -> None:
-        self.gradebook, self.notebook, self.assignment = gradebook, notebook, assignment
+    def __init__(self, gradebook: Gradebook, cells: ReleasedCells, notebook: str, assignment: str) -> None:
+        self.gradebook, self.cells, self.notebook, self.assignment = gradebook, cells, notebook, assignment
         self.db = gradebook.db
-        self._row = gradebook.find_notebook(notebook, assignment)
-        self._source = {c.name: c for c in self._cells(SourceCell)}
-        self._graded = {**{c.name: c for c in self._cells(TaskCell)}, **{c.name: c for c in self._cells(GradeCell)}}
-
-    def _cells(self, model) -> list:
-        """All of the notebook's rows of ``model`` in one query with every column (through the
-        notebook's relationships, each grade cell's own columns came one query per cell)."""
-        return self.db.query(model).filter(model.notebook_id == self._row.id).all()
-
-    def _ours(self, notebook: str, assignment: str) -> bool:
-        return (notebook, assignment) == (self.notebook, self.assignment)
 
     def find_notebook(self, notebook: str, assignment: str):
-        return self._row if self._ours(notebook, assignment) else self.gradebook.find_notebook(notebook, assignment)
+        return self.gradebook.find_notebook(notebook, assignment)
 
     def find_source_cell(self, name: str, notebook: str, assignment: str):
-        return self._find(self._source, "find_source_cell", name, notebook, assignment)
+        return self._find(self.cells.source, "find_source_cell", name, notebook, assignment)
 
     def find_graded_cell(self, name: str, notebook: str, assignment: str):
-        return self._find(self._graded, "find_graded_cell", name, notebook, assignment)
+        return self._find(self.cells.graded, "find_graded_cell", name, notebook, assignment)
 
     def _find(self, cells: dict, method: str, name: str, notebook: str, assignment: str):
         """``cells[name]`` for the loaded notebook (MissingEntry if absent); another notebook's row is
         asked of the database with the gradebook's ``method``."""
-        if not self._ours(notebook, assignment):
+        if (notebook, assignment) != (self.notebook, self.assignment):
             return getattr(self.gradebook, method)(name, notebook, assignment)
         if name not in cells:
             raise MissingEntry()
@@ -139,16 +186,11 @@ class _ReleasedNotebook:
 
 
 class CourseOverwriteKernelspec(NbGraderPreprocessor):
-    """nbgrader's ``OverwriteKernelspec`` (the released notebook's kernelspec wins) on the shared,
-    course-aware gradebook connection (stock opens a new one with the default course id per notebook)."""
+    """nbgrader's ``OverwriteKernelspec`` (the released notebook's kernelspec wins), from
+    :func:`released_cells` (stock opens a new connection with the default course id per notebook)."""
 
     def preprocess(self, nb, resources):
-        info = resources["nbgrader"]
-        gb = shared_gradebook(info["db_url"], CourseDirectory(config=self.config).course_id)
-        try:
-            kernelspec = gb.find_notebook(info["notebook"], info["assignment"]).kernelspec
-        finally:
-            gb.db.rollback()
+        kernelspec = released_cells(self, resources).kernelspec
         if kernelspec:
             nb.metadata["kernelspec"] = json.loads(kernelspec)
         return nb, resources
@@ -206,13 +248,10 @@ class RepairNbgraderMetadata(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        gb = shared_gradebook(info["db_url"], CourseDirectory(config=self.config).course_id)
         try:
-            known = {c.name for c in gb.find_notebook(info["notebook"], info["assignment"]).source_cells}
+            known = set(released_cells(self, resources).source)
         except MissingEntry:
             known = None
-        finally:
-            gb.db.rollback()
         repairs, seen = [], set()
         for index, cell in enumerate(nb.cells):
             problem = metadata_problem(cell, known)

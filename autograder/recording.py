@@ -98,6 +98,7 @@ class SubmittedCopy:
     notebook: str               # nbgrader notebook id (file stem)
     path: str                   # the submitted notebook
     refused: bool = False       # the file rules refused it: never opened
+    run: str = ""               # the grading run (one per command): the release is read once per run
 
 
 def autograded_dir(course_dir: str | Path, student: str, assignment: str) -> Path:
@@ -181,7 +182,8 @@ def _sanitized(course_dir: str | Path, copy: SubmittedCopy, result: Any):
         return None
     config = _course_config(course_dir)
     resources = {"nbgrader": {"student": str(result.student), "assignment": str(result.assignment),
-                              "notebook": copy.notebook, "db_url": copy.db_url}}
+                              "notebook": copy.notebook, "db_url": copy.db_url},
+                 "deepgrade": {"run": copy.run} if copy.run else {}}
     try:
         for pp in sanitize_preprocessors(config):
             nb, resources = pp(config=config).preprocess(nb, resources)

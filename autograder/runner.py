@@ -43,6 +43,7 @@ import multiprocessing
 import os
 import statistics
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -134,19 +135,19 @@ class Graded:
     files_error: str | None = None
 
 
-def copy_of(sub: Submission, db_url: str) -> SubmittedCopy:
-    return SubmittedCopy(db_url, sub.notebook, str(sub.path), bool(sub.refused))
+def copy_of(sub: Submission, db_url: str, run: str = "") -> SubmittedCopy:
+    return SubmittedCopy(db_url, sub.notebook, str(sub.path), bool(sub.refused), run)
 
 
 def grade_and_write(sub: Submission, *, engine: str | Callable, course_dir: str, seed: int | None, db_url: str,
-                    grade_cells: dict[str, float]) -> Graded:
+                    grade_cells: dict[str, float], run: str = "") -> Graded:
     """What a local pool worker runs per submission: grade, then write the submission's files (so the
     process holding the course lock only commits rows)."""
     result = grade_task(engine, str(sub.path), sub.assignment, sub.student, course_dir, seed)
     if isinstance(result, InfrastructureFailure):
         return Graded(result)
     try:
-        return Graded(write_submission_files(course_dir, result, grade_cells, copy_of(sub, db_url)), True)
+        return Graded(write_submission_files(course_dir, result, grade_cells, copy_of(sub, db_url, run)), True)
     except Exception as exc:  # noqa: BLE001 - e.g. disk full: this result stays unrecorded, regraded next run
         return Graded(result, False, f"{type(exc).__name__}: {exc}")
 
@@ -345,8 +346,9 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
         todo = [s for s in todo if not s.refused]
         recorder = Recorder(db_url, course_dir, late_penalty=settings.late_penalty, batch_size=batch_size)
         try:
+            run = uuid.uuid4().hex     # names this run: workers read the release once per run
             task = functools.partial(grade_and_write, engine=engine, course_dir=str(course_dir), seed=seed,
-                                     db_url=db_url,
+                                     db_url=db_url, run=run,
                                      grade_cells=recorder.grade_cell_maxima(assignment, next(iter(notebooks))))
             recorder.engine.dispose()      # workers are forked next: no pooled connection crosses the fork
             froze = False
@@ -364,7 +366,7 @@ def grade_class(course_dir: str | Path, assignment: str, *, workers: int | None 
             with _progress(progress, len(todo) + len(refused), assignment) as advance:
                 for sub, graded in itertools.chain(refused, stream):
                     _record(summary, recorder, sub, graded if isinstance(graded, Graded) else Graded(graded),
-                            db_url, on_result)
+                            db_url, on_result, run)
                     advance(sub.student)
         finally:
             _account(summary, recorder.close(), on_result)
@@ -396,14 +398,14 @@ def prepare_grading_process(assignment: str, course_dir: Path, sample: Path) -> 
 
 
 def _record(summary: GradeSummary, recorder: Recorder, sub: Submission, graded: Graded, db_url: str,
-            on_result) -> None:
+            on_result, run: str = "") -> None:
     """Hand one graded submission to the recorder (its files are written unless the worker did)."""
     result = graded.result
     if isinstance(result, InfrastructureFailure):      # nothing recorded: the next run retries
         summary.not_graded.append(f"{sub.student}/{sub.assignment}: {result.reason}")
         return
     item = Item(result, checksum=sub.checksum, submitted_at=_timestamp_or_none(sub, summary),
-                copy=copy_of(sub, db_url), files_written=graded.files_written)
+                copy=copy_of(sub, db_url, run), files_written=graded.files_written)
     if graded.files_error is not None:                 # not recorded: the next run grades it again
         _account(summary, [Outcome(item, False, redact_url(graded.files_error, db_url))], on_result)
         return

@@ -134,15 +134,70 @@ def test_overwriting_cells_from_one_load_of_the_release_gives_stocks_notebook(co
     grade = next(c for c in graded if c.metadata["nbgrader"].get("grade"))
     grade.metadata["nbgrader"]["points"] = 99
     graded[-1].cell_type = "markdown" if graded[-1].cell_type == "code" else "code"
+    first_id = graded[0].metadata["nbgrader"]["grade_id"]
     graded[0].metadata["nbgrader"]["grade_id"] = "not_in_this_release"
     resources = {"nbgrader": {"notebook": ASSIGNMENT, "assignment": ASSIGNMENT, "student": "ann",
                               "db_url": db_url(course)}}
+    for add_missing in (False, True):      # with add_missing_cells, a deleted grade cell comes back
+        cfg = Config()
+        cfg.CourseDirectory.root = str(course)
+        cfg.OverwriteCells.add_missing_cells = add_missing
+        tampered = copy.deepcopy(nb)
+        if add_missing:   # (nbgrader's add_missing_cells fails on an unknown grade id: restore that one)
+            tampered.cells.remove(next(c for c in tampered.cells if c.get("id") == grade.get("id")))
+            tampered.cells[nb.cells.index(graded[0])].metadata["nbgrader"]["grade_id"] = first_id
+        stock, _ = OverwriteCells(config=cfg).preprocess(copy.deepcopy(tampered), copy.deepcopy(resources))
+        for run in ({}, {"deepgrade": {"run": "run-1"}}, {"deepgrade": {"run": "run-1"}}):   # cold, then cached
+            ours, _ = CourseOverwriteCells(config=cfg).preprocess(copy.deepcopy(tampered),
+                                                                  {**copy.deepcopy(resources), **copy.deepcopy(run)})
+            assert _without_ids(ours) == _without_ids(stock)
+        assert "learner edit" not in nbformat.writes(ours)                 # the locked cell was restored
+        assert f'"grade_id": "{grade.metadata["nbgrader"]["grade_id"]}"' in nbformat.writes(ours)
+
+
+def _without_ids(nb) -> str:
+    """The notebook's JSON without cell ids (a re-added missing cell gets a random one)."""
+    import copy
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        cell.pop("id", None)
+    return json.dumps(nb, sort_keys=True, indent=1)
+
+
+def test_a_release_changed_between_runs_is_read_again(course):
+    """The released cells are read once per grading run (issue 15): the next run, and nbgrader
+    autograde (no run), see a release changed in the gradebook; only the run that read it reuses it."""
+    import nbformat
+    from nbgrader.api import Gradebook, SourceCell
+    from nbgrader.utils import compute_checksum
+    from traitlets.config import Config
+
+    from autograder.nbgrader_plugin import CourseOverwriteCells
+    from gradingcourse import db_url
+    nb = nbformat.read(str(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    locked = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked"))
+    locked.source += "\n# learner edit"
     cfg = Config()
     cfg.CourseDirectory.root = str(course)
-    ours, _ = CourseOverwriteCells(config=cfg).preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
-    stock, _ = OverwriteCells(config=cfg).preprocess(copy.deepcopy(nb), copy.deepcopy(resources))
-    assert nbformat.writes(ours) == nbformat.writes(stock)
-    assert "learner edit" not in nbformat.writes(ours)                     # the locked cell was restored
+
+    def restored(run):
+        resources = {"nbgrader": {"notebook": ASSIGNMENT, "assignment": ASSIGNMENT, "student": "ann",
+                                  "db_url": db_url(course)}, "deepgrade": {"run": run} if run else {}}
+        out, _ = CourseOverwriteCells(config=cfg).preprocess(nbformat.from_dict(nb), resources)
+        return next(c for c in out.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                    == locked.metadata["nbgrader"]["grade_id"]).source
+
+    before = restored("run-1")
+    assert "learner edit" not in before
+    v2 = nbformat.from_dict(locked)
+    v2.source = locked.source.replace("\n# learner edit", "\n# release v2")
+    with Gradebook(db_url(course)) as gb:     # the instructor edits the release
+        row = gb.db.query(SourceCell).filter(SourceCell.name == locked.metadata["nbgrader"]["grade_id"]).one()
+        row.source, row.checksum = v2.source, compute_checksum(v2)
+        gb.db.commit()
+    assert restored("run-1") == before                   # the run that read the release keeps it
+    assert restored("run-2").endswith("# release v2")    # a new run reads it again
+    assert restored(None).endswith("# release v2")       # nbgrader autograde reads it per notebook
 
 
 def test_the_pre_fork_heap_freeze_lasts_only_for_the_run(course, monkeypatch, tmp_path):
