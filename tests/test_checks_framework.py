@@ -119,3 +119,32 @@ def test_inputs_in_plain_words_and_the_missing_layer_note():
     assert missing_key_note("KeyError: 'W1'", (params,), {}) == ""
     assert describe_inputs(None, (np.zeros((2, 5)), (np.ones(3), np.ones((2, 2)))), {}) == (
         "argument 1: an array of shape (2, 5); argument 2: a tuple of 2 arrays of shapes (3,), (2, 2)")
+
+
+def test_a_failure_names_the_inputs_of_the_call_as_they_were_passed():
+    """The inputs' words are written only when a message needs them (issue 15); a check that changes
+    its dict after the call must still see the call's inputs described, and a call error names them."""
+    s = Suite("demo")
+
+    @s.check("layers")
+    def reuses_its_dict(t):
+        params = {"W1": np.zeros((3, 4)), "b1": np.zeros((3, 1))}
+        out = t.call(params)
+        params["W2"] = np.zeros((1, 3))          # the check builds its next case in the same dict
+        out.shape                                # the learner's output breaks the check's assumption
+
+    @s.check("layers")
+    def call_error(t):
+        t.call({"W1": np.zeros((3, 4)), "b1": np.zeros((3, 1))})
+
+    @s.check("layers")
+    def passes(t):
+        t.compare(t.call({"W1": np.zeros((2, 2))}), None)
+
+    out = run_suite(s, _Student({"layers": lambda p: None}), seed=1)
+    assert [o.passed for o in out] == [False, True, True]
+    assert out[0].message.endswith("The call's inputs were argument 1: parameters of a 1-layer network "
+                                   "(W1 (3, 4), b1 (3, 1))"), out[0].message
+    out = run_suite(s, _Student({"layers": lambda p: p["W9"]}), seed=1)
+    assert out[1].message == ("your output could not be checked (KeyError: 'W9'). The call's inputs were "
+                              "argument 1: parameters of a 1-layer network (W1 (3, 4), b1 (3, 1))")
