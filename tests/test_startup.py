@@ -33,3 +33,37 @@ def test_grading_imports_defer_the_iri_and_uri_checkers_which_still_work():
     assert plain["built_at_import"] == installed        # the libraries' own behaviour: the test can fail
     assert ours["verdicts"] == plain["verdicts"]  # same answers: the real grammar is used on first call
     assert [False] * 4 in ours["verdicts"] and [True] * 4 in ours["verdicts"]
+
+
+LAZY = """
+import importlib, json, sys
+if sys.argv[1] == "ours":
+    import autograder.runner  # noqa: F401  (installs the lazy packages, then imports what grading needs)
+from autograder.deferred_imports import LAZY_PACKAGES
+loaded_at_import = sorted(m for m in sys.modules if m.startswith(("nbgrader.server_extensions", "jupyter_server",
+                                                                  "nbconvert.exporters.html", "jinja2", "mistune"))
+                          and sys.argv[1] == "ours")
+names = {}
+for package in LAZY_PACKAGES:
+    module = importlib.import_module(package)
+    for name in module.__all__ if hasattr(module, "__all__") else []:
+        value = getattr(module, name)
+        names[f"{package}.{name}"] = f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', value)}"
+import nbgrader
+print(json.dumps({"loaded_at_import": loaded_at_import, "names": names, "version": nbgrader.__version__,
+                  "extension": nbgrader._jupyter_server_extension_points(),
+                  "formgrader": nbgrader.load_formgrader.__module__}))
+"""
+
+
+def test_the_lazy_packages_give_the_same_names_and_do_not_load_the_server_extensions_at_import():
+    """nbgrader's and nbconvert's package ``__init__``s run only when a name they define is used
+    (issue 15: 0.5-1 s of every grading command). Every exported name must still be the very object a
+    plain import gives, and nbgrader must still work as a Jupyter server extension."""
+    run = lambda mode: json.loads(subprocess.run([sys.executable, "-c", LAZY, mode], capture_output=True,
+                                                 text=True, check=True).stdout)
+    ours, plain = run("ours"), run("plain")
+    assert ours["loaded_at_import"] == []
+    assert len(plain["names"]) > 60 and ours["names"] == plain["names"]
+    assert ours["version"] == plain["version"] and ours["extension"] == plain["extension"] == [{"module": "nbgrader"}]
+    assert ours["formgrader"] == plain["formgrader"]
