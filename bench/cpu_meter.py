@@ -50,6 +50,26 @@ class CgroupMeter:
             return meter
         return None
 
+    @classmethod
+    def of_self(cls) -> "CgroupMeter | None":
+        """The meter of the cgroup this process runs in when a bench parent made it (its name starts
+        with ``deepgrade-bench``), so a child can read its whole tree's CPU at moments it chooses."""
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if not Path(path).name.startswith("deepgrade-bench"):
+                continue
+            if "cpuacct" in controllers.split(","):
+                return cls(V1 / path.lstrip("/"), True)
+            if controllers == "":
+                root = next((p for p in V2_CANDIDATES if (p / path.lstrip("/") / "cpu.stat").is_file()), None)
+                if root is not None:
+                    return cls(root / path.lstrip("/"), False)
+        return None
+
     def join_self(self) -> None:
         """Move the calling process (e.g. in ``preexec_fn``, before exec) into the cgroup."""
         (self.path / "cgroup.procs").write_text(str(os.getpid()))

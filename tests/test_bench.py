@@ -23,7 +23,7 @@ import bench  # noqa: E402
 ROW_KEYS = {"config", "assignment", "workers", "notebooks", "wall_s", "notebooks_per_min", "median_s", "p95_s",
             "peak_rss_mb", "peak_tree_rss_mb", "cpu_s_per_nb", "ratio_vs_nbgrader", "scores_agree",
             "scores_compared_with", "scores", "cpu_source", "steady_cpu_s_per_nb", "marginal_notebooks_per_min",
-            "cpu_vs_floor"}
+            "cpu_vs_floor", "window_notebooks_per_min", "window_cpu_s_per_nb"}
 
 
 def test_hidden_cell_releases_to_the_visible_test_and_parses():
@@ -114,10 +114,41 @@ def test_marginal_cost_and_targets():
     assert bench.marginal(20, info) == (1.0, 60.0)                   # 10 more notebooks: 10 CPU s, 10 s
     assert bench.marginal(20, {**info, "cpu_s": 19.0}) == (None, 60.0)   # noise larger than the difference
     rows = [{"config": c, "assignment": "optimization", "ratio_vs_nbgrader": x, "cpu_vs_floor": f,
-             "steady_cpu_s_per_nb": cpu, "marginal_notebooks_per_min": rate}
-            for c, x, f, cpu, rate in [("runner-1", 12.0, 3.0, 0.3, 100.0), ("runner-2", 21.0, 1.9, 0.3, 190.0),
-                                       ("dask-local-2", 15.0, 2.2, 0.44, 150.0), ("floor", 300.0, 1.0, 0.15, 900.0),
-                                       ("original-format", 20.0, 4.0, 0.7, 80.0)]]
-    got = {t["target"].split(" ")[0]: (t["measured"], t["met"]) for t in bench.targets(rows)}
+             "steady_cpu_s_per_nb": cpu, "marginal_notebooks_per_min": rate, "window_notebooks_per_min": win}
+            for c, x, f, cpu, rate, win in [("runner-1", 12.0, 3.0, 0.3, 100.0, 110.0),
+                                            ("runner-2", 21.0, 1.9, 0.3, 150.0, 209.0),
+                                            ("dask-local-2", 15.0, 2.2, 0.44, 150.0, 150.0),
+                                            ("floor", 300.0, 1.0, 0.15, 900.0, None),
+                                            ("original-format", 20.0, 4.0, 0.7, 80.0, 80.0)]]
+    targets = bench.targets(rows)
+    got = {t["target"].split(" ")[0]: (t["measured"], t["met"]) for t in targets}
     assert got == {"deepgrade": (21.0, True), "CPU": (1.9, True), "2": (1.9, True), "Dask": (1.47, True),
                    "original-format": (2.33, False)}
+    assert targets[2]["marginal_estimate"] == 1.5          # the two-run estimate is kept beside it
+
+
+def test_the_steady_window_leaves_out_start_up_and_each_workers_first_notebook():
+    # 2 workers: results at 3.0 and 3.2 s (each worker's first), then one every 0.5 s; CPU 1 s each
+    arrivals = [(3.0, 10.0), (3.2, 10.5)] + [(3.2 + 0.5 * i, 10.5 + 1.0 * i) for i in range(1, 9)]
+    w = bench.steady_window(arrivals, 2)
+    assert w == {"notebooks": 8, "notebooks_per_min": 120.0, "cpu_s_per_nb": 1.0}
+    assert bench.steady_window(arrivals[:3], 2)["notebooks_per_min"] is None     # too few to tell
+    assert bench.steady_window([(1.0, None)] * 2 + [(2.0, None), (3.0, None)], 1) == {
+        "notebooks": 3, "notebooks_per_min": 90.0, "cpu_s_per_nb": None}
+
+
+def test_a_bench_child_reads_its_own_cgroups_cpu():
+    """child_runner times the steady window with the CPU of its own tree, read from its cgroup."""
+    meter = bench.CgroupMeter.create("deepgrade-bench-test")
+    assert meter is not None, "no writable cgroup (cpuacct v1 or cgroup2) on this machine: run as root"
+    try:
+        code = ("import sys, time; sys.path.insert(0, sys.argv[1]); from cpu_meter import CgroupMeter\n"
+                "m = CgroupMeter.of_self(); a = m.cpu_s(); t = time.process_time()\n"
+                "while time.process_time() - t < 0.3: pass\n"
+                "print(m.cpu_s() - a)")
+        out = subprocess.run([sys.executable, "-c", code, str(REPO / "bench")], preexec_fn=meter.join_self,
+                             capture_output=True, text=True, check=True).stdout
+        assert 0.25 <= float(out) < 2.0
+        assert bench.CgroupMeter.of_self() is None          # the test process is in no bench cgroup
+    finally:
+        meter.close()
