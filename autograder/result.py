@@ -76,9 +76,10 @@ class CheckResult:
             raise ResultSchemaError(f"gated must be a boolean or null, not {self.gated!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        # every field is a scalar but two (dataclasses.asdict's deep copy cost ~0.1 ms per check)
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["concepts"] = list(self.concepts)
-        d["response"] = list(self.response) if isinstance(self.response, tuple) else self.response
+        d["response"] = list(self.response) if isinstance(self.response, (tuple, list)) else self.response
         return d
 
     @classmethod
