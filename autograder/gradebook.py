@@ -24,13 +24,13 @@ from typing import Callable, Iterator
 from urllib.parse import quote_plus
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.utils import parse_utc
 from sqlalchemy import (Boolean, DateTime, Float, Integer, String, Text, UniqueConstraint, make_url, select)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.result import SubmissionResult
+from autograder.submission_files import parse_utc
 
 TEST_CELL_PREFIX = "test_"
 LatePenalty = Callable[[str, float, float], "float | None"]   # (student, score, seconds late) -> penalty

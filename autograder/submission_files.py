@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -28,7 +29,7 @@ try:
 except ImportError:  # pragma: no cover - not on Linux
     pwd = None  # type: ignore[assignment]
 
-from nbgrader.utils import parse_utc
+from nbgrader.utils import parse_utc as _nbgrader_parse_utc
 
 CLOCK_SKEW = dt.timedelta(minutes=10)   # how far in the future a submission time may be
 TIMESTAMP_MAX_BYTES = 256               # a timestamp.txt larger than this is not a timestamp
@@ -76,6 +77,22 @@ def read_small(name: str, limit: int, *, dir_fd: int | None = None) -> bytes:
     if len(data) > limit:
         raise OSError(f"{name} is larger than {limit} bytes")
     return data
+
+
+_NBGRADER_TIME = re.compile(r"(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d{6})?) UTC")
+
+
+def parse_utc(text: str) -> dt.datetime:
+    """nbgrader's ``parse_utc`` (naive UTC), with a fast path for the form nbgrader's exchange writes
+    (``2026-12-07 19:00:00.123456 UTC``; dateutil takes ~0.5 ms, twice per submission graded): the
+    same datetime, anything else goes to nbgrader's."""
+    m = _NBGRADER_TIME.fullmatch(text) if isinstance(text, str) else None
+    if m is not None:
+        try:
+            return dt.datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}")
+        except ValueError:          # e.g. month 13: nbgrader's parser says why
+            pass
+    return _nbgrader_parse_utc(text)
 
 
 def parse_timestamp(text: str, *, now: dt.datetime | None = None,

@@ -228,3 +228,30 @@ def test_the_pre_fork_heap_freeze_lasts_only_for_the_run(course, monkeypatch, tm
         assert calls[-1] == (False, True) and gc.get_freeze_count() > 0   # not undone by grade_class
     finally:
         gc.unfreeze()
+
+
+def test_submission_times_read_as_nbgrader_reads_them():
+    """The fast path for the exchange's own timestamp form (issue 15) gives nbgrader's parse_utc's
+    datetime, and anything else (other forms, impossible dates) is nbgrader's answer or error."""
+    import datetime as dt
+    import random
+
+    import pytest
+    from nbgrader.utils import parse_utc as nbgrader_parse_utc
+
+    from autograder.submission_files import parse_utc
+    rng = random.Random(7)
+    samples = ["2026-11-25 12:00:00.000000 UTC", "2026-11-25 12:00:00 UTC", "2024-02-29 23:59:59.999999 UTC",
+               "2026-11-25 12:00:00.5 UTC", "2026-11-25 12:00:00.000000 +0100", "2026-11-25T12:00:00+02:00",
+               "2026-11-25 12:00:00.000000 America/New_York", "2026-11-25 12:00:00"]
+    for _ in range(200):
+        t = dt.datetime(2000, 1, 1) + dt.timedelta(seconds=rng.uniform(0, 1e9))
+        samples.append(f"{t:%Y-%m-%d %H:%M:%S.%f} UTC")
+    for text in samples:
+        assert parse_utc(text) == nbgrader_parse_utc(text), text
+    for bad in ("2026-02-30 12:00:00.000000 UTC", "2026-13-01 00:00:00 UTC", "yesterday UTC"):
+        with pytest.raises(ValueError) as ours:
+            parse_utc(bad)
+        with pytest.raises(ValueError) as theirs:
+            nbgrader_parse_utc(bad)
+        assert str(ours.value) == str(theirs.value)
