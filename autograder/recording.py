@@ -421,19 +421,19 @@ class Recorder:
                                                  for n in new_ids for c in comment_cells])
 
         nb_of = {it.key[0]: nbs[subs[it.key[0]][0]] for it in items}
-        manual = {(r.notebook_id, r.cell_id): (r.manual_score, r.extra_credit) for r in conn.execute(
-            select(_grade.c.notebook_id, _grade.c.cell_id, _grade.c.manual_score, _grade.c.extra_credit).where(
-                _grade.c.notebook_id.in_(list(nb_of.values()))))}
+        manual: dict[str, list] = {}        # submitted notebook id -> [(cell id, manual score, extra credit)]
+        for row in conn.execute(
+                select(_grade.c.notebook_id, _grade.c.cell_id, _grade.c.manual_score, _grade.c.extra_credit).where(
+                    _grade.c.notebook_id.in_(list(nb_of.values())))):
+            manual.setdefault(row.notebook_id, []).append((row.cell_id, row.manual_score, row.extra_credit))
+        by_id = {cid: (name, mx) for name, (cid, mx) in m.grade_cells.items()}
         grade_rows, comment_rows, flag_rows, totals = [], [], [], {}
         for it in items:
             nb_id = nb_of[it.key[0]]
             r = it.result
             scores = grade_cell_scores(r) if r.gradable else {}
-            by_id = {cid: (name, mx) for name, (cid, mx) in m.grade_cells.items()}
             total = 0.0
-            for (nb, cell_id), (manual_score, extra) in manual.items():
-                if nb != nb_id:
-                    continue
+            for cell_id, manual_score, extra in manual.get(nb_id, ()):
                 name, mx = by_id.get(cell_id, (None, 0.0))
                 if not r.gradable and name is not None:
                     auto = 0.0
