@@ -163,9 +163,14 @@ def _gradebook_url(root, db_url):
               help="Our client certificate for the Dask cluster (default: Dask's config distributed.comm.tls).")
 @click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
               help="Private key of --tls-cert, if not in the same file.")
+@click.option("--no-service", is_flag=True,
+              help="Grade in this process even if a grading service runs (also: DEEPGRADE_SERVICE=off).")
 def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress,
-          tls_ca_file, tls_cert, tls_key) -> None:
-    """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
+          tls_ca_file, tls_cert, tls_key, no_service) -> None:
+    """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook.
+
+    When `deepgrade service start` runs a grading service for this user, the command is handed to it
+    (same result, without ~3 s of start-up); `--no-service` grades here."""
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary   # lazy: see top
     root = _course_root(course)
     db_url = _gradebook_url(root, db_url)
@@ -290,6 +295,54 @@ def student_env(level, dry_run) -> None:
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo("Students keep the Assignments tab (fetch, submit, fetch feedback) and the Validate button.")
+
+
+# --- the warm grading service: `service start|stop|status` (autograder/grading_service.py) -----------
+
+
+@main.group()
+def service() -> None:
+    """A per-user background process that has imported the grading code once: `deepgrade grade` hands
+    it the command (a fresh forked process grades it), saving ~3 s of start-up per command. Optional."""
+
+
+@service.command("start")
+@click.option("--idle-timeout", type=click.FloatRange(min=0), default=1800, show_default=True,
+              metavar="SECONDS", help="Exit after this long without a request.")
+def service_start(idle_timeout) -> None:
+    """Start the grading service in the background (nothing happens if it already runs)."""
+    from autograder.grading_service import ServiceError, start
+    try:
+        status, started = start(idle_timeout)
+    except (ServiceError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"grading service {'started' if started else 'already runs'}: pid {status['pid']}, "
+               f"log {status['log']}")
+
+
+@service.command("stop")
+def service_stop() -> None:
+    """Stop the grading service (commands it is running finish first)."""
+    from autograder.grading_service import stop
+    reply = stop()
+    click.echo("no grading service runs" if reply is None else f"grading service {reply['pid']} stopped")
+
+
+@service.command("status")
+def service_status() -> None:
+    """Pid, start time, fingerprint and requests served of the grading service; exit 1 if none runs."""
+    import datetime
+
+    from autograder.service_client import stale_because, request
+    status = request("status")
+    if status is None:
+        raise click.ClickException("no grading service runs (start one with `deepgrade service start`)")
+    started = datetime.datetime.fromtimestamp(status["started_at"]).isoformat(timespec="seconds")
+    changed = stale_because(status)
+    fresh = f"stale ({', '.join(changed[:5])} changed): the next `deepgrade grade` stops it" if changed else "fresh"
+    click.echo(f"pid {status['pid']}, started {started}, fingerprint {status['fingerprint'][:16]} ({fresh}), "
+               f"{status['requests']} requests served, {status['active']} running, idle timeout "
+               f"{status['idle_timeout']:g} s, log {status['log']}")
 
 
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by autograder/quiz_cli.py) ------------------------
