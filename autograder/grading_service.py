@@ -184,7 +184,8 @@ class Service:
 
     def status(self) -> dict:
         return {"pid": self.pid, "started_at": self.started_at, "fingerprint": self.fingerprint,
-                "requests": self.requests, "active": len(self.children), "idle_timeout": self.idle_timeout,
+                "requests": self.requests, "active": len(self.children), "children": sorted(self.children),
+                "idle_timeout": self.idle_timeout,
                 "log": os.path.join(self.folder, LOG_NAME), "python": sys.executable}
 
     def stop_listening(self) -> None:
