@@ -19,6 +19,7 @@ from autograder.exports import write_class_csv, write_gradescope, write_mastery_
 from autograder.gradebook import GradebookError, course_db_url
 from autograder.locking import CourseLocked
 from autograder.quiz_cli import mastery as _mastery_group, quiz as _quiz_group
+from autograder.service_cli import service as _service_group
 from autograder.student_env import server_config_path, setup_student_env, student_env_commands
 from quizzes.mastery import refit_if_ready
 from reference.catalog import DeclarationError, course_declarations
@@ -297,58 +298,11 @@ def student_env(level, dry_run) -> None:
     click.echo("Students keep the Assignments tab (fetch, submit, fetch feedback) and the Validate button.")
 
 
-# --- the warm grading service: `service start|stop|status` (autograder/grading_service.py) -----------
-
-
-@main.group()
-def service() -> None:
-    """A per-user background process that has imported the grading code once: `deepgrade grade` hands
-    it the command (a fresh forked process grades it), saving ~3 s of start-up per command. Optional."""
-
-
-@service.command("start")
-@click.option("--idle-timeout", type=click.FloatRange(min=0), default=1800, show_default=True,
-              metavar="SECONDS", help="Exit after this long without a request.")
-def service_start(idle_timeout) -> None:
-    """Start the grading service in the background (nothing happens if it already runs)."""
-    from autograder.grading_service import ServiceError, start
-    try:
-        status, started = start(idle_timeout)
-    except (ServiceError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"grading service {'started' if started else 'already runs'}: pid {status['pid']}, "
-               f"log {status['log']}")
-
-
-@service.command("stop")
-def service_stop() -> None:
-    """Stop the grading service (commands it is running finish first)."""
-    from autograder.grading_service import stop
-    reply = stop()
-    click.echo("no grading service runs" if reply is None else f"grading service {reply['pid']} stopped")
-
-
-@service.command("status")
-def service_status() -> None:
-    """Pid, start time, fingerprint and requests served of the grading service; exit 1 if none runs."""
-    import datetime
-
-    from autograder.service_client import stale_because, request
-    status = request("status")
-    if status is None:
-        raise click.ClickException("no grading service runs (start one with `deepgrade service start`)")
-    started = datetime.datetime.fromtimestamp(status["started_at"]).isoformat(timespec="seconds")
-    changed = stale_because(status)
-    fresh = f"stale ({', '.join(changed[:5])} changed): the next `deepgrade grade` stops it" if changed else "fresh"
-    click.echo(f"pid {status['pid']}, started {started}, fingerprint {status['fingerprint'][:16]} ({fresh}), "
-               f"{status['requests']} requests served, {status['active']} running, idle timeout "
-               f"{status['idle_timeout']:g} s, log {status['log']}")
-
-
 # --- quizzes and mastery: `quiz ...`, `mastery ...` (owned by autograder/quiz_cli.py) ------------------------
 
 main.add_command(_quiz_group)
 main.add_command(_mastery_group)
+main.add_command(_service_group)         # `service start|stop|status`: autograder/service_cli.py
 
 
 # --- reports and the demo (autograder/reports/, autograder/demo.py) ---------------------------------

@@ -1,5 +1,6 @@
 """The ``deepgrade`` console script: forward ``deepgrade grade`` to a running grading service (see
-``grading_service.py``), else run the command in this process.
+``grading_service.py``), else run the command in this process; ``deepgrade service ...`` runs without
+``autograder.cli``.
 
 Only the standard library is imported until it is known that the command runs here: ``autograder.cli``
 costs ~3 s of imports (nbgrader, nbconvert, SQLAlchemy...) that a forwarded command does not pay.
@@ -19,6 +20,9 @@ def main() -> None:
         code = forward(sys.argv[1:])
         if code is not None:
             sys.exit(code)
+    elif sys.argv[1:2] == ["service"]:                  # start/stop/status: click and the stdlib only
+        from autograder.service_cli import service
+        service(args=sys.argv[2:], prog_name="deepgrade service")
     from autograder.cli import main as cli_main
     cli_main()
 

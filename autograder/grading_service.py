@@ -408,14 +408,20 @@ BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
 
 
 def start(idle_timeout: float = 1800.0) -> tuple[dict, bool]:
-    """Start this user's service in the background unless one runs; returns (its status, started now).
+    """Start this user's service in the background unless a fresh one runs (a stale one is stopped);
+    returns (its status, started now).
     Raises ServiceError if it could not start (its log's last lines in the message)."""
     folder = client.private_dir(create=True)
     with open(os.path.join(folder, "start.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         running = client.request("status")
         if running is not None:
-            return running, False
+            changed = client.stale_because(running)
+            if not changed:
+                return running, False
+            print(f"stopping the stale grading service {running['pid']} ({', '.join(changed[:3])} changed)",
+                  file=sys.stderr)
+            stop()
         client.remove_stale(folder)
         log_path = os.path.join(folder, LOG_NAME)
         read_fd, write_fd = os.pipe()

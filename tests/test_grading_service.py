@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import service_client
-from autograder.grading_service import peer_allowed
+from autograder.grading_service import peer_allowed, stop
 from gradingcourse import ASSIGNMENT, course, gradebook_scores, released_course, submit  # noqa: F401
 from infra import BIN, TESTS_DIR
 
@@ -45,10 +45,14 @@ class Service:
         return status
 
     def status(self) -> dict | None:
+        return self._here(service_client.request, "status")
+
+    def _here(self, function, *args):
+        """``function(*args)`` in this process, as a client of this service."""
         old = os.environ.get(service_client.DIR_ENV)
         os.environ[service_client.DIR_ENV] = str(self.folder)
         try:
-            return service_client.request("status")
+            return function(*args)
         finally:
             if old is None:
                 del os.environ[service_client.DIR_ENV]
@@ -64,7 +68,7 @@ class Service:
                                 stderr=subprocess.PIPE, text=True)
 
     def close(self) -> None:
-        self.run("service", "stop", timeout=60)
+        self._here(stop)                   # what `deepgrade service stop` does, without its start-up
         for pid in self.pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -72,12 +76,19 @@ class Service:
                 pass
 
 
-@pytest.fixture
-def service(tmp_path):
-    svc = Service(tmp_path / "service")
-    svc.start()
+@pytest.fixture(scope="module")
+def _module_service(tmp_path_factory):
+    svc = Service(tmp_path_factory.mktemp("grading-service") / "service")
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def service(_module_service):
+    """The module's service, (re)started if a previous test stopped or killed it (a start costs ~3 s)."""
+    if _module_service.status() is None:
+        _module_service.start()
+    return _module_service
 
 
 def _alive(pid: int) -> bool:
@@ -107,7 +118,7 @@ def _small_class(root: Path) -> None:
     submit(root, "carol", {"mul": "    raise NotImplementedError()"})
 
 
-def _slow_class(root: Path, n: int = 6) -> None:
+def _slow_class(root: Path, n: int = 4) -> None:
     for i in range(n):
         submit(root, f"s{i}", {"add": "    return a + b  # slow"})
 
@@ -156,10 +167,97 @@ def test_errors_and_exit_codes_cross_the_service(service, course, tmp_path, args
 def test_the_child_works_in_the_clients_folder(service, course):
     """No --course: the child finds the course from the client's cwd (a folder inside it)."""
     _small_class(course)
+    before = service.status()["requests"]
     proc = service.run("grade", ASSIGNMENT, "--no-progress", cwd=course / "submitted")
     assert proc.returncode == 0, proc.stderr
-    assert service.status()["requests"] == 1
+    assert service.status()["requests"] == before + 1
     assert gradebook_scores(course)["alice"] == {"test_add": 2.0, "test_mul": 3.0}
+
+
+# --------------------------------------------------------------------------------------------- security
+
+
+def test_peer_check_refuses_another_uid():
+    me = os.getuid()
+    assert peer_allowed(struct.pack("3i", 123, me, os.getgid()), me)
+    assert not peer_allowed(struct.pack("3i", 123, me + 1, os.getgid()), me)
+    assert not peer_allowed(struct.pack("3i", 123, 65534, 65534), me)
+
+
+def test_service_folder_and_socket_are_private_and_another_uid_is_refused(service):
+    folder, sock = service.folder, service.folder / service_client.SOCKET_NAME
+    assert folder.stat().st_mode & 0o777 == 0o700 and sock.stat().st_mode & 0o777 == 0o600
+    if os.getuid() != 0:
+        pytest.fail("this test needs root (CI runs as root) to connect as another uid")
+    folder.chmod(0o711)                    # open the doors the folder and socket modes normally close:
+    sock.chmod(0o666)                      # the service's own uid check must still refuse the stranger
+    try:
+        r, w = os.pipe()
+        folder_fd = os.open(folder, os.O_PATH)    # tmp_path's parents are 0700: reach the folder through /proc
+        pid = os.fork()
+        if pid == 0:                                          # child: become nobody, connect, ask
+            verdict = "error"
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(f"/proc/self/fd/{folder_fd}/{sock.name}")
+                s.sendall(b'{"op": "status"}\n')
+                verdict = "answered" if s.recv(4096) else "refused"
+            except (BrokenPipeError, ConnectionResetError):    # closed by the service on accept
+                verdict = "refused"
+            except OSError as exc:
+                verdict = f"oserror {exc}"
+            finally:
+                os.write(w, verdict.encode())
+                os._exit(0)
+        os.close(w)
+        os.close(folder_fd)
+        os.waitpid(pid, 0)
+        verdict = os.read(r, 4096).decode()
+        os.close(r)
+    finally:
+        folder.chmod(0o700)
+        sock.chmod(0o600)
+    assert verdict == "refused"
+    assert "refused a connection from uid 65534" in (folder / service_client.LOG_NAME).read_text()
+    assert service.status() is not None                         # still serving its own user
+
+
+# --------------------------------------------------------------------------------------------- failures
+
+
+def _running_child(service: Service) -> int:
+    _wait_until(lambda: service.status()["children"], 30, "the service's child")
+    return service.status()["children"][0]
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+def test_sigint_reaches_the_child_and_leaves_nothing_behind(service, course):
+    _slow_class(course)
+    before = service.status()["requests"]
+    client = service.popen(*_grade(course), "-j", "2")
+    child = _running_child(service)
+    _wait_until(lambda: len(_group_members(child)) >= 3, 30, "the child's pool workers")
+    client.send_signal(signal.SIGINT)
+    _, err = client.communicate(timeout=15)
+    assert client.returncode == 1 and "Aborted" in err
+    _wait_until(lambda: not _group_members(child), 10, "the child and its workers to exit")
+    assert service.status()["children"] == [] and service.status()["requests"] == before + 1
 
 
 # --------------------------------------------------------------------------------------------- freshness
@@ -193,64 +291,9 @@ def test_fingerprint_follows_package_files_and_environment(tmp_path, monkeypatch
     assert service_client.changed_inputs(base, touched) == [f"file {pkg / 'mod.py'}"]
     (pkg / "new.py").write_text("")
     changed_env = service_client.fingerprint_inputs(environ={**env, "DEEPGRADE_X": "2", "OMP_NUM_THREADS": "1"})
-    assert service_client.changed_inputs(touched, changed_env) == [f"file {pkg / 'new.py'}", "$DEEPGRADE_X",
-                                                                   "$OMP_NUM_THREADS"]
+    assert service_client.changed_inputs(touched, changed_env) == ["$DEEPGRADE_X", "$OMP_NUM_THREADS",
+                                                                   f"file {pkg / 'new.py'}"]
     assert len({service_client.fingerprint(inputs=i) for i in (base, touched, changed_env)}) == 3
-
-
-# --------------------------------------------------------------------------------------------- security
-
-
-def test_peer_check_refuses_another_uid():
-    me = os.getuid()
-    assert peer_allowed(struct.pack("3i", 123, me, os.getgid()), me)
-    assert not peer_allowed(struct.pack("3i", 123, me + 1, os.getgid()), me)
-    assert not peer_allowed(struct.pack("3i", 123, 65534, 65534), me)
-
-
-def test_service_folder_and_socket_are_private_and_another_uid_is_refused(service):
-    folder, sock = service.folder, service.folder / service_client.SOCKET_NAME
-    assert folder.stat().st_mode & 0o777 == 0o700 and sock.stat().st_mode & 0o777 == 0o600
-    if os.getuid() != 0:
-        pytest.fail("this test needs root (CI runs as root) to connect as another uid")
-    folder.chmod(0o711)                    # open the doors the folder and socket modes normally close:
-    sock.chmod(0o666)                      # the service's own uid check must still refuse the stranger
-    try:
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:                                          # child: become nobody, connect, ask
-            verdict = "error"
-            try:
-                os.setgid(65534)
-                os.setuid(65534)
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(10)
-                s.connect(str(sock))
-                s.sendall(b'{"op": "status"}\n')
-                verdict = "answered" if s.recv(4096) else "refused"
-            except OSError as exc:
-                verdict = f"oserror {exc}"
-            finally:
-                os.write(w, verdict.encode())
-                os._exit(0)
-        os.close(w)
-        os.waitpid(pid, 0)
-        verdict = os.read(r, 4096).decode()
-        os.close(r)
-    finally:
-        folder.chmod(0o700)
-        sock.chmod(0o600)
-    assert verdict == "refused"
-    assert "refused a connection from uid 65534" in (folder / service_client.LOG_NAME).read_text()
-    assert service.status() is not None                         # still serving its own user
-
-
-# --------------------------------------------------------------------------------------------- failures
-
-
-def _running_child(service: Service) -> int:
-    _wait_until(lambda: service.status()["children"], 30, "the service's child")
-    return service.status()["children"][0]
 
 
 def test_child_or_service_killed_mid_request_fails_clearly_and_the_next_run_grades_all(service, course):
@@ -273,34 +316,8 @@ def test_child_or_service_killed_mid_request_fails_clearly_and_the_next_run_grad
     assert service.status() is None                            # the dead service's socket is cleaned up
     proc = service.run(*_grade(course), "-j", "2")
     assert proc.returncode == 0, proc.stderr
-    assert len(gradebook_scores(course)) == 6
+    assert len(gradebook_scores(course)) == 4
     assert all(s == {"test_add": 2.0, "test_mul": 3.0} for s in gradebook_scores(course).values())
-
-
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                out.append(int(entry))
-    return out
-
-
-def test_sigint_reaches_the_child_and_leaves_nothing_behind(service, course):
-    _slow_class(course)
-    client = service.popen(*_grade(course), "-j", "2")
-    child = _running_child(service)
-    _wait_until(lambda: len(_group_members(child)) >= 3, 30, "the child's pool workers")
-    client.send_signal(signal.SIGINT)
-    _, err = client.communicate(timeout=15)
-    assert client.returncode == 1 and "Aborted" in err
-    _wait_until(lambda: not _group_members(child), 10, "the child and its workers to exit")
-    assert service.status()["children"] == [] and service.status()["requests"] == 1
 
 
 def test_idle_timeout_stops_the_service_and_removes_its_socket(tmp_path):
