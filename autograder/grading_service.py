@@ -86,6 +86,9 @@ def run_child(req: dict, fds: list[int], keep: set[int]) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
+    for sig in req.get("ignored_signals", ()):           # ignored by the client (nohup, a background job)
+        if sig in client.FORWARDED_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
     die_with_parent()                                  # the service dies: so does the command
     for fd in keep:
         os.close(fd)
@@ -402,7 +405,9 @@ def serve_main(folder: str, idle_timeout: float, ready_fd: int) -> None:
     service.serve()
 
 
-BOOT = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+#: the service's interpreter: ``sys.path`` is the starting client's (given one entry a line) before anything
+#: but the built-in ``sys`` is imported; no ``-P``, which child processes would inherit through the flags
+BOOT = ("import sys; sys.path[:] = sys.argv[1].split('\\n'); "
         "from autograder.grading_service import serve_main; "
         "serve_main(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))")
 
@@ -427,7 +432,7 @@ def start(idle_timeout: float = 1800.0) -> tuple[dict, bool]:
         read_fd, write_fd = os.pipe()
         with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log_file:
             proc = subprocess.Popen(
-                [sys.executable, "-P", "-c", BOOT, json.dumps(client.startup_path()), folder, str(idle_timeout),
+                [sys.executable, "-c", BOOT, "\n".join(client.startup_path()), folder, str(idle_timeout),
                  str(write_fd)],
                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(write_fd,),
                 start_new_session=True, cwd="/")

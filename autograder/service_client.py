@@ -251,38 +251,54 @@ def forward(argv: list[str]) -> int | None:
     sock = connect()
     if sock is None:
         return None
-    try:
-        cwd = os.getcwd()
-        mask = os.umask(0o022)
-        os.umask(mask)
-        message = json.dumps({"op": "grade", "argv": argv, "argv0": sys.argv[0], "cwd": cwd,
-                              "env": dict(os.environ), "umask": mask, "fingerprint": fingerprint()}).encode()
-        sent = socket.send_fds(sock, [message + b"\n"], [0, 1, 2])
-        sock.sendall((message + b"\n")[sent:])
-        sock.settimeout(None)
-        replies = _lines(sock)
-        first = next(replies, None)
-    except OSError:
-        sock.close()
-        return None
-    if first is None or "pid" not in first:        # stale (the service exits) or refused: run it here
-        sock.close()
-        return None
-    return _follow(sock, replies, first["pid"])
-
-
-def _follow(sock: socket.socket, replies, child: int) -> int:
-    """Wait for the service's child ``child``; pass on our signals; its exit code becomes ours."""
-    forwarded = []
+    received, accepted = [], []            # our signals; whether the service took the command
 
     def pass_on(signum, _frame):
-        forwarded.append(signum)
-        try:
-            sock.sendall(json.dumps({"signal": signum}).encode() + b"\n")
-        except OSError:
-            pass
+        received.append(signum)
+        if accepted:
+            _send_signal(sock, signum)
 
-    previous = {s: signal.signal(s, pass_on) for s in FORWARDED_SIGNALS}
+    ignored = [s for s in FORWARDED_SIGNALS if signal.getsignal(s) == signal.SIG_IGN]   # e.g. nohup, `&`
+    previous = {s: signal.signal(s, pass_on) for s in FORWARDED_SIGNALS if s not in ignored}
+    try:
+        try:
+            cwd = os.getcwd()
+            mask = os.umask(0o022)
+            os.umask(mask)
+            message = json.dumps({"op": "grade", "argv": argv, "argv0": sys.argv[0], "cwd": cwd,
+                                  "env": dict(os.environ), "umask": mask,
+                                  "ignored_signals": ignored, "fingerprint": fingerprint()}).encode() + b"\n"
+            sent = socket.send_fds(sock, [message], [0, 1, 2])
+            sock.sendall(message[sent:])
+            sock.settimeout(None)
+            replies = _lines(sock)
+            first = next(replies, None)
+        except OSError:
+            first = None
+        if first is None or "pid" not in first:    # stale (the service exits) or refused: run it here
+            return None
+        accepted.append(first["pid"])
+        for signum in received:                    # arrived while the service was forking
+            _send_signal(sock, signum)
+        return _follow(replies, first["pid"], received)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sock.close()
+        if not accepted:
+            for signum in received:                # not forwarded: ours to act on, as without a service
+                os.kill(os.getpid(), signum)
+
+
+def _send_signal(sock: socket.socket, signum: int) -> None:
+    try:
+        sock.sendall(json.dumps({"signal": signum}).encode() + b"\n")
+    except OSError:
+        pass
+
+
+def _follow(replies, child: int, forwarded: list[int]) -> int:
+    """Wait for the service's child ``child`` to end; its exit code becomes ours."""
     try:
         for reply in replies:
             if "exit" in reply:
@@ -297,10 +313,6 @@ def _follow(sock: socket.socket, replies, child: int) -> int:
                 return 128 + sig
     except OSError:
         pass
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        sock.close()
     print(f"deepgrade: the grading service stopped while it ran this command (its process {child} is ended "
           f"with it). Nothing half-graded is kept: run the command again (`--no-service` grades in this "
           f"process).", file=sys.stderr)
