@@ -174,6 +174,26 @@ def test_the_child_works_in_the_clients_folder(service, course):
     assert gradebook_scores(course)["alice"] == {"test_add": 2.0, "test_mul": 3.0}
 
 
+CLIENT_IMPORTS = """
+import sys
+sys.argv = ["deepgrade", "grade", "x"]
+import autograder.entry
+from autograder.service_client import fingerprint, forward
+fingerprint()
+assert forward(sys.argv[1:]) is None
+heavy = ("click", "nbgrader", "nbformat", "sqlalchemy", "numpy", "autograder.cli", "autograder.runner")
+print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy))
+"""
+
+
+def test_the_client_decides_with_the_standard_library_only(tmp_path):
+    env = {**os.environ, service_client.DIR_ENV: str(tmp_path / "none")}
+    proc = subprocess.run([str(BIN / "python"), "-c", CLIENT_IMPORTS], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
 # --------------------------------------------------------------------------------------------- security
 
 
@@ -313,9 +333,11 @@ def test_child_or_service_killed_mid_request_fails_clearly_and_the_next_run_grad
     _, err = client.communicate(timeout=10)
     assert client.returncode not in (0, None) and "grading service stopped" in err
     _wait_until(lambda: not _alive(child), 10, "the child to die with the service")
-    assert service.status() is None                            # the dead service's socket is cleaned up
-    proc = service.run(*_grade(course), "-j", "2")
+    assert (service.folder / service_client.SOCKET_NAME).exists()      # what the dead service left
+    proc = service.run(*_grade(course), "-j", "2")              # runs cold, cleans up the leftovers
     assert proc.returncode == 0, proc.stderr
+    assert not (service.folder / service_client.SOCKET_NAME).exists()
+    assert not (service.folder / service_client.PIDFILE_NAME).exists()
     assert len(gradebook_scores(course)) == 4
     assert all(s == {"test_add": 2.0, "test_mul": 3.0} for s in gradebook_scores(course).values())
 
