@@ -19,7 +19,6 @@ from autograder.exports import write_class_csv, write_gradescope, write_mastery_
 from autograder.gradebook import GradebookError, course_db_url
 from autograder.locking import CourseLocked
 from autograder.quiz_cli import mastery as _mastery_group, quiz as _quiz_group
-from autograder.service_cli import service as _service_group
 from autograder.student_env import server_config_path, setup_student_env, student_env_commands
 from quizzes.mastery import refit_if_ready
 from reference.catalog import DeclarationError, course_declarations
@@ -302,7 +301,8 @@ def student_env(level, dry_run) -> None:
 
 main.add_command(_quiz_group)
 main.add_command(_mastery_group)
-main.add_command(_service_group)         # `service start|stop|status`: autograder/service_cli.py
+# `deepgrade service start|stop|status` (autograder/service_cli.py) is added by the console script,
+# autograder/entry.py: the service runs this module's commands, so this module cannot import it
 
 
 # --- reports and the demo (autograder/reports/, autograder/demo.py) ---------------------------------

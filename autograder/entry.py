@@ -15,15 +15,17 @@ STARTUP_PATH = list(sys.path)
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["grade"]:
+    command = sys.argv[1:2]
+    if command == ["grade"]:
         from autograder.service_client import forward
         code = forward(sys.argv[1:])
         if code is not None:
             sys.exit(code)
-    elif sys.argv[1:2] == ["service"]:                  # start/stop/status: click and the stdlib only
-        from autograder.service_cli import service
+    from autograder.service_cli import service
+    if command == ["service"]:                          # start/stop/status: click and the stdlib only
         service(args=sys.argv[2:], prog_name="deepgrade service")
     from autograder.cli import main as cli_main
+    cli_main.add_command(service)      # here, not in cli.py: the service runs cli's commands (no cycle)
     cli_main()
 
 
