@@ -371,7 +371,9 @@ class Service:
 
 
 def warm_up() -> None:
-    """Import what grading needs, build nbformat's schema validator, then freeze the heap."""
+    """Import what grading needs, build nbformat's schema validator, then freeze the heap. Python threads
+    are refused; the one native thread is OpenBLAS's pool, started by importing NumPy, which OpenBLAS
+    stops around every fork (``pthread_atfork``), as in a cold command that forks its workers."""
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
