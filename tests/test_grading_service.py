@@ -22,7 +22,7 @@ import pytest
 from autograder import service_client
 from autograder.grading_service import peer_allowed, stop
 from gradingcourse import ASSIGNMENT, course, gradebook_scores, released_course, submit  # noqa: F401
-from infra import BIN, TESTS_DIR
+from infra import BIN, TESTS_DIR, alive, wait_until
 
 DEEPGRADE = str(BIN / "deepgrade")
 
@@ -89,22 +89,6 @@ def service(_module_service):
     if _module_service.status() is None:
         _module_service.start()
     return _module_service
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _results(root: Path) -> dict:
@@ -249,7 +233,7 @@ def test_service_folder_and_socket_are_private_and_another_uid_is_refused(servic
 
 
 def _running_child(service: Service) -> int:
-    _wait_until(lambda: service.status()["children"], 30, "the service's child")
+    wait_until(lambda: service.status()["children"], 30, "the service's child")
     return service.status()["children"][0]
 
 
@@ -272,11 +256,11 @@ def test_sigint_reaches_the_child_and_leaves_nothing_behind(service, course):
     before = service.status()["requests"]
     client = service.popen(*_grade(course), "-j", "2")
     child = _running_child(service)
-    _wait_until(lambda: len(_group_members(child)) >= 3, 30, "the child's pool workers")
+    wait_until(lambda: len(_group_members(child)) >= 3, 30, "the child's pool workers")
     client.send_signal(signal.SIGINT)
     _, err = client.communicate(timeout=15)
     assert client.returncode == 1 and "Aborted" in err
-    _wait_until(lambda: not _group_members(child), 10, "the child and its workers to exit")
+    wait_until(lambda: not _group_members(child), 10, "the child and its workers to exit")
     assert service.status()["children"] == [] and service.status()["requests"] == before + 1
 
 
@@ -289,7 +273,7 @@ def test_stale_environment_runs_cold_and_stops_the_service(service, course):
     proc = service.run(*_grade(course), env={**service.env, "DEEPGRADE_ZYGOTE_IDLE_S": "7"})
     assert proc.returncode == 0, proc.stderr
     assert set(gradebook_scores(course)) == {"alice", "bob", "carol"}
-    _wait_until(lambda: not _alive(pid), 10, "the stale service to exit")
+    wait_until(lambda: not alive(pid), 10, "the stale service to exit")
     assert not (service.folder / service_client.SOCKET_NAME).exists()
     assert not (service.folder / service_client.PIDFILE_NAME).exists()
     # the next client finds no service and grades in its own process
@@ -332,7 +316,7 @@ def test_child_or_service_killed_mid_request_fails_clearly_and_the_next_run_grad
     os.kill(service.status()["pid"], signal.SIGKILL)
     _, err = client.communicate(timeout=10)
     assert client.returncode not in (0, None) and "grading service stopped" in err
-    _wait_until(lambda: not _alive(child), 10, "the child to die with the service")
+    wait_until(lambda: not alive(child), 10, "the child to die with the service")
     assert (service.folder / service_client.SOCKET_NAME).exists()      # what the dead service left
     proc = service.run(*_grade(course), "-j", "2")              # runs cold, cleans up the leftovers
     assert proc.returncode == 0, proc.stderr
@@ -346,7 +330,7 @@ def test_idle_timeout_stops_the_service_and_removes_its_socket(tmp_path):
     svc = Service(tmp_path / "idle")
     try:
         pid = svc.start("--idle-timeout", "2")["pid"]
-        _wait_until(lambda: not _alive(pid), 15, "the idle service to exit")
+        wait_until(lambda: not alive(pid), 15, "the idle service to exit")
         assert not (svc.folder / service_client.SOCKET_NAME).exists()
         assert not (svc.folder / service_client.PIDFILE_NAME).exists()
     finally:
@@ -358,5 +342,5 @@ def test_start_twice_is_harmless_and_stop_stops(service):
     again = service.run("service", "start")
     assert again.returncode == 0 and "already runs" in again.stdout and f"pid {pid}" in again.stdout
     stopped = service.run("service", "stop")
-    assert stopped.returncode == 0 and not _alive(pid)
+    assert stopped.returncode == 0 and not alive(pid)
     assert service.run("service", "status").returncode == 1
