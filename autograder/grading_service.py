@@ -459,22 +459,19 @@ def start(idle_timeout: float = 1800.0) -> tuple[dict, bool]:
 
 
 def stop(timeout: float = 30.0) -> dict | None:
-    """Ask the running service to stop (it finishes running commands first); None if none runs."""
+    """Ask the running service to stop (it finishes running commands first) and wait up to ``timeout``
+    seconds for it to exit. None if none runs; else its reply with ``exited`` (bool)."""
     reply = client.request("stop")
     if reply is None:
         return None
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    reply["exited"] = False
+    while time.monotonic() < deadline and not reply["exited"]:
         try:
-            if os.waitpid(reply["pid"], os.WNOHANG)[0]:      # started by this very process
-                break
+            reply["exited"] = bool(os.waitpid(reply["pid"], os.WNOHANG)[0])   # started by this process
         except ChildProcessError:
-            pass
-        try:
-            os.kill(reply["pid"], 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+            reply["exited"] = not os.path.exists(f"/proc/{reply['pid']}")
+        time.sleep(0 if reply["exited"] else 0.05)
     return reply
 
 

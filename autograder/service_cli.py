@@ -37,7 +37,13 @@ def service_start(idle_timeout) -> None:
 def service_stop() -> None:
     """Stop the grading service (commands it is running finish first)."""
     reply = stop()
-    click.echo("no grading service runs" if reply is None else f"grading service {reply['pid']} stopped")
+    if reply is None:
+        click.echo("no grading service runs")
+    elif reply["exited"]:
+        click.echo(f"grading service {reply['pid']} stopped")
+    else:
+        click.echo(f"grading service {reply['pid']} takes no new command and stops when its "
+                   f"{reply['active']} running one(s) finish")
 
 
 @service.command("status")
