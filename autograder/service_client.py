@@ -280,7 +280,7 @@ def forward(argv: list[str]) -> int | None:
         accepted.append(first["pid"])
         for signum in received:                    # arrived while the service was forking
             _send_signal(sock, signum)
-        return _follow(replies, first["pid"], received)
+        code = _follow(replies, first["pid"], received)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -288,6 +288,10 @@ def forward(argv: list[str]) -> int | None:
         if not accepted:
             for signum in received:                # not forwarded: ours to act on, as without a service
                 os.kill(os.getpid(), signum)
+    if code > 128 and code - 128 in received:      # our signal ended the child: end us the same way
+        signal.signal(code - 128, signal.SIG_DFL)
+        os.kill(os.getpid(), code - 128)
+    return code
 
 
 def _send_signal(sock: socket.socket, signum: int) -> None:
