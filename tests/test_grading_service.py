@@ -172,6 +172,7 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy))
 
 def test_the_client_decides_with_the_standard_library_only(tmp_path):
     env = {**os.environ, service_client.DIR_ENV: str(tmp_path / "none")}
+    env.pop(service_client.SERVICE_ENV, None)
     proc = subprocess.run([str(BIN / "python"), "-c", CLIENT_IMPORTS], env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
