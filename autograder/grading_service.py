@@ -50,6 +50,15 @@ def log(message: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {message}", file=sys.stderr, flush=True)
 
 
+def _loggable(argv: list[str]) -> list[str]:
+    """``argv`` without the value of ``--db-url`` (it may hold a password; the log file outlives it)."""
+    out, hide = [], False
+    for arg in argv:
+        out.append("***" if hide else "--db-url=***" if arg.startswith("--db-url=") else arg)
+        hide = arg == "--db-url"
+    return out
+
+
 def peer_allowed(cred: bytes, own_uid: int) -> bool:
     """Accept-side check: ``cred`` is the ``SO_PEERCRED`` value (struct ucred) of a connection."""
     _pid, uid, _gid = client._CRED.unpack(cred)
@@ -342,7 +351,7 @@ class Service:
         conn.child = pid
         self.children[pid] = conn
         self.requests += 1
-        log(f"request {self.requests}: pid {pid} deepgrade {' '.join(req['argv'])} (cwd {req['cwd']})")
+        log(f"request {self.requests}: pid {pid} deepgrade {' '.join(_loggable(req['argv']))} (cwd {req['cwd']})")
         conn.send({"pid": pid})
 
     def _reap(self) -> None:

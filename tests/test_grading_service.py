@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import service_client
-from autograder.grading_service import peer_allowed, stop
+from autograder.grading_service import _loggable, peer_allowed, stop
 from gradingcourse import ASSIGNMENT, course, gradebook_scores, released_course, submit  # noqa: F401
 from infra import BIN, TESTS_DIR, alive, wait_until
 
@@ -187,6 +187,12 @@ def test_peer_check_refuses_another_uid():
     assert peer_allowed(struct.pack("3i", 123, me, os.getgid()), me)
     assert not peer_allowed(struct.pack("3i", 123, me + 1, os.getgid()), me)
     assert not peer_allowed(struct.pack("3i", 123, 65534, 65534), me)
+
+
+def test_the_service_log_hides_database_urls():
+    argv = ["grade", "a", "--db-url", "postgresql://u:secret@h/db", "--db-url=postgresql://u:secret@h/db", "-j", "2"]
+    logged = " ".join(_loggable(argv))
+    assert "secret" not in logged and logged.endswith("-j 2") and logged.startswith("grade a --db-url")
 
 
 def test_service_folder_and_socket_are_private_and_another_uid_is_refused(service):
