@@ -86,8 +86,9 @@ def _reseed() -> None:
         numpy.random.seed()
 
 
-def run_child(req: dict, fds: list[int], keep: set[int]) -> int:
-    """In the forked child: become the client's ``deepgrade`` process and run its command."""
+def run_child(req: dict, fds: list[int], service_fds: set[int]) -> int:
+    """In the forked child: become the client's ``deepgrade`` process (its descriptors ``fds`` as 0, 1,
+    2; the service's own ``service_fds`` closed) and run its command. Returns the exit code."""
     from autograder.cli import main
     from autograder.forksafe import die_with_parent
 
@@ -99,7 +100,7 @@ def run_child(req: dict, fds: list[int], keep: set[int]) -> int:
         if sig in client.FORWARDED_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
     die_with_parent()                                  # the service dies: so does the command
-    for fd in keep:
+    for fd in service_fds:
         os.close(fd)
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -328,9 +329,10 @@ class Service:
             conn.send({"error": "refused"})
             self._close(conn)
             return
-        keep = {self.wake_r.fileno(), self.wake_w.fileno(), self.sel.fileno(), *self.conns}
+        service_fds = {self.wake_r.fileno(), self.wake_w.fileno(), self.sel.fileno(), *self.conns,
+                *(fd for other in self.conns.values() if other is not conn for fd in other.fds)}
         if not self.stopping:
-            keep.add(self.listener.fileno())
+            service_fds.add(self.listener.fileno())
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -338,7 +340,7 @@ class Service:
             code = 1
             try:
                 os.setpgid(0, 0)
-                code = run_child(req, conn.fds, keep)
+                code = run_child(req, conn.fds, service_fds)
             except BaseException:  # noqa: BLE001 - e.g. the client's folder is gone
                 traceback.print_exc()
             finally:
