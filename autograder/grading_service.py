@@ -71,7 +71,8 @@ def peer_allowed(cred: bytes, own_uid: int) -> bool:
 def _std_streams() -> None:
     """New ``sys.stdin/stdout/stderr`` over the received descriptors, buffered as Python's start-up
     makes them (line-buffered stdout on a terminal only, stderr always)."""
-    enc, errors = sys.__stdout__.encoding if sys.__stdout__ else "utf-8", "strict"
+    # the encoding and error handler Python chose at start-up for the same locale (part of the fingerprint)
+    enc, errors = (sys.__stdout__.encoding, sys.__stdout__.errors) if sys.__stdout__ else ("utf-8", "strict")
     sys.stdin = sys.__stdin__ = open(0, "r", encoding=enc, errors=errors, closefd=False)
     sys.stdout = sys.__stdout__ = open(1, "w", encoding=enc, errors=errors, closefd=False,
                                        buffering=1 if os.isatty(1) else -1)
