@@ -350,6 +350,10 @@ def test_idle_timeout_stops_the_service_and_removes_its_socket(tmp_path):
 
 def test_start_twice_is_harmless_and_stop_stops(service):
     pid = service.status()["pid"]
+    status = service.run("service", "status")
+    assert status.returncode == 0 and f"pid {pid}" in status.stdout and "(fresh)" in status.stdout
+    stale = service.run("service", "status", env={**service.env, "DEEPGRADE_SOMETHING": "1"})
+    assert "stale ($DEEPGRADE_SOMETHING changed)" in stale.stdout
     again = service.run("service", "start")
     assert again.returncode == 0 and "already runs" in again.stdout and f"pid {pid}" in again.stdout
     stopped = service.run("service", "stop")
