@@ -431,7 +431,7 @@ def start(idle_timeout: float = 1800.0) -> tuple[dict, bool]:
     returns (its status, started now).
     Raises ServiceError if it could not start (its log's last lines in the message)."""
     folder = client.private_dir(create=True)
-    with open(os.path.join(folder, "start.lock"), "w") as lock:
+    with open(os.path.join(folder, client.START_LOCK_NAME), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         running = client.request("status")
         if running is not None:

@@ -18,6 +18,7 @@ Standard library only, and nothing of deepgrade's heavy modules: ``deepgrade gra
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -31,6 +32,7 @@ import sys
 SERVICE_ENV = "DEEPGRADE_SERVICE"           # "off": never forward
 DIR_ENV = "DEEPGRADE_SERVICE_DIR"
 SOCKET_NAME, PIDFILE_NAME, LOG_NAME = "grading.sock", "grading.pid", "grading.log"
+START_LOCK_NAME = "start.lock"              # held by `deepgrade service start` while it starts one
 INPUTS_NAME = "fingerprint.json"            # the service's fingerprint inputs: which one changed
 PACKAGES = ("autograder", "reference", "quizzes")
 #: environment variables a process reads while importing (ours, Python's, BLAS/OpenMP thread counts,
@@ -203,6 +205,17 @@ def remove_stale(folder: str) -> None:
             pass
 
 
+def _remove_unless_starting(folder: str) -> None:
+    """Remove a dead service's socket and pid file, unless ``deepgrade service start`` is running (it
+    holds ``start.lock``; its new socket may be bound and not yet listening)."""
+    try:
+        with open(os.path.join(folder, START_LOCK_NAME), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            remove_stale(folder)
+    except OSError:
+        pass
+
+
 def connect(timeout: float | None = 5.0) -> socket.socket | None:
     """A connection to this user's running service, or None (none running; a dead one's socket and pid
     file are removed). The service must run under our own uid."""
@@ -219,7 +232,7 @@ def connect(timeout: float | None = 5.0) -> socket.socket | None:
         sock.connect(path)
     except (ConnectionRefusedError, FileNotFoundError):    # nobody listens: a dead service's leftovers
         sock.close()
-        remove_stale(folder)
+        _remove_unless_starting(folder)
         return None
     except OSError:
         sock.close()
