@@ -7,7 +7,7 @@ Standard library only, and nothing of deepgrade's heavy modules: ``deepgrade gra
   ``$XDG_RUNTIME_DIR/deepgrade``, else ``~/.cache/deepgrade``), mode 0700 and ours, holding the Unix socket
   (0600), the pid file and the service's log. Both ends check the other's uid (``SO_PEERCRED``).
 * Freshness: :func:`fingerprint` hashes what a process's imported state depends on (interpreter, its
-  ``sys.path`` and those folders' mtimes, deepgrade's version, every ``.py`` file of our packages by mtime
+  ``sys.path`` and those folders' mtimes, deepgrade's version, every file of our packages (code, and data read at import) by mtime
   and size, the environment variables read at import time, uid/gid/groups, resource limits). The service
   computes it when it starts, each client before it forwards; they must be equal.
 * Protocol: newline-separated JSON over the stream socket. A grade request carries argv, cwd, environment,
@@ -114,13 +114,14 @@ def package_dirs() -> list[str]:
 
 
 def package_files(dirs) -> list:
-    """[folder-relative path, mtime_ns, size] of every ``.py`` file under ``dirs``."""
+    """[path, mtime_ns, size] of every file under ``dirs`` but compiled ones: the code, and the data some
+    modules read at import (reference/assignments/*.toml, quizzes' YAML, templates)."""
     out = []
     for top in dirs:
         for folder, subdirs, files in os.walk(top):
             subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
             for name in sorted(files):
-                if name.endswith(".py"):
+                if not name.endswith((".pyc", ".pyo")):
                     p = os.path.join(folder, name)
                     try:
                         st = os.stat(p)

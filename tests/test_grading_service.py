@@ -305,8 +305,10 @@ def test_fingerprint_follows_package_files_and_environment(tmp_path, monkeypatch
     touched = service_client.fingerprint_inputs(environ=env)
     assert service_client.changed_inputs(base, touched) == [f"file {pkg / 'mod.py'}"]
     (pkg / "new.py").write_text("")
+    (pkg / "catalog.toml").write_text("read at import")
     changed_env = service_client.fingerprint_inputs(environ={**env, "DEEPGRADE_X": "2", "OMP_NUM_THREADS": "1"})
     assert service_client.changed_inputs(touched, changed_env) == ["$DEEPGRADE_X", "$OMP_NUM_THREADS",
+                                                                   f"file {pkg / 'catalog.toml'}",
                                                                    f"file {pkg / 'new.py'}"]
     assert len({service_client.fingerprint(inputs=i) for i in (base, touched, changed_env)}) == 3
 
