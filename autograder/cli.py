@@ -163,9 +163,14 @@ def _gradebook_url(root, db_url):
               help="Our client certificate for the Dask cluster (default: Dask's config distributed.comm.tls).")
 @click.option("--tls-key", type=click.Path(dir_okay=False), default=None,
               help="Private key of --tls-cert, if not in the same file.")
+@click.option("--no-service", is_flag=True,
+              help="Grade in this process even if a grading service runs (also: DEEPGRADE_SERVICE=off).")
 def grade(assignment, course, workers, scheduler, force, wait, db_url, seed, students, no_progress,
-          tls_ca_file, tls_cert, tls_key) -> None:
-    """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook."""
+          tls_ca_file, tls_cert, tls_key, no_service) -> None:
+    """Grade every submission of ASSIGNMENT (submitted/<student>/ASSIGNMENT/) into the gradebook.
+
+    When `deepgrade service start` runs a grading service for this user, the command is handed to it
+    (same result, without ~3 s of start-up); `--no-service` grades here."""
     from autograder.runner import SchedulerUnavailable, grade_class, print_summary   # lazy: see top
     root = _course_root(course)
     db_url = _gradebook_url(root, db_url)
@@ -296,6 +301,8 @@ def student_env(level, dry_run) -> None:
 
 main.add_command(_quiz_group)
 main.add_command(_mastery_group)
+# `deepgrade service start|stop|status` (autograder/service_cli.py) is added by the console script,
+# autograder/entry.py: the service runs this module's commands, so this module cannot import it
 
 
 # --- reports and the demo (autograder/reports/, autograder/demo.py) ---------------------------------

@@ -7,11 +7,16 @@ they are written once per session, exactly as ``deepgrade build`` writes them.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# `deepgrade grade` run by tests grades in its own process, never through a grading service the user may
+# run (tests/test_grading_service.py starts its own, in a private folder, and clears this for it)
+os.environ["DEEPGRADE_SERVICE"] = "off"
 
 
 @pytest.fixture(scope="session", autouse=True)

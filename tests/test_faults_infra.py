@@ -23,8 +23,8 @@ from autograder import recording
 from autograder.locking import CourseLocked, course_lock
 from autograder.runner import grade_class
 from gradingcourse import ASSIGNMENT, course, db_url, released_course, submit  # noqa: F401
-from infra import (BIN, PG_PASSWORD, TESTS_DIR, DaskCluster, new_pg_course, pg_server,  # noqa: F401
-                   pg_template)
+from infra import (BIN, PG_PASSWORD, TESTS_DIR, DaskCluster, alive, new_pg_course, pg_server,  # noqa: F401
+                   pg_template, wait_until)
 
 SLOW = {"add": "    return a + b  # slow"}                       # 1 s per submission in the fake engine
 HALF_SLOW = {"add": "    return a - b  # half slow"}
@@ -114,22 +114,6 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 # ---------------------------------------------------------------------------------------------- the process
 
 
@@ -139,16 +123,16 @@ def test_grading_process_killed_leaves_no_orphan_no_stale_lock(graded_course, si
     env = {**os.environ, "PYTHONPATH": TESTS_DIR}
     proc = subprocess.Popen([str(BIN / "deepgrade"), "grade", ASSIGNMENT, "--course", str(root), "-j", "2",
                              "--no-progress"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    _wait_until(lambda: len(_children(proc.pid)) >= 2, 60, "the pool workers")
+    wait_until(lambda: len(_children(proc.pid)) >= 2, 60, "the pool workers")
     time.sleep(1.5)                                     # mid-run: some results done, workers busy
     workers = _children(proc.pid)
     assert workers and proc.poll() is None
     os.kill(proc.pid, sig)                              # the main process only, as a scheduler or OOM would
     proc.wait(timeout=30)
-    _wait_until(lambda: not any(_alive(p) for p in workers), 10, f"workers {workers} to die with their parent")
+    wait_until(lambda: not any(alive(p) for p in workers), 10, f"workers {workers} to die with their parent")
     if url.startswith("postgresql"):                    # its sessions (and advisory lock) are gone too
-        _wait_until(lambda: _query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
-                                        ":pat", pat=f"%pid {proc.pid} %") == [(0,)], 10, "its sessions to end")
+        wait_until(lambda: _query(url, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                                       ":pat", pat=f"%pid {proc.pid} %") == [(0,)], 10, "its sessions to end")
     assert len(scores(url)) < len(CLEAN)                # it was really killed mid-run
     assert_rerun_completes(root, url)
 
