@@ -55,9 +55,9 @@ LAZY_PACKAGES = ("nbgrader", "nbgrader.preprocessors", "nbgrader.converters",
                  "nbconvert", "nbconvert.preprocessors", "nbconvert.exporters")
 
 
-def reexports(source: str) -> dict[str, str] | None:
+def reexports(source: str) -> dict[str, str]:
     """{name: relative submodule} of every ``from .sub import name [as alias]`` at the top level of a
-    package ``__init__`` (also inside ``try:``), plus ``__all__`` when it is a literal list."""
+    package ``__init__`` (also inside ``try:``)."""
     names: dict[str, str] = {}
     for node in ast.parse(source).body:
         for stmt in ([node] if not isinstance(node, ast.Try) else node.body):
@@ -71,13 +71,13 @@ def reexports(source: str) -> dict[str, str] | None:
 class _LazyPackage(types.ModuleType):
     """A package whose ``__init__`` has not run: a submodule imports as usual (the import system needs
     only ``__path__``), a name the ``__init__`` re-exports from a submodule (``_reexports``) is imported
-    from that submodule alone, and any other name runs the real ``__init__`` in this very module
-    object, which then is an ordinary module."""
+    from that submodule alone, and any other name runs the real ``__init__`` (``_real_loader``) in this
+    very module object, which then is an ordinary module."""
 
     def __getattr__(self, name: str):
         where = self.__dict__.get("_reexports", {}).get(name)
         if where is not None:
-            value = getattr(importlib.import_module(where, self.__name__), name if name != where else name)
+            value = getattr(importlib.import_module(where, self.__name__), name)
             setattr(self, name, value)
             return value
         if name.startswith("__") and name != "__all__":
@@ -86,36 +86,59 @@ class _LazyPackage(types.ModuleType):
         if os.path.isfile(os.path.join(folder, f"{name}.py")) or os.path.isdir(os.path.join(folder, name)):
             return importlib.import_module(f"{self.__name__}.{name}")     # as after the real __init__
         self.__class__ = types.ModuleType
-        self.__spec__.loader.exec_module(self)
+        self.__dict__.pop("_real_loader").exec_module(self)
         return getattr(self, name)
 
 
-def _lazy_package(name: str) -> bool:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return False
-    if spec is None or spec.origin is None or spec.submodule_search_locations is None:
-        return False
-    try:
-        with open(spec.origin, encoding="utf-8") as f:
-            exports = reexports(f.read())
-    except (OSError, SyntaxError, ValueError):
-        return False
-    module = importlib.util.module_from_spec(spec)
-    module._reexports = exports
-    module.__class__ = _LazyPackage
-    sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    if parent and parent in sys.modules:
-        setattr(sys.modules[parent], child, module)
-    return True
+class _LazyPackageLoader:
+    """Makes the package a :class:`_LazyPackage` instead of running its ``__init__``; a package whose
+    ``__init__`` cannot be read runs as usual. (A plain class: ``importlib.abc`` costs 10 ms to import.)"""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def create_module(self, spec):
+        return self.real.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        try:
+            with open(module.__spec__.origin, encoding="utf-8") as f:
+                exports = reexports(f.read())
+        except (OSError, SyntaxError, ValueError, TypeError):
+            self.real.exec_module(module)
+            return
+        module._reexports, module._real_loader = exports, self.real
+        module.__class__ = _LazyPackage
+
+
+class _LazyPackageFinder:
+    """On the first import of one of :data:`LAZY_PACKAGES`, the spec the other finders give, loaded by
+    :class:`_LazyPackageLoader` (nothing is done, or imported, before someone imports the package)."""
+
+    def find_spec(self, name, path, target=None):
+        if name not in LAZY_PACKAGES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if spec.loader is None or spec.origin is None or spec.submodule_search_locations is None:
+                    return spec
+                spec.loader = _LazyPackageLoader(spec.loader)
+                return spec
+        return None
+
+
+_FINDER = _LazyPackageFinder()
 
 
 def install() -> list[str]:
-    """Register the stand-ins for the modules that are installed and not yet imported; returns their
-    names."""
-    done = [name for name in LAZY_PACKAGES if name not in sys.modules and _lazy_package(name)]
+    """Register the lazy-package finder and the stand-ins for the deferred modules that are installed
+    and not yet imported; returns the stand-ins' names."""
+    if _FINDER not in sys.meta_path:
+        sys.meta_path.insert(0, _FINDER)
+    done = []
     for module, functions in DEFERRED.items():
         if module in sys.modules or importlib.util.find_spec(module) is None:
             continue

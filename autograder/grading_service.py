@@ -382,6 +382,21 @@ class Service:
                 conn.kill_at = None
 
 
+def warm_sandbox_checks() -> None:
+    """The sandbox's self-tests (bubblewrap runs and hides trusted content; the seccomp filter works:
+    ~0.3 s of every grading command), run once here so each forked command inherits their result.
+    Only for the default bubblewrap mode: a weaker mode an instructor chose warns in every command's
+    own terminal. A failing self-test is not kept: each command runs it again and reports it."""
+    if os.environ.get("DEEPGRADE_SANDBOX", "").strip().lower() not in ("", "bwrap"):
+        return
+    try:
+        from autograder.sandbox import launcher
+        launcher.sandbox_mode()
+        launcher.seccomp_active(launcher.SandboxPolicy())
+    except Exception as exc:  # noqa: BLE001 - SandboxUnavailable, TrustedContentVisible...: the command says
+        log(f"warm-up: sandbox self-test: {exc}")
+
+
 def warm_up() -> None:
     """Import what grading needs, build nbformat's schema validator, then freeze the heap. Python threads
     are refused; the one native thread is OpenBLAS's pool, started by importing NumPy, which OpenBLAS
@@ -395,6 +410,7 @@ def warm_up() -> None:
         sys.modules["nbformat.validator"].get_validator(version=4)
     except Exception as exc:  # noqa: BLE001
         log(f"warm-up: nbformat validator: {exc}")
+    warm_sandbox_checks()
     gc.collect()
     gc.freeze()
     if threading.active_count() != 1:

@@ -361,3 +361,25 @@ def test_start_twice_is_harmless_and_stop_stops(service):
     stopped = service.run("service", "stop")
     assert stopped.returncode == 0 and not alive(pid)
     assert service.run("service", "status").returncode == 1
+
+
+WARM_SANDBOX = """
+import json, os, sys
+from autograder.grading_service import warm_sandbox_checks
+from autograder.sandbox import launcher
+warm_sandbox_checks()
+print(json.dumps({"mode": launcher._MODE, "seccomp": launcher._SECCOMP_OK}))
+"""
+
+
+@pytest.mark.parametrize("chosen", ["", "rlimit"])
+def test_the_service_runs_the_sandbox_self_tests_once_for_the_default_mode_only(chosen):
+    """The forked commands inherit the bubblewrap self-tests' results (0.3 s each); a weaker mode an
+    instructor chose is left for each command, whose own terminal gets its warning."""
+    env = {**os.environ, "DEEPGRADE_SANDBOX": chosen}
+    out = json.loads(subprocess.run([str(BIN / "python"), "-c", WARM_SANDBOX], env=env, capture_output=True,
+                                    text=True, check=True).stdout)
+    if chosen:
+        assert out == {"mode": None, "seccomp": None}
+    else:
+        assert out["mode"] == "bwrap" and out["seccomp"] is True
