@@ -210,8 +210,8 @@ def write_original_class(work: Path, plans: dict[str, dict[str, dict]]) -> None:
 class TreeSampler:
     """Peak RSS per process and of the whole tree under ``pid`` (psutil, every ``interval`` s)."""
 
-    def __init__(self, pid: int, interval: float = 0.2):
-        self.pid, self.interval = pid, interval
+    def __init__(self, pid: int, interval: float = 0.2, also: list[int] = ()):
+        self.pid, self.interval, self.also = pid, interval, list(also)   # also: other trees (the service)
         self.per_pid: dict[int, int] = {}
         self.names: dict[int, str] = {}
         self.tree_peak = 0
@@ -230,12 +230,12 @@ class TreeSampler:
     def _run(self):
         import psutil
         try:
-            root = psutil.Process(self.pid)
+            roots = [psutil.Process(self.pid)] + [psutil.Process(p) for p in self.also]
         except psutil.Error:
             return
         while not self._stop.is_set():
             try:
-                procs = [root] + root.children(recursive=True)
+                procs = [p for root in roots for p in [root] + root.children(recursive=True)]
             except psutil.Error:
                 break
             total = 0
@@ -252,7 +252,8 @@ class TreeSampler:
             self._stop.wait(self.interval)
 
 
-def run_child(cmd: list[str], cwd: Path, log_path: Path, on_line=None, env: dict | None = None) -> dict:
+def run_child(cmd: list[str], cwd: Path, log_path: Path, on_line=None, env: dict | None = None,
+              also_sample: list[int] = ()) -> dict:
     """Run ``cmd``; stream its stderr+stdout (each line timestamped to ``on_line(now, line)``); measure
     memory and CPU.
 
@@ -266,7 +267,7 @@ def run_child(cmd: list[str], cwd: Path, log_path: Path, on_line=None, env: dict
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, cwd=cwd, env=_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                     text=True, bufsize=1, preexec_fn=meter.join_self if meter else None)
-            with TreeSampler(proc.pid) as sampler:
+            with TreeSampler(proc.pid, also=also_sample) as sampler:
                 for line in proc.stdout:
                     now = time.perf_counter() - t0
                     log.write(f"{now:9.3f} {line}")
@@ -430,7 +431,7 @@ def run_config(key: str, assignment: str, work: Path, logs: Path) -> dict:
             scores = gradebook_scores(course, assignment)
     n = len(scores)
     steady_cpu, marginal_rate = marginal(n, info)
-    window = steady_window(data.get("arrivals") if key not in ("stock", "plugin") else None, workers)
+    window = steady_window(data.get("arrivals") if key not in ("stock", "plugin", "service2") else None, workers)
     return {"config": label, "assignment": assignment, "workers": workers, "notebooks": n,
             "wall_s": round(info["wall_s"], 3),
             "notebooks_per_min": round(60.0 * n / info["wall_s"], 2) if info["wall_s"] else None,
@@ -464,7 +465,7 @@ class WarmService:
     _running: "WarmService | None" = None
 
     def __init__(self, work: Path) -> None:
-        self.env = {"DEEPGRADE_SERVICE_DIR": str(work / "service")}
+        self.env = {"DEEPGRADE_SERVICE_DIR": str(work / "service"), "DEEPGRADE_SERVICE": "on"}
         self.meter = CgroupMeter.create("deepgrade-bench-service")
         proc = subprocess.run([str(BIN / "deepgrade"), "service", "start"], env=_env(self.env), capture_output=True,
                               text=True, timeout=120, preexec_fn=self.meter.join_self if self.meter else None)
@@ -477,14 +478,21 @@ class WarmService:
             cls._running = cls(work)
         return cls._running
 
-    def requests(self) -> int:
-        """How many commands the service has served (from ``deepgrade service status``)."""
+    def _status(self) -> re.Match:
         out = subprocess.run([str(BIN / "deepgrade"), "service", "status"], env=_env(self.env), capture_output=True,
                              text=True, timeout=60).stdout
-        m = re.search(r"(\d+) requests served", out)
+        m = re.search(r"pid (\d+),.* (\d+) requests served", out)
         if m is None:
-            raise RuntimeError(f"the grading service's status says no request count: {out}")
-        return int(m.group(1))
+            raise RuntimeError(f"the grading service's status says no pid or request count: {out}")
+        return m
+
+    @property
+    def pid(self) -> int:
+        return int(self._status().group(1))
+
+    def requests(self) -> int:
+        """How many commands the service has served (from ``deepgrade service status``)."""
+        return int(self._status().group(2))
 
     @classmethod
     def stop(cls) -> None:
@@ -505,7 +513,7 @@ def run_service_command(work: Path, label: str, assignment: str, workers: int, l
         cmd = [str(BIN / "deepgrade"), "grade", assignment, "--course", str(course), "-j", str(workers), "--force",
                "--no-progress"] + [x for st in (students or []) for x in ("--student", st)]
         before, served = (service.meter.cpu_s() if service.meter else 0.0), service.requests()
-        info = run_child(cmd, course, log, env=service.env)
+        info = run_child(cmd, course, log, env=service.env, also_sample=[service.pid])
         if info["returncode"] != 0:
             raise RuntimeError(f"{label} failed on {assignment}; see {log}")
         if service.requests() != served + 1:

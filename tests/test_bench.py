@@ -65,12 +65,12 @@ def test_inkernel_scores_equal_engine_scores(assignment, monkeypatch, capsys):
 def test_bench_small_run(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "bench.py"), "--students", "2",
-                           "--assignments", "gradient_checking", "--configs", "plugin,runner1,runner2,floor",
+                           "--assignments", "gradient_checking", "--configs", "plugin,runner1,runner2,floor,service2",
                            "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rows = json.loads((out / "results.json").read_text())
-    assert [r["config"] for r in rows] == ["nbgrader-deepgrade", "runner-1", "runner-2", "floor"]
+    assert [r["config"] for r in rows] == ["nbgrader-deepgrade", "runner-1", "runner-2", "floor", "cli-service-2"]
     for r in rows:
         assert ROW_KEYS <= set(r), ROW_KEYS - set(r)
         assert r["assignment"] == "gradient_checking" and r["notebooks"] == 2
@@ -83,11 +83,12 @@ def test_bench_small_run(tmp_path):
             assert score == pytest.approx(first[s][0], abs=1e-6) and max_score == pytest.approx(first[s][1])
     by = {r["config"]: r for r in rows}
     assert by["floor"]["cpu_source"] == "process_time" and by["floor"]["cpu_vs_floor"] == 1.0
-    for label in ("runner-1", "runner-2"):                            # marginal over the half-class run
+    for label in ("runner-1", "runner-2", "cli-service-2"):           # marginal over the half-class run
         assert by[label]["cpu_source"] == "cgroup" and by[label]["half_run"]["notebooks"] == 1
     meta = json.loads((out / "results.meta.json").read_text())
     assert len(meta["targets"]) == 5 and "| target (issue 15) |" in (out / "results.md").read_text()
-    assert (out / "results.md").read_text().count("| gradient_checking |") == 4
+    assert (out / "results.md").read_text().count("| gradient_checking |") == 5
+    assert "warm service" in meta["targets"][0]["target"] and "cold_per_assignment" in meta["targets"][0]
     assert (out / "throughput.png").stat().st_size > 0
     assert not (out / "work").exists()
 
