@@ -8,14 +8,21 @@ the process) and a PostgreSQL session open after its parent died. So:
   pool opens is registered automatically. In a forked child, each is replaced by ``/dev/null``
   (``dup2``: the child's copy is gone, and a stray write by a finaliser goes nowhere), and the
   tracked engines forget their pooled connections without closing them (``dispose(close=False)``).
+* Text streams: a thread of the parent may be writing to stderr (Dask's nanny logs while another of
+  its threads forks a new worker), holding the stream's buffer lock, which no thread of the child
+  will ever release: the child's first log line would wait forever. In a forked child,
+  ``sys.stdout``/``sys.stderr`` and every logging ``StreamHandler`` get new text streams on the same
+  descriptors; the inherited ones are never used, flushed or freed again (:func:`_fresh_streams`).
 * :func:`die_with_parent` (a pool initializer) asks the kernel to SIGKILL the worker when its parent
   dies (``PR_SET_PDEATHSIG``), so ``kill -9``/SIGTERM of ``deepgrade grade`` leaves no orphan.
 """
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
+import sys
 import weakref
 
 from sqlalchemy import event
@@ -81,6 +88,46 @@ def _scrub_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_scrub_in_child)
+
+_ABANDONED: list = []       # inherited streams: kept alive, so nothing ever flushes (locks) them
+
+
+def _stream_like(old):
+    """A new line-buffered text stream on ``old``'s descriptor, or None when it has none."""
+    try:
+        fd = old.fileno()
+        return open(fd, "w", encoding=getattr(old, "encoding", None) or "utf-8",
+                    errors=getattr(old, "errors", None) or "backslashreplace", buffering=1, closefd=False)
+    except (AttributeError, OSError, ValueError, TypeError, LookupError):
+        return None
+
+
+def _fresh_streams() -> None:
+    new: dict[int, object] = {}
+
+    def replacement(old):
+        if id(old) not in new:
+            new[id(old)] = _stream_like(old)
+            if new[id(old)] is not None:
+                _ABANDONED.append(old)
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(old))    # never freed, so never flushed
+        return new[id(old)]
+
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name, None)
+        if old is not None and replacement(old) is not None:
+            setattr(sys, name, replacement(old))
+    for ref in list(getattr(logging, "_handlerList", ())):
+        handler = ref()
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) \
+                and handler.stream is not None and replacement(handler.stream) is not None:
+            try:
+                handler.stream = replacement(handler.stream)       # (setStream would flush the old one)
+            except AttributeError:      # logging's last-resort handler: its stream IS sys.stderr
+                pass
+
+
+os.register_at_fork(after_in_child=_fresh_streams)
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
