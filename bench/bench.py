@@ -707,9 +707,11 @@ def targets(rows: list[dict]) -> list[dict]:
                 "cold": min((v for v in cold.values() if v is not None), default=None),
                 "met": None if worst is None or None in x_stock.values() else worst >= TARGETS["x_stock"]})
     whole = "ALL" if row("runner-2", "ALL") else (assignments[0] if assignments else None)
+    # CPU: the steady window where the notebooks arrive one by one (a pool), the two-run estimate beside it;
+    # Dask answers in batches (arrivals come in clumps), so its comparison stays on the two-run estimate
     for name, key, value in (
-            ("CPU per notebook (runner-2, marginal) ≤ 2× the floor's", "cpu_vs_floor",
-             field("runner-2", whole, "cpu_vs_floor")),
+            ("CPU per notebook (runner-2, steady window) ≤ 2× the floor's", "cpu_vs_floor",
+             _ratio(field("runner-2", whole, "window_cpu_s_per_nb"), field(FLOOR, whole, "steady_cpu_s_per_nb"))),
             ("2 workers ≥ 1.8× one worker (notebooks/min, steady window)", "two_workers",
              _ratio(field("runner-2", whole, "window_notebooks_per_min"),
                     field("runner-1", whole, "window_notebooks_per_min"))),
@@ -721,11 +723,15 @@ def targets(rows: list[dict]) -> list[dict]:
         if key == "two_workers":     # the older estimate, from two runs (20 vs 10 notebooks), for comparison
             out[-1]["marginal_estimate"] = _ratio(field("runner-2", whole, "marginal_notebooks_per_min"),
                                                   field("runner-1", whole, "marginal_notebooks_per_min"))
-    orig = [(a, _ratio(field(ORIGINAL, a, "steady_cpu_s_per_nb"), field("runner-2", a, "steady_cpu_s_per_nb")))
+        if key == "cpu_vs_floor":
+            out[-1]["marginal_estimate"] = field("runner-2", whole, "cpu_vs_floor")
+    orig = [(a, _ratio(field(ORIGINAL, a, "window_cpu_s_per_nb"), field("runner-2", a, "window_cpu_s_per_nb")),
+             _ratio(field(ORIGINAL, a, "steady_cpu_s_per_nb"), field("runner-2", a, "steady_cpu_s_per_nb")))
             for a in assignments if row(ORIGINAL, a)]
-    value = max((v for _, v in orig if v is not None), default=None)
-    out.append({"target": "original-format notebook CPU ≤ 2× ours (runner-2, marginal)", "measured": value,
-                "limit": TARGETS["original_vs_ours"], "over": ",".join(a for a, _ in orig) or None,
+    value = max((v for _, v, _ in orig if v is not None), default=None)
+    out.append({"target": "original-format notebook CPU ≤ 2× ours (runner-2, steady window)", "measured": value,
+                "limit": TARGETS["original_vs_ours"], "over": ",".join(a for a, _, _ in orig) or None,
+                "marginal_estimate": max((m for _, _, m in orig if m is not None), default=None),
                 "met": None if value is None else value <= TARGETS["original_vs_ours"]})
     return out
 
