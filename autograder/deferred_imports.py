@@ -10,10 +10,12 @@ under each name, a stand-in module whose functions import the real module on the
 forward to it: the checkers still exist and answer the same; only the cost moves to the first use.
 
 nbgrader's package ``__init__`` imports its four Jupyter server extensions (Jupyter server, tornado, the
-exchange, nbclient: 0.5-0.9 s of every command) only to offer their entry points to a Jupyter server.
-:func:`install` registers ``nbgrader`` as a :class:`_LazyPackage`: its submodules import as usual
-(``nbgrader.api``, ``nbgrader.preprocessors``...), and the first use of anything else the ``__init__``
-defines (``_jupyter_server_extension_points``, ``load_formgrader``...) runs the real ``__init__``.
+exchange, nbclient: 0.5-0.9 s of every command) only to offer their entry points to a Jupyter server;
+nbconvert's and nbgrader's preprocessor, converter and exporter ``__init__``s import every member.
+:func:`install` puts a finder on ``sys.meta_path`` that, when one of :data:`LAZY_PACKAGES` is first
+imported, makes it a :class:`_LazyPackage`: its submodules import as usual, a name its ``__init__``
+re-exports imports only its own submodule, and any other name (``_jupyter_server_extension_points``...)
+runs the real ``__init__``.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def _forwarder(stand_in: _Deferred, name: str):
 
 
 #: packages whose ``__init__`` is not run at import: a name it re-exports is imported from its submodule
-#: when first used (parents before children)
+#: when first used
 LAZY_PACKAGES = ("nbgrader", "nbgrader.preprocessors", "nbgrader.converters",
                  "nbconvert", "nbconvert.preprocessors", "nbconvert.exporters")
 

@@ -89,9 +89,6 @@ def _scrub_in_child() -> None:
 
 os.register_at_fork(after_in_child=_scrub_in_child)
 
-_ABANDONED: list = []       # inherited streams: kept alive, so nothing ever flushes (locks) them
-
-
 def _stream_like(old):
     """A new line-buffered text stream on ``old``'s descriptor, or None when it has none."""
     try:
@@ -108,9 +105,8 @@ def _fresh_streams() -> None:
     def replacement(old):
         if id(old) not in new:
             new[id(old)] = _stream_like(old)
-            if new[id(old)] is not None:
-                _ABANDONED.append(old)
-                ctypes.pythonapi.Py_IncRef(ctypes.py_object(old))    # never freed, so never flushed
+            if new[id(old)] is not None:     # the inherited stream is never freed, so never flushed (locked)
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(old))
         return new[id(old)]
 
     for name in ("stdout", "stderr"):

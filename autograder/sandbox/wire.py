@@ -116,7 +116,7 @@ def _enc_dtype(dt) -> str:
 
 
 def _enc_array(a, budget: _Budget):
-    dts = _ENC_DTYPES.get(a.dtype) or _enc_dtype(a.dtype)
+    dts = _enc_dtype(a.dtype)
     raw = _ndarray.tobytes(a, order="C")
     budget.add(1, _len(raw))
     # (an exact ndarray's shape holds Python ints; b2a_base64 is what base64.b64encode calls)
