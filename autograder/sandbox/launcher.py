@@ -655,18 +655,22 @@ class StudentSession:
         except wire.WireError as exc:
             raise TypeError(f"argument cannot cross the sandbox boundary: {exc}") from exc
         view = memoryview(data)
+        writable = True                  # the pipe is non-blocking: try first, wait only when it is full
         try:
             while view:
-                remaining = self._deadline - time.monotonic()
-                if remaining <= 0:
-                    self._kill("timeout")
-                    raise StudentError("timeout", "submission time limit reached; sandbox killed")
-                _, writable, _ = select.select([], [self._h.wfd], [], remaining)
-                if writable:
-                    try:
-                        view = view[os.write(self._h.wfd, view[: 1 << 16]):]
-                    except BlockingIOError:
+                if not writable:
+                    remaining = self._deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._kill("timeout")
+                        raise StudentError("timeout", "submission time limit reached; sandbox killed")
+                    _, ready, _ = select.select([], [self._h.wfd], [], remaining)
+                    if not ready:
                         continue
+                try:
+                    view = view[os.write(self._h.wfd, view[: 1 << 16]):]
+                    writable = True
+                except BlockingIOError:
+                    writable = False
         except OSError:   # BrokenPipeError: the worker is gone
             self._kill("stdin closed")
             raise StudentError("crashed", self._death_message()) from None
