@@ -530,15 +530,23 @@ def _reply(obj):
         _write_frame(_REPLY_FD, {"ok": False, "kind": "bad_output", "message": _short(_str(exc))})
 
 
-def _run_source(source, filename, timeout):
-    """Execute one cell's source in NS; returns a status dict (never raises)."""
+def _run_source(source, filename, timeout, ipython=False):
+    """Execute one cell's source in NS; returns a status dict (never raises). ``ipython``: source that
+    does not compile is run as :func:`neutralize_ipython` rewrites it (valid Python is compiled once)."""
     status = {"status": "ok"}
-    _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
     try:
-        code = _compile(source, filename, "exec")
+        try:
+            code = _compile(source, filename, "exec")
+        except _BaseException:
+            if not ipython:
+                raise
+            source = neutralize_ipython(source)
+            code = _compile(source, filename, "exec")
     except _BaseException as exc:
+        _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
         name, message, tb = _describe(exc)
         return {"status": "error", "error_type": name, "message": message, "traceback": tb}
+    _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
     try:
         if timeout:
             _setitimer(_signal.ITIMER_REAL, float(timeout))
@@ -572,10 +580,10 @@ def op_load(req):
         _reply({"event": "preamble"})
     for cell in req.get("cells", []):
         index = cell.get("index")
-        source = neutralize_ipython(_str(cell.get("source", "")))
+        source = _str(cell.get("source", ""))
         with _Capture() as cap:
             t0 = _monotonic()
-            st = _run_source(source, f"<cell {index}>", cell_timeout)
+            st = _run_source(source, f"<cell {index}>", cell_timeout, ipython=True)
             st["duration_s"] = round(_monotonic() - t0, 4)
         st.update(cap.result())
         st["index"] = index
