@@ -360,20 +360,34 @@ def child_runner(course: str, assignment: str, workers: int, scheduler: str | No
                                      "mode": s.mode}))
 
 
+FLOOR_PASSES = 3      # the floor grades the class this many times; each notebook's median pass counts
+
+
 def child_floor(course: str, assignment: str, plans: str, out: str) -> None:
+    """The floor: every student's graded functions and the hidden checks, in this process, no sandbox,
+    no notebook, no gradebook. The class is graded :data:`FLOOR_PASSES` times (after one warm-up) and
+    each notebook counts with its median pass: one pass's process time moved by ±15 % between runs on
+    this shared machine (0.049-0.067 CPU s per notebook for the same work), and the ratio to the floor
+    is a target."""
     from autograder.checks.adapters import InProcessStudent
     from autograder.engine import grade_with_student
     choices_by_student = json.loads(Path(plans).read_text())[assignment]
     first = next(iter(choices_by_student))
     grade_with_student(assignment, InProcessStudent(assignment, {}), first, course_dir=course)  # warm-up
-    times, cpu, scores = [], [], {}
-    for student, choices in choices_by_student.items():
-        t0, c0 = time.perf_counter(), time.process_time()
-        r = grade_with_student(assignment, InProcessStudent(assignment, choices), student, course_dir=course)
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
-        scores[student] = (r.score, r.max_score, r.gradable)
-    Path(out).write_text(json.dumps({"per_nb": times, "cpu_per_nb": cpu, "scores": scores}))
+    times = {s: [] for s in choices_by_student}
+    cpu = {s: [] for s in choices_by_student}
+    scores = {}
+    for _ in range(FLOOR_PASSES):
+        for student, choices in choices_by_student.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = grade_with_student(assignment, InProcessStudent(assignment, choices), student, course_dir=course)
+            times[student].append(time.perf_counter() - t0)
+            cpu[student].append(time.process_time() - c0)
+            if scores.setdefault(student, (r.score, r.max_score, r.gradable)) != (r.score, r.max_score, r.gradable):
+                raise RuntimeError(f"floor: {student} scored differently in two passes")
+    Path(out).write_text(json.dumps({"per_nb": [statistics.median(times[s]) for s in choices_by_student],
+                                     "cpu_per_nb": [statistics.median(cpu[s]) for s in choices_by_student],
+                                     "passes": FLOOR_PASSES, "scores": scores}))
 
 
 # ------------------------------------------------------------------------------------------- one config
