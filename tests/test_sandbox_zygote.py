@@ -365,3 +365,32 @@ def test_the_zygote_recognises_what_the_course_build_writes():
     from autograder.sandbox.zygote import GENERATED_MARK
     assert GENERATED_HEADER.encode().startswith(GENERATED_MARK)
     assert GENERATED.startswith(GENERATED_HEADER)
+
+
+def test_a_zygote_request_that_times_out_is_never_answered_out_of_step(tmp_path):
+    """Fault injection: the zygote takes longer than the trusted side waits (here a generated helper
+    that sleeps at import). Its late reply must never answer a later request (a spawn would read
+    ``{"warm": [...]}`` and the real child would be lost): the zygote is not used again -- no spawn, no
+    status claimed -- and a new zygote serves the next session."""
+    d = tmp_path / "slow"
+    d.mkdir()
+    (d / "slow_utils.py").write_text(GENERATED + "import time\ntime.sleep(2)\ndef value():\n    return 1\n")
+    pol = SandboxPolicy(call_timeout_s=5)
+    with Zygote(None, pol, use_tensorflow=False) as z:
+        z._sock.settimeout(0.5)
+        s = StudentSession(d, pol, zygote=z)
+        with pytest.raises(StudentError, match="zygote"):
+            s.start()
+        assert not z.alive and z._proc.poll() is None          # still running, but never asked again
+        assert z.status(12345) is None
+        time.sleep(2)                                          # its late reply is now on the socket
+        with pytest.raises(OSError, match="not used again"):
+            z._request({"op": "ping"})
+    with Zygote(None, pol, use_tensorflow=False) as fresh_zygote:
+        s = StudentSession(d, pol, zygote=fresh_zygote)
+        s.start()
+        try:
+            assert not s.load([{"index": 0, "source": "import slow_utils\nf = slow_utils.value\n"}]).errors
+            assert s.call("f") == 1
+        finally:
+            s.close()

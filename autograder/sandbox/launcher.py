@@ -71,6 +71,8 @@ ERROR_KINDS = frozenset({"missing", "exception", "timeout", "memory", "crashed",
 _WATCH_INTERVAL_S = 0.2         # how often the memory watchdog looks while a reply is pending
 _MEMORY_CHECK_EVERY_S = 0.25   # between requests, the watchdog looks at most this often
 _KILL_GRACE_S = 2.0              # extra wall time before a soft (in-worker) timeout becomes a kill
+_READ_CHUNK = 1 << 16            # per read of replies: a 1 MiB request made malloc map and unmap a fresh
+                                 # buffer for every reply (most are under 1 KiB)
 
 
 class StudentError(Exception):
@@ -706,7 +708,7 @@ class StudentSession:
             if not ready:
                 self._check_memory()
                 continue
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, _READ_CHUNK)
             if not chunk:
                 self._kill("exited")
                 raise StudentError(*self._death_kind())

@@ -192,6 +192,7 @@ class Zygote:
         self.preloaded: list[str] = []
         self._compiled: set[tuple[str, int, int]] = set()   # (host path, mtime, size) the zygote compiled
         self._warm: dict[str, bool] = {}     # helper set (hash) -> the zygote imported it (_warm_helpers)
+        self._broken = False                 # a request failed half-way: never used again (_request)
         t0 = time.monotonic()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._sock = ours
@@ -234,13 +235,22 @@ class Zygote:
 
     # ------------------------------------------------------------------ control channel
     def _request(self, msg: dict, fds: list[int] | None = None) -> dict:
+        """One request and its reply. A request that failed half-way (a timeout: the zygote is busy or
+        stuck) leaves the channel out of step -- its late reply would answer the next request, e.g. a
+        spawn -- so the zygote is never asked again (``alive`` is False; a new one is started)."""
         with self._lock:
+            if self._broken:
+                raise ZygoteError("the zygote stopped answering in step; not used again")
             data = json.dumps(msg).encode()
-            if fds:
-                socket.send_fds(self._sock, [data], fds)
-            else:
-                self._sock.send(data)
-            raw = self._sock.recv(1 << 16)
+            try:
+                if fds:
+                    socket.send_fds(self._sock, [data], fds)
+                else:
+                    self._sock.send(data)
+                raw = self._sock.recv(1 << 16)
+            except OSError as exc:
+                self._broken = True
+                raise ZygoteError(f"zygote request {msg.get('op')!r} failed: {exc}") from None
         if not raw:
             raise ZygoteError("zygote closed its control socket")
         reply = json.loads(raw)
@@ -261,8 +271,12 @@ class Zygote:
 
     @property
     def alive(self) -> bool:
-        return (os.getpid() == self._owner_pid and self._proc is not None
-                and self._proc.poll() is None)
+        """Running and answering in step: may fork children."""
+        return self._running and not self._broken
+
+    @property
+    def _running(self) -> bool:
+        return os.getpid() == self._owner_pid and self._proc is not None and self._proc.poll() is None
 
     def spawn(self, config: dict[str, Any], uid: int, files: list[Path] = ()) -> _ChildHandle:
         """Fork a session child with ``config`` and read-only ``files`` (host paths, bound at
@@ -376,13 +390,16 @@ class Zygote:
         return status if isinstance(status, int) or status == "signalled" else None
 
     def status(self, pid: int) -> int | None:
-        """Exit status of a child once the zygote has reaped it (-signal if killed), else None."""
-        if not self.alive:
+        """Exit status of a child once the zygote has reaped it (-signal if killed), else None (also
+        when a zygote that is out of step cannot tell: the child's own pipes show its end)."""
+        if not self._running:
             return -9
+        if self._broken:
+            return None
         try:
             status = self._request({"op": "status", "pid": pid}).get("status")
         except (OSError, ValueError):
-            return -9
+            return -9 if not self._running else None
         return status if isinstance(status, int) else None
 
     def close(self) -> None:
