@@ -244,7 +244,7 @@ def _drain_fd(fd, cap):
         if not size:                 # the usual case: nothing written (one system call, not five)
             return ""
         _os_lseek(fd, 0, _os.SEEK_SET)
-        data = _os_read(fd, min(size, cap)) if size else b""
+        data = _os_read(fd, min(size, cap))
         _os_ftruncate(fd, 0)
         _os_lseek(fd, 0, _os.SEEK_SET)
         text = data.decode("utf-8", "replace")
@@ -545,6 +545,7 @@ def _run_source(source, filename, timeout, ipython=False):
     """Execute one cell's source in NS; returns a status dict (never raises). ``ipython``: source that
     does not compile is run as :func:`neutralize_ipython` rewrites it (valid Python is compiled once)."""
     status = {"status": "ok"}
+    code = failed = None
     try:
         try:
             code = _compile(source, filename, "exec")
@@ -554,10 +555,11 @@ def _run_source(source, filename, timeout, ipython=False):
             source = neutralize_ipython(source)
             code = _compile(source, filename, "exec")
     except _BaseException as exc:
-        _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
-        name, message, tb = _describe(exc)
-        return {"status": "error", "error_type": name, "message": message, "traceback": tb}
+        failed = exc
     _linecache.cache[filename] = (_len(source), None, source.splitlines(True), filename)
+    if failed is not None:
+        name, message, tb = _describe(failed)
+        return {"status": "error", "error_type": name, "message": message, "traceback": tb}
     try:
         if timeout:
             _setitimer(_signal.ITIMER_REAL, float(timeout))
@@ -885,7 +887,6 @@ def _warm_import(key, modules):
             return importlib.util.spec_from_file_location(name, sources[name][0],
                                                           loader=_SentSource(name, sources[name][0]))
 
-    before = _dict(_sys.modules)
     warm = {}
     _sys.meta_path.insert(0, _SentFinder)
     try:
@@ -896,15 +897,12 @@ def _warm_import(key, modules):
             mod = _sys.modules[name]
             mod.__loader__ = mod.__spec__.loader = SourceFileLoader(name, path)
             warm[name] = mod
-    except Exception:           # noqa: BLE001 - a helper that needs its folder: children import it
+    except _BaseException:      # a helper that needs its folder (or exits): children import it
         warm = {}
     finally:
         _sys.meta_path.remove(_SentFinder)
-        for name in _list(_sys.modules):
-            if name not in before:
-                if name not in sources:
-                    continue            # a module a helper imported (stdlib, numpy part): kept warm
-                del _sys.modules[name]
+        for name in sources:        # what the helpers imported besides (stdlib, numpy parts) stays warm
+            _sys.modules.pop(name, None)
     _WARM[key] = warm
     _freeze_heap()
     return sorted(warm)
